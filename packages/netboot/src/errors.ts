@@ -1,0 +1,49 @@
+/**
+ * Every error the library throws on purpose. Each carries what a user needs to fix the cause;
+ * decoders throw only their own typed error, whatever the input.
+ */
+export class NetbootError extends Error {
+  override name = "NetbootError";
+}
+
+export class InvalidMacError extends NetbootError {
+  override name = "InvalidMacError";
+  constructor(readonly value: string) {
+    super(`"${value}" is not a valid MAC address (expected 6 hex octets, e.g. 52:54:00:12:34:56)`);
+  }
+}
+
+/** A DHCP packet that cannot be decoded; `offset` is where decoding gave up. */
+export class DhcpDecodeError extends NetbootError {
+  override name = "DhcpDecodeError";
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(`malformed DHCP packet at byte ${offset}: ${message}`);
+  }
+}
+
+/** A TFTP packet that cannot be decoded. */
+export class TftpDecodeError extends NetbootError {
+  override name = "TftpDecodeError";
+  constructor(message: string) {
+    super(`malformed TFTP packet: ${message}`);
+  }
+}
+
+/** A requested path that resolves outside the served root, or is not a plain file inside it. */
+export class PathRefusedError extends NetbootError {
+  override name = "PathRefusedError";
+  constructor(
+    readonly requested: string,
+    readonly reason: string,
+  ) {
+    super(`refused path ${JSON.stringify(requested)}: ${reason}`);
+  }
+}
+
+/** Configuration the caller gave that cannot work, e.g. a missing kernel file. */
+export class ConfigError extends NetbootError {
+  override name = "ConfigError";
+}

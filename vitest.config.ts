@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config";
+
+// Tests that need root, network namespaces or QEMU are named *.netns.test.ts; they create and
+// remove their own namespaces, so they may run beside unit tests, but only one file at a time
+// among themselves keeps two cores from being swamped by emulated machines.
+export default defineConfig({
+  test: {
+    reporters: ["default", "./scripts/summary-reporter.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts"],
+          exclude: ["**/*.netns.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "netns",
+          include: ["packages/*/test/**/*.netns.test.ts"],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
