@@ -17,6 +17,11 @@ export interface MachineInfo {
   readonly stage: "dhcp" | "script";
 }
 
+/**
+ * `firstStage` overrides the first-stage binary for this machine (e.g. `snponly.efi`). A machine
+ * told to boot locally still gets iPXE and an `exit` script: firmware with network-first boot
+ * order falls through to its disk at once instead of waiting out a PXE timeout.
+ */
 export interface BootSpec {
   /** Absolute path of the kernel file on this machine. */
   readonly kernel: string;
@@ -27,9 +32,9 @@ export interface BootSpec {
 }
 
 export type BootDecision =
-  | { readonly action: "boot"; readonly spec: BootSpec }
+  | { readonly action: "boot"; readonly spec: BootSpec; readonly firstStage?: string }
   /** Boot the next boot device (the local disk): iPXE `exit`. */
-  | { readonly action: "local" }
+  | { readonly action: "local"; readonly firstStage?: string }
   /** Do not answer at all; `reason` ends up in the ignore event. */
   | { readonly action: "ignore"; readonly reason: string };
 
