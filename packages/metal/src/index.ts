@@ -1,1 +1,2 @@
 export * from "./inventory/index.js";
+export * from "./state/index.js";
