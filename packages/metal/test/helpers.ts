@@ -22,11 +22,15 @@ const PATH_TO: Readonly<Record<Phase, readonly Phase[]>> = {
   failed: ["failed"],
 };
 
+/** Moves a host along PATH_TO from wherever it already is on that path. */
 export async function walkTo(store: StateStore, host: string, phase: Phase): Promise<void> {
-  for (const to of PATH_TO[phase]) {
-    const from = store.host(host)?.phase;
-    if (!from) throw new Error(`no host ${host}`);
+  const path = PATH_TO[phase];
+  const current = store.host(host)?.phase;
+  if (!current) throw new Error(`no host ${host}`);
+  let from = current;
+  for (const to of path.slice(path.indexOf(current) + 1)) {
     await store.change(host, { expect: from, to, step: `test: to ${to}` });
+    from = to;
   }
 }
 
