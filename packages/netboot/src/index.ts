@@ -11,3 +11,4 @@ export * from "./ipxe/script.js";
 export * from "./wol/broadcast.js";
 export * from "./wol/magic-packet.js";
 export * from "./wol/send.js";
+export * from "./dhcp/index.js";
