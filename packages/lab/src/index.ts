@@ -4,3 +4,8 @@ export * from "./kernel.js";
 export * from "./cpio.js";
 export * from "./init-script.js";
 export * from "./initramfs.js";
+export * from "./disk-image.js";
+export * from "./accel.js";
+export * from "./qmp.js";
+export * from "./qemu.js";
+export * from "./router.js";
