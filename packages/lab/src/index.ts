@@ -9,3 +9,5 @@ export * from "./accel.js";
 export * from "./qmp.js";
 export * from "./qemu.js";
 export * from "./router.js";
+export * from "./magic-packet.js";
+export * from "./wol-gate.js";

@@ -142,6 +142,18 @@ export class VirtualNetwork {
     return name;
   }
 
+  /**
+   * Gives the bridge SUBNET.hostOctet/24 in the lan namespace, so processes there (the
+   * Wake-on-LAN gate) receive the subnet's directed broadcasts. Idempotent.
+   */
+  async addBridgeAddress(hostOctet: number): Promise<string> {
+    const address = `${this.subnet}.${hostOctet}`;
+    const { stdout } = await execa("ip", ["-n", this.lan, "-4", "-o", "addr", "show", this.bridge]);
+    if (!stdout.includes(` ${address}/`))
+      await ip("-n", this.lan, "addr", "add", `${address}/24`, "dev", this.bridge);
+    return address;
+  }
+
   /** Runs a command in the lan namespace (QEMU machines live there, next to their taps). */
   lanArgv(command: string, args: readonly string[] = []): [string, string[]] {
     return ["ip", ["netns", "exec", this.lan, command, ...args]];

@@ -196,6 +196,10 @@ export class QemuMachine {
     return this.spec.name;
   }
 
+  get mac(): string {
+    return this.spec.mac.toLowerCase();
+  }
+
   get state(): PowerState {
     return this.#state;
   }
