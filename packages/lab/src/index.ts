@@ -11,3 +11,4 @@ export * from "./qemu.js";
 export * from "./router.js";
 export * from "./magic-packet.js";
 export * from "./wol-gate.js";
+export * from "./lab.js";
