@@ -5,3 +5,4 @@ export * from "./ipxe/first-stage.js";
 export * from "./mac.js";
 export * from "./policy.js";
 export * from "./rooted-path.js";
+export * from "./tftp/index.js";
