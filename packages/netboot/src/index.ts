@@ -12,3 +12,6 @@ export * from "./wol/broadcast.js";
 export * from "./wol/magic-packet.js";
 export * from "./wol/send.js";
 export * from "./dhcp/index.js";
+// The TFTP codec shares names with the DHCP one (encodingLength, …): reach it as tftp.*.
+export * as tftp from "./tftp/index.js";
+export { TftpServer, type TftpServerOptions } from "./tftp/server.js";
