@@ -8,7 +8,7 @@ export * from "./rooted-path.js";
 export * from "./http/file-table.js";
 export * from "./http/server.js";
 export * from "./ipxe/script.js";
-export * from "./wol/broadcast.js";
+export * from "./interfaces.js";
 export * from "./wol/magic-packet.js";
 export * from "./wol/send.js";
 export * from "./dhcp/index.js";

@@ -11,9 +11,9 @@
  * which the kernel routes out of the interface that owns that subnet (ADR 0011).
  */
 import dgram from "node:dgram";
-import { networkInterfaces } from "node:os";
 import { ConfigError, DhcpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
+import { subnetBroadcastOf } from "../interfaces.js";
 import { DEBIAN_FIRST_STAGES, type FirstStageBinaries } from "../ipxe/first-stage.js";
 import type { BootDecision, BootPolicy } from "../policy.js";
 import {
@@ -53,28 +53,6 @@ export interface ProxyDhcpServerOptions {
 
 /** What each socket answers: the logical port the decision rules are written for. */
 type Listener = { readonly socket: dgram.Socket; readonly role: number };
-
-function ipv4ToNumber(address: string): number {
-  return address.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
-}
-
-function numberToIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
-}
-
-/** The directed broadcast address of the local interface holding `address`, if any. */
-export function subnetBroadcastOf(address: string): string | undefined {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const entry of addresses ?? []) {
-      if (entry.family !== "IPv4" || entry.address !== address) continue;
-      const host = ipv4ToNumber(entry.address);
-      const mask = ipv4ToNumber(entry.netmask);
-      // (host | ~mask) without 32-bit sign trouble.
-      return numberToIpv4(host - (host % (2 ** 32 - mask)) + (2 ** 32 - mask - 1));
-    }
-  }
-  return undefined;
-}
 
 function bindError(port: number, error: NodeJS.ErrnoException): ConfigError {
   const fix =
