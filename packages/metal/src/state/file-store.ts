@@ -28,8 +28,6 @@ import {
 
 export const STATE_FILE = "state.json";
 export const EVENTS_FILE = "events.jsonl";
-/** Where `.metal/` goes when no `--state` is given: next to the inventory file. */
-export const DEFAULT_STATE_DIR_NAME = ".metal";
 
 export type Clock = () => number;
 
