@@ -5,3 +5,4 @@ export * from "./store.js";
 export * from "./transitions.js";
 export * from "./types.js";
 export * from "./location.js";
+export * from "./lock.js";
