@@ -24,6 +24,11 @@ export class DhcpDecodeError extends NetbootError {
   }
 }
 
+/** A DHCP packet or option value that cannot be encoded (a caller's mistake, not the network's). */
+export class DhcpEncodeError extends NetbootError {
+  override name = "DhcpEncodeError";
+}
+
 /** A TFTP packet that cannot be decoded. */
 export class TftpDecodeError extends NetbootError {
   override name = "TftpDecodeError";
