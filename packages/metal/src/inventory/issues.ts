@@ -8,7 +8,7 @@ import { FIELDS, expectation, type FieldPath } from "./fields.js";
 
 type Raw = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Raw {
+export function isRecord(value: unknown): value is Raw {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
