@@ -38,10 +38,12 @@ export interface SecretsContext {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** One line of a command's summary: a file and what happened to it. */
+/** One line of a command's summary: a file, what happened to it, and what it is. */
 export interface Change {
+  /** Repository-relative for repository files, absolute for private ones. */
   readonly path: string;
-  readonly change: string;
+  readonly action: "created" | "updated" | "re-encrypted" | "kept aside";
+  readonly what: string;
 }
 
 export interface ReconcileOptions {
@@ -116,7 +118,8 @@ export async function reconcileSecrets(
 
   // Phase two: write.
   const changes: Change[] = [];
-  const note = (file: string, change: string) => changes.push({ path: file, change });
+  const note = (file: string, action: Change["action"], what: string) =>
+    changes.push({ path: file, action, what });
 
   await ensurePrivateDir(secretsDir);
   await ensurePrivateDir(own.adminDir);
@@ -127,19 +130,19 @@ export async function reconcileSecrets(
     if (!key.generated) return;
     await writeAtomic(privateFile, key.privateKey, PRIVATE_FILE_MODE);
     await writeAtomic(`${privateFile}.pub`, key.publicKey, PUBLIC_FILE_MODE);
-    note(privateFile, `created (${what}, private, mode 0600)`);
+    note(privateFile, "created", `${what}, private, mode 0600`);
   };
   await writeSshKey(own.adminSshKey, adminSsh, "admin SSH key");
   if (adminAge.generated) {
     await writeAtomic(own.adminAgeKey, adminAge.fileContent, PRIVATE_FILE_MODE);
-    note(own.adminAgeKey, "created (admin age identity, private, mode 0600)");
+    note(own.adminAgeKey, "created", "admin age identity, private, mode 0600");
   }
   for (const [host, key] of hostKeys)
     await writeSshKey(own.hostKey(host), key, `SSH host key of ${host}`);
 
   const publish = async (relative: string, content: string, what: string) => {
     const outcome = await writeIfChanged(inRepo(relative), content, PUBLIC_FILE_MODE);
-    if (outcome !== "unchanged") note(relative, `${outcome} (${what})`);
+    if (outcome !== "unchanged") note(relative, outcome, what);
   };
   await publish(REPO_PATHS.adminPublicKey, adminSsh.publicKey, "admin SSH public key");
   await publish(REPO_PATHS.adminAgeRecipient, `${adminAge.recipient}\n`, "admin age recipient");
@@ -157,11 +160,11 @@ export async function reconcileSecrets(
     for (const file of toEncrypt) {
       const encrypted = await sops.encryptYaml(file, plaintextFor(file));
       await writeAtomic(inRepo(file), encrypted, PUBLIC_FILE_MODE);
-      note(file, `created (encrypted with sops for ${describeRecipients(file, hostRecipients)})`);
+      note(file, "created", `encrypted with sops for ${describeRecipients(file, hostRecipients)}`);
     }
     for (const file of toUpdate) {
       await sops.updateKeys(file);
-      note(file, `re-encrypted (sops updatekeys) for ${describeRecipients(file, hostRecipients)}`);
+      note(file, "re-encrypted", `sops updatekeys: ${describeRecipients(file, hostRecipients)}`);
     }
   }
   return changes;

@@ -53,7 +53,8 @@ export async function rotateHostKey(
     }
     moved.push({
       path: `${keyFile}${PREVIOUS_KEY_SUFFIX}`,
-      change: "old key kept (the running system still uses it until it gets the new one)",
+      action: "kept aside",
+      what: "old host key: the running system uses it until it gets the new one",
     });
   }
   const changes = await reconcileSecrets(context, {

@@ -50,7 +50,9 @@ export function ed25519PublicKeyBytes(publicKeyLine: string): Uint8Array {
 
 /** The `ssh-ed25519 AAAA…` part of a public key line, without its comment. */
 export function publicKeyWithoutComment(publicKeyLine: string): string {
-  return sshpk.parseKey(publicKeyLine.trim(), "ssh").toString("ssh");
+  ed25519PublicKeyBytes(publicKeyLine);
+  const [type, blob] = publicKeyLine.trim().split(/\s+/);
+  return `${type} ${blob}`;
 }
 
 function withNewline(text: string): string {

@@ -169,7 +169,8 @@ describe("metal secrets init", () => {
     expect(changes.map((c) => c.path)).toContain("secrets/hosts/node3.yaml");
     expect(changes).toContainEqual({
       path: "secrets/cluster.yaml",
-      change: "re-encrypted (sops updatekeys) for admin + 3 host(s): node1, node2, node3",
+      action: "re-encrypted",
+      what: "sops updatekeys: admin + 3 host(s): node1, node2, node3",
     });
     const updates = (await sopsCalls(ws.sopsLog)).filter((call) =>
       call.argv.includes("updatekeys"),
