@@ -9,7 +9,7 @@ import { SopsFailedError } from "../secrets/errors.js";
 import { REPO_PATHS, repoRootOf, resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
 import { reconcileSecrets, type SecretsContext } from "../secrets/reconcile.js";
 import { addHost, rotateHostKey } from "../secrets/rotate.js";
-import { formatChanges, formatHostKeyReport } from "../secrets/summary.js";
+import { formatChanges, formatHostKeyReport, SECRETS_DIR_LABEL } from "../secrets/summary.js";
 
 export type InventoryLoader = (file: string) => Inventory | Promise<Inventory>;
 
@@ -49,14 +49,18 @@ export function secretsCommand(deps: SecretsCommandDeps): (program: Command) => 
       .action((options: SecretsOptions) =>
         run(deps, options, async (context) => {
           const changes = await reconcileSecrets(context);
-          return [`metal secrets init:`, ...formatChanges(changes), ...nextSteps(context)];
+          return [
+            `metal secrets init:`,
+            ...formatChanges(changes, context.secretsDir),
+            ...nextSteps(context),
+          ];
         }),
       );
     withOptions(secrets.command("add-host").argument("<host>", "a host newly in the inventory"))
       .description("give one new inventory host its key, recipient, rules and secrets file")
       .action((host: string, options: SecretsOptions) =>
         run(deps, options, async (context) => [
-          ...formatHostKeyReport("add-host", await addHost(context, host)),
+          ...formatHostKeyReport("add-host", await addHost(context, host), context.secretsDir),
           ...nextSteps(context),
         ]),
       );
@@ -64,7 +68,7 @@ export function secretsCommand(deps: SecretsCommandDeps): (program: Command) => 
       .description("replace a host's SSH host key and re-encrypt what it reads (sops updatekeys)")
       .action((host: string, options: SecretsOptions) =>
         run(deps, options, async (context) => [
-          ...formatHostKeyReport("rotate", await rotateHostKey(context, host)),
+          ...formatHostKeyReport("rotate", await rotateHostKey(context, host), context.secretsDir),
           `  the host still runs with its old key: reinstall it (metal install --reinstall ${host})`,
           `  or copy the new key to /etc/ssh/ssh_host_ed25519_key and deploy, then delete the .previous files`,
           ...nextSteps(context),
@@ -98,7 +102,7 @@ function nextSteps(context: SecretsContext): string[] {
   const repo = repoRootOf(context.inventory);
   const publicFiles = [REPO_PATHS.sopsConfig, "keys/", "secrets/"].join(" ");
   return [
-    `private keys: ${context.secretsDir} (back it up; never commit it)`,
+    `${SECRETS_DIR_LABEL} = ${context.secretsDir} (private keys: back it up, never commit it)`,
     `commit in ${repo}: ${publicFiles}`,
   ];
 }

@@ -3,7 +3,7 @@
  * host and the admin; a host's own file to that host and the admin. Rendered deterministically
  * (inventory order), so an unchanged cluster renders byte-identical.
  */
-import { stringify } from "yaml";
+import { Document, isScalar, isSeq } from "yaml";
 import { REPO_PATHS } from "./layout.js";
 
 export interface HostRecipient {
@@ -16,16 +16,24 @@ export interface SopsRecipients {
   readonly hosts: readonly HostRecipient[];
 }
 
+interface Recipient {
+  readonly owner: string;
+  readonly recipient: string;
+}
+
 /** The recipients each encrypted file (repository-relative path) must be readable by. */
 export function recipientsByFile(recipients: SopsRecipients): Map<string, readonly string[]> {
-  const files = new Map<string, readonly string[]>();
-  files.set(REPO_PATHS.clusterSecrets, [
-    recipients.admin,
-    ...recipients.hosts.map((h) => h.recipient),
-  ]);
-  for (const { host, recipient } of recipients.hosts) {
-    files.set(REPO_PATHS.hostSecrets(host), [recipients.admin, recipient]);
-  }
+  return new Map(
+    [...ownersByFile(recipients)].map(([file, owners]) => [file, owners.map((o) => o.recipient)]),
+  );
+}
+
+function ownersByFile(recipients: SopsRecipients): Map<string, readonly Recipient[]> {
+  const admin = { owner: "admin", recipient: recipients.admin };
+  const hosts = recipients.hosts.map((h) => ({ owner: h.host, recipient: h.recipient }));
+  const files = new Map<string, readonly Recipient[]>();
+  files.set(REPO_PATHS.clusterSecrets, [admin, ...hosts]);
+  for (const host of hosts) files.set(REPO_PATHS.hostSecrets(host.owner), [admin, host]);
   return files;
 }
 
@@ -38,13 +46,23 @@ export function pathRegexFor(repoRelativePath: string): string {
 }
 
 export function renderSopsConfig(recipients: SopsRecipients): string {
-  const creationRules = [...recipientsByFile(recipients)].map(([file, ages]) => ({
-    path_regex: pathRegexFor(file),
-    key_groups: [{ age: [...ages] }],
-  }));
-  const header = [
-    "# Written by `metal secrets` from cluster.toml and the keys in keys/: do not edit by hand.",
-    "# Admin first, then hosts. After a change, `metal secrets init` runs `sops updatekeys`.",
+  const rules = [...ownersByFile(recipients)];
+  const document = new Document({
+    creation_rules: rules.map(([file, owners]) => ({
+      path_regex: pathRegexFor(file),
+      key_groups: [{ age: owners.map((o) => o.recipient) }],
+    })),
+  });
+  document.commentBefore = [
+    " Written by `metal secrets` from cluster.toml and the keys in keys/: do not edit by hand.",
+    " After a change, `metal secrets init` re-keys the encrypted files (sops updatekeys).",
   ].join("\n");
-  return `${header}\n${stringify({ creation_rules: creationRules }, { lineWidth: 0 })}`;
+  rules.forEach(([, owners], index) => {
+    const ages = document.getIn(["creation_rules", index, "key_groups", 0, "age"], true);
+    if (!isSeq(ages)) return;
+    ages.items.forEach((item, position) => {
+      if (isScalar(item)) item.comment = ` ${owners[position]?.owner ?? ""}`;
+    });
+  });
+  return document.toString({ lineWidth: 0 });
 }

@@ -42,7 +42,10 @@ describe("metal secrets (command line)", () => {
     expect(first).toMatch(
       /created\s+secrets\/cluster\.yaml\s+encrypted with sops for admin \+ 2 host\(s\): node1, node2/,
     );
-    expect(first).toContain(`private keys: ${ws.secretsDir}`);
+    expect(first).toContain(`<secrets-dir> = ${ws.secretsDir} (private keys`);
+    expect(first).toMatch(
+      /created\s+<secrets-dir>\/hosts\/node1\/ssh_host_ed25519_key\s+SSH host key of node1/,
+    );
     const second = await metal(ws.envWithoutSops, "init", ...inventoryFlag);
     expect(second).toContain("nothing changed");
   });
