@@ -5,6 +5,7 @@
  */
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { bech32 } from "@scure/base";
+import { SecretsError } from "./errors.js";
 import { ed25519PublicKeyBytes } from "./ssh-keys.js";
 
 const RECIPIENT_PREFIX = "age";
@@ -44,10 +45,14 @@ export function ageKeyFile(identity: AgeIdentity, created: Date): string {
   ].join("\n");
 }
 
-/** The recipient named in an `age-keygen` key file. */
-export function recipientOfAgeKeyFile(content: string): string {
+/** The recipient of the identity in an `age-keygen` key file (computed, not read from comments). */
+export function recipientOfAgeKeyFile(content: string, source: string): string {
   const identityLine = content.split("\n").find((line) => line.startsWith("AGE-SECRET-KEY-1"));
-  if (identityLine === undefined) throw new Error("no AGE-SECRET-KEY-1 line in the age key file");
+  if (identityLine === undefined) {
+    throw new SecretsError(
+      `${source} holds no AGE-SECRET-KEY-1 line; restore the admin age key from your backup`,
+    );
+  }
   const { words } = bech32.decode(
     identityLine.trim().toLowerCase() as `${string}1${string}`,
     AGE_BECH32_LIMIT,

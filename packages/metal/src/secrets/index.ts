@@ -20,3 +20,4 @@ export {
 } from "./layout.js";
 export { reconcileSecrets, type Change, type SecretsContext } from "./reconcile.js";
 export { addHost, rotateHostKey, type HostKeyReport } from "./rotate.js";
+export { filesContaining, leakMarkers } from "./leak-markers.js";

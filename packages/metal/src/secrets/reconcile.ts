@@ -7,7 +7,6 @@
  * only then is anything written, so a missing sops stops the run before any file changes.
  */
 import path from "node:path";
-import sshpk from "sshpk";
 import { stringify } from "yaml";
 import type { Inventory } from "../inventory/types.js";
 import {
@@ -28,7 +27,7 @@ import {
 import { privatePaths, REPO_PATHS, repoRootOf, SECRET_KEYS } from "./layout.js";
 import { recipientsByFile, renderSopsConfig, type HostRecipient } from "./sops-config.js";
 import { findSops, recipientsOfEncryptedFile } from "./sops.js";
-import { generateEd25519KeyPair } from "./ssh-keys.js";
+import { generateEd25519KeyPair, publicKeyOfPrivateKey } from "./ssh-keys.js";
 import { generateSecret } from "./tokens.js";
 
 export interface SecretsContext {
@@ -78,7 +77,7 @@ export async function reconcileSecrets(
     inRepo(REPO_PATHS.adminAgeRecipient),
   );
 
-  const hostKeys = new Map<string, SshKeyState>();
+  const hostRecipients: Array<HostRecipient & { readonly key: SshKeyState }> = [];
   for (const host of inventory.hosts) {
     const privateFile = own.hostKey(host.name);
     const mayGenerate = options.generateFor?.has(host.name) ?? true;
@@ -88,13 +87,9 @@ export async function reconcileSecrets(
       host.name === options.replacing ? undefined : inRepo(REPO_PATHS.hostPublicKey(host.name)),
       `root@${host.name}`,
     );
-    hostKeys.set(host.name, key);
+    const recipient = ageRecipientFromSshPublicKey(key.publicKey);
+    hostRecipients.push({ host: host.name, key, recipient });
   }
-
-  const hostRecipients: HostRecipient[] = [...hostKeys].map(([host, key]) => ({
-    host,
-    recipient: ageRecipientFromSshPublicKey(key.publicKey),
-  }));
   const recipients = { admin: adminAge.recipient, hosts: hostRecipients };
   const sopsConfig = renderSopsConfig(recipients);
 
@@ -123,8 +118,8 @@ export async function reconcileSecrets(
 
   await ensurePrivateDir(secretsDir);
   await ensurePrivateDir(own.adminDir);
-  if (hostKeys.size > 0) await ensurePrivateDir(own.hostsDir);
-  for (const host of hostKeys.keys()) await ensurePrivateDir(own.hostDir(host));
+  if (hostRecipients.length > 0) await ensurePrivateDir(own.hostsDir);
+  for (const { host } of hostRecipients) await ensurePrivateDir(own.hostDir(host));
 
   const writeSshKey = async (privateFile: string, key: SshKeyState, what: string) => {
     if (!key.generated) return;
@@ -137,8 +132,9 @@ export async function reconcileSecrets(
     await writeAtomic(own.adminAgeKey, adminAge.fileContent, PRIVATE_FILE_MODE);
     note(own.adminAgeKey, "created", "admin age identity, private, mode 0600");
   }
-  for (const [host, key] of hostKeys)
+  for (const { host, key } of hostRecipients) {
     await writeSshKey(own.hostKey(host), key, `SSH host key of ${host}`);
+  }
 
   const publish = async (relative: string, content: string, what: string) => {
     const outcome = await writeIfChanged(inRepo(relative), content, PUBLIC_FILE_MODE);
@@ -146,13 +142,9 @@ export async function reconcileSecrets(
   };
   await publish(REPO_PATHS.adminPublicKey, adminSsh.publicKey, "admin SSH public key");
   await publish(REPO_PATHS.adminAgeRecipient, `${adminAge.recipient}\n`, "admin age recipient");
-  for (const [host, key] of hostKeys) {
+  for (const { host, key, recipient } of hostRecipients) {
     await publish(REPO_PATHS.hostPublicKey(host), key.publicKey, `SSH host key of ${host}`);
-    await publish(
-      REPO_PATHS.hostAgeRecipient(host),
-      `${ageRecipientFromSshPublicKey(key.publicKey)}\n`,
-      `age recipient of ${host}`,
-    );
+    await publish(REPO_PATHS.hostAgeRecipient(host), `${recipient}\n`, `age recipient of ${host}`);
   }
   await publish(REPO_PATHS.sopsConfig, sopsConfig, "sops creation rules");
 
@@ -193,10 +185,8 @@ async function loadOrGenerateSshKey(
 ): Promise<SshKeyState> {
   const existing = await readIfExists(privateFile);
   if (existing !== undefined) {
-    const key = sshpk.parsePrivateKey(existing, "ssh");
-    const publicKey = key.toPublic();
-    publicKey.comment = key.comment ?? comment;
-    return { privateKey: existing, publicKey: `${publicKey.toString("ssh")}\n`, generated: false };
+    const publicKey = publicKeyOfPrivateKey(existing, privateFile, comment);
+    return { privateKey: existing, publicKey, generated: false };
   }
   if (publishedPublicKey !== undefined && (await readIfExists(publishedPublicKey)) !== undefined) {
     throw new SecretsError(
@@ -211,7 +201,11 @@ async function loadOrGenerateSshKey(
 async function loadOrGenerateAgeKey(privateFile: string, publishedRecipient: string) {
   const existing = await readIfExists(privateFile);
   if (existing !== undefined) {
-    return { recipient: recipientOfAgeKeyFile(existing), fileContent: existing, generated: false };
+    return {
+      recipient: recipientOfAgeKeyFile(existing, privateFile),
+      fileContent: existing,
+      generated: false,
+    };
   }
   if ((await readIfExists(publishedRecipient)) !== undefined) {
     throw new SecretsError(

@@ -28,6 +28,21 @@ export function generateEd25519KeyPair(comment: string): SshKeyPair {
   };
 }
 
+/** The public key line of an OpenSSH private key file (its comment, else `comment`). */
+export function publicKeyOfPrivateKey(privateKey: string, source: string, comment: string): string {
+  let key: sshpk.PrivateKey;
+  try {
+    key = sshpk.parsePrivateKey(privateKey, "ssh");
+  } catch (error) {
+    throw new SecretsError(
+      `${source} is not a readable OpenSSH private key (${(error as Error).message}); restore it from your backup or replace it with \`metal secrets rotate\``,
+    );
+  }
+  const publicKey = key.toPublic();
+  publicKey.comment = key.comment || comment;
+  return withNewline(publicKey.toString("ssh"));
+}
+
 /** The raw 32-byte Ed25519 point of an `ssh-ed25519 …` line. */
 export function ed25519PublicKeyBytes(publicKeyLine: string): Uint8Array {
   let key: sshpk.Key;

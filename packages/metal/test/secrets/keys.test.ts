@@ -82,6 +82,6 @@ describe("admin age identity", () => {
     const file = path.join(dir, "admin-age.key");
     await writeFile(file, content, { mode: 0o600 });
     expect(run("age-keygen", ["-y", file]).trim()).toBe(identity.recipient);
-    expect(recipientOfAgeKeyFile(content)).toBe(identity.recipient);
+    expect(recipientOfAgeKeyFile(content, file)).toBe(identity.recipient);
   });
 });
