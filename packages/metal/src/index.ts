@@ -5,3 +5,4 @@ export * from "./callback/index.js";
 export * from "./check/checks.js";
 export * from "./check/ports.js";
 export * from "./status/report.js";
+export * from "./secrets/index.js";
