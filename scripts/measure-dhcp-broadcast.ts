@@ -74,9 +74,12 @@ try {
   } catch {
     console.log(`RESULT ${firmware} ${broadcast}: no boot file request within ${seconds} s`);
   }
-  for (const child of [machine, sniffer, router]) child.kill("SIGKILL");
+  // SIGINT lets tshark flush the packet lines it still buffers.
+  sniffer.kill("SIGINT");
+  await sniffer;
+  for (const child of [machine, router]) child.kill("SIGKILL");
   await server.stop();
-  await Promise.allSettled([machine, sniffer, router]);
+  await Promise.allSettled([machine, router]);
 } finally {
   await network.destroy();
   rmSync(work, { recursive: true, force: true });
