@@ -75,7 +75,7 @@ const SCENARIOS: readonly Scenario[] = [
     name: "ipxe-bios-dnsmasq-proxy",
     description:
       "QEMU SeaBIOS + iPXE ROM next to a dnsmasq router (10.77.0.1) and a dnsmasq proxyDHCP " +
-      "(10.77.0.2): DISCOVER, both OFFERs, REQUEST, ACK",
+      "(10.77.0.2): DISCOVER, both OFFERs, REQUEST, ACK, then iPXE's boot server REQUEST on 4011 and its ACK",
     firmware: "bios-ipxe",
     withDnsmasq: true,
     stopWhen: { pattern: /DHCP ACK/, count: 1 },
