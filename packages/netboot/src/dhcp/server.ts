@@ -95,7 +95,10 @@ export class ProxyDhcpServer {
     return this.#broadcastAddress;
   }
 
-  /** Binds both sockets. Rejects with ConfigError (naming port, cause and fix) when one cannot bind. */
+  /**
+   * Binds 0.0.0.0:67, 0.0.0.0:4011 and the egress socket `serverAddress`:67. Rejects with a
+   * ConfigError (naming address, port, cause and fix) when one cannot bind.
+   */
   async start(): Promise<void> {
     if (this.#listeners.length > 0) return;
     const ports = this.#options.ports ?? {};
@@ -129,7 +132,7 @@ export class ProxyDhcpServer {
     return { dhcp: portOf(DhcpPort.server), pxe: portOf(DhcpPort.pxeBootServer) };
   }
 
-  /** Closes both sockets; resolves when they are released. */
+  /** Closes every socket; resolves when the ports are released. */
   async close(): Promise<void> {
     const listeners = this.#listeners;
     this.#listeners = [];

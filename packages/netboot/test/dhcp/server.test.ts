@@ -62,6 +62,8 @@ async function startServer(policy: BootPolicy) {
     events,
     ports: { dhcp: 0, pxe: 0 },
     bindAddress: LOOPBACK,
+    // Never a real broadcast from a unit test, even if one sends a DISCOVER some day.
+    broadcastAddress: LOOPBACK,
   });
   servers.push(server);
   await server.start();
