@@ -95,12 +95,15 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
     );
   }
 
-  it(
-    "a BIOS iPXE machine leases from the router and fetches our script URL over HTTP",
+  it.each<[string, LabFirmware]>([
+    ["a BIOS iPXE machine (SeaBIOS + iPXE ROM)", "bios-ipxe"],
+    ["a UEFI iPXE machine (OVMF + iPXE EFI ROM)", "ovmf-ipxe"],
+  ])(
+    "%s leases from the router and fetches our script URL over HTTP",
     { timeout: BOOT_TIMEOUT_MS + 30_000 },
-    async () => {
+    async (_name, firmware) => {
       const server = await startServer();
-      bootMachine("bios-ipxe");
+      bootMachine(firmware);
       const fetched = await server.waitFor(
         (record) => record.kind === "http",
         BOOT_TIMEOUT_MS,
