@@ -156,6 +156,24 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
     expect(ignored.length).toBeGreaterThan(150);
     expect(server.process.exitCode).toBeNull();
   });
+  it("answers a relayed DISCOVER unicast to the relay agent's port 67", async () => {
+    const server = await startServer();
+    const relay = runLabEntry<ClientRecord>(proberHost, LAB_DHCP_CLIENT, {
+      target: SERVER_ADDRESS,
+      serverId: SERVER_ADDRESS,
+      relayAddress: proberHost.address,
+      garbage: 0,
+      count: 3,
+      ratePerSecond: 10,
+      settleMs: 2000,
+    });
+    running.push(relay);
+    const result = await relay.waitFor((record) => record.kind === "result", 60_000, "the relay");
+    expect(result).toMatchObject({ sent: 3, answered: 3 });
+    const replies = repliesOf(server);
+    expect(replies.map((reply) => reply.to)).toEqual(Array(3).fill(`${proberHost.address}:67`));
+  });
+
   it("answers through the PXE network's interface when the default route points elsewhere", async () => {
     // Like a laptop on Wi-Fi and a cable: a second interface holds the default route, and no
     // host route sends 255.255.255.255 out of the PXE side.

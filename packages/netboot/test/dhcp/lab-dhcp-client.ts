@@ -2,6 +2,7 @@
  * Test entry, run inside a network namespace: a scripted PXE client on UDP 68. It sends
  * `garbage` malformed datagrams to port 67, then `count` PXE DISCOVERs (BIOS, PXEClient, one
  * xid and MAC each) at `ratePerSecond`, and times each OFFER whose option 54 is `serverId`.
+ * With `relayAddress` it plays a DHCP relay agent instead: giaddr set, listening on port 67.
  * Prints one JSON line: {"kind":"result","sent":N,"answered":N,"latenciesMs":[…]}.
  */
 import dgram from "node:dgram";
@@ -24,6 +25,8 @@ interface ClientConfig {
   readonly ratePerSecond: number;
   /** How long to wait for the last replies after the last DISCOVER. */
   readonly settleMs: number;
+  /** Act as a relay agent with this address (RFC 2131 §4.1: replies come to giaddr:67). */
+  readonly relayAddress?: string;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
@@ -46,7 +49,7 @@ function discover(index: number): Buffer {
     ciaddr: "0.0.0.0",
     yiaddr: "0.0.0.0",
     siaddr: "0.0.0.0",
-    giaddr: "0.0.0.0",
+    giaddr: config.relayAddress ?? "0.0.0.0",
     chaddr: Buffer.concat([mac, Buffer.alloc(10)]),
     sname: "",
     file: "",
@@ -59,7 +62,8 @@ function discover(index: number): Buffer {
 }
 
 const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
-await new Promise<void>((resolve) => socket.bind(DhcpPort.client, "0.0.0.0", resolve));
+const listenPort = config.relayAddress === undefined ? DhcpPort.client : DhcpPort.server;
+await new Promise<void>((resolve) => socket.bind(listenPort, "0.0.0.0", resolve));
 socket.setBroadcast(true);
 
 const sentAt = new Map<number, bigint>();
