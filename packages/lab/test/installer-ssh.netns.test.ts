@@ -1,5 +1,6 @@
 import { execa } from "execa";
-import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,9 +16,6 @@ import { HomeRouter } from "../src/router.js";
 const READY_TIMEOUT_MS = 240_000;
 const DISK_MIB = 96;
 const SECTOR_BYTES = 512;
-const MARKER = "metal-lab-install-marker";
-/** Written into the last MiB, inside the "rest" partition, away from the running system. */
-const MARKER_OFFSET_MIB = DISK_MIB - 1;
 
 describe("dropbear in a busybox initramfs", () => {
   let work: string;
@@ -28,6 +26,7 @@ describe("dropbear in a busybox initramfs", () => {
   let machine: QemuMachine;
   let diskPath: string;
   let hostPublicKey: string;
+  let installedImage: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "metal-lab-ssh-"));
@@ -57,6 +56,31 @@ describe("dropbear in a busybox initramfs", () => {
       join(work, "disk.img"),
     );
     diskPath = image.path;
+    const firstBootInitrd = await buildInitramfs(
+      {
+        script:
+          initPreamble({ modules: kernel.modules.map((module) => module.name), dhcp: false }) +
+          'echo "lab-first-boot role=$cmdline_lab_role"\n',
+        modules: kernel.modules,
+      },
+      join(work, "first-boot.initrd.gz"),
+    );
+    installedImage = (
+      await buildDiskImage(
+        {
+          kernel: kernel.vmlinuz,
+          initrd: firstBootInitrd.path,
+          cmdline: "console=ttyS0 lab_role=installed",
+          diskSizeMiB: DISK_MIB,
+          partitions: [
+            { name: "root", sizeMiB: 8, type: "linux" },
+            { name: "ceph", sizeMiB: "rest", type: "4FBD7E29-9D25-41B8-AFD0-062C0CEFF05D" },
+          ],
+          identity: "installed",
+        },
+        join(work, "installed.img"),
+      )
+    ).path;
     network = await VirtualNetwork.create();
     router = await HomeRouter.start({ network, workDir: join(work, "router") });
     client = await network.addHost("client", 2);
@@ -79,14 +103,14 @@ describe("dropbear in a busybox initramfs", () => {
   });
 
   it(
-    "accepts the authorized key with the pinned host key and writes the disk over SSH",
+    "accepts the authorized key with the pinned host key, writes the disk over SSH and reboots into it",
     async () => {
       await machine.powerOn();
       const ready = await machine.waitForSerial(/lab-ssh-ready address=(\S+)/, READY_TIMEOUT_MS);
       const address = ready[1]!;
       const knownHosts = join(work, "known_hosts");
       await writeFile(knownHosts, `${address} ${hostPublicKey}\n`);
-      const ssh = (command: string, input?: string) =>
+      const ssh = (command: string, input?: string | Uint8Array) =>
         client.run(
           "ssh",
           [
@@ -110,16 +134,16 @@ describe("dropbear in a busybox initramfs", () => {
         `${kernel.version}-amd64`,
       ]);
 
-      await ssh(`dd of=/dev/vda bs=1M seek=${MARKER_OFFSET_MIB} conv=fsync 2>/dev/null`, MARKER);
-      const handle = await open(diskPath, "r");
-      try {
-        const buffer = Buffer.alloc(MARKER.length);
-        await handle.read(buffer, 0, buffer.length, MARKER_OFFSET_MIB * 1024 * 1024);
-        expect(buffer.toString()).toBe(MARKER);
-      } finally {
-        await handle.close();
-      }
+      // The lab's install: stream the installed system onto the disk, then reboot detached
+      // (or the SSH client waits for a session that never ends) into the disk.
+      const image = gzipSync(await readFile(installedImage));
+      await ssh("gunzip | dd of=/dev/vda bs=1M conv=fsync 2>/dev/null", image);
+      const beforeReboot = await machine.serialOffset();
+      await ssh('setsid sh -c "sleep 0.5; reboot -f" </dev/null >/dev/null 2>&1 &');
+      await machine.waitForSerial(/lab-first-boot role=installed/, READY_TIMEOUT_MS, beforeReboot);
+      const written = await readFile(diskPath);
+      expect(written.equals(await readFile(installedImage))).toBe(true);
     },
-    READY_TIMEOUT_MS + 60_000,
+    READY_TIMEOUT_MS * 2,
   );
 });
