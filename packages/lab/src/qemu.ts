@@ -178,8 +178,10 @@ export class QemuMachine {
       ? ["ip", ["netns", "exec", spec.network.namespace, QEMU, ...argv]]
       : [QEMU, argv];
     const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore" });
+    let exited = false;
+    void child.then(() => (exited = true));
     try {
-      const qmp = await QmpClient.connect(files.qmpSocket, QMP_CONNECT_TIMEOUT_MS);
+      const qmp = await QmpClient.connect(files.qmpSocket, QMP_CONNECT_TIMEOUT_MS, () => exited);
       return new QemuMachine(spec, files, child, qmp);
     } catch (error) {
       child.kill("SIGKILL");

@@ -27,8 +27,15 @@ export class QmpClient {
     socket.on("close", () => this.#fail(new QmpError("QMP socket closed (QEMU exited?)")));
   }
 
-  /** Connects (retrying until QEMU has created the socket), reads the greeting, negotiates. */
-  static async connect(path: string, timeoutMs: number): Promise<QmpClient> {
+  /**
+   * Connects (retrying until QEMU has created the socket), reads the greeting, negotiates.
+   * `gaveUp` ends the retries early, e.g. once the QEMU process has exited.
+   */
+  static async connect(
+    path: string,
+    timeoutMs: number,
+    gaveUp: () => boolean = () => false,
+  ): Promise<QmpClient> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -39,7 +46,7 @@ export class QmpClient {
         await client.execute("qmp_capabilities");
         return client;
       } catch (error) {
-        if (Date.now() > deadline)
+        if (Date.now() > deadline || gaveUp())
           throw new QmpError(
             `could not talk QMP on ${path} within ${timeoutMs} ms: ${(error as Error).message}`,
           );
