@@ -1,12 +1,18 @@
 /**
  * A minimal client for QEMU's machine protocol (QMP, docs/interop/qmp-spec): newline-separated
- * JSON over a unix socket, one command in flight at a time, asynchronous events skipped.
+ * JSON over a unix socket, commands answered in order, asynchronous events passed to handlers.
  */
 import { createConnection, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QmpError } from "./errors.js";
 
 const CONNECT_RETRY_MS = 50;
+
+/** An asynchronous QMP event, e.g. { event: "SHUTDOWN", data: { guest: true, … } }. */
+export interface QmpEvent {
+  readonly event: string;
+  readonly data?: Record<string, unknown>;
+}
 
 interface Pending {
   resolve(value: unknown): void;
@@ -16,6 +22,7 @@ interface Pending {
 export class QmpClient {
   readonly #socket: Socket;
   readonly #pending: Pending[] = [];
+  readonly #eventHandlers: ((event: QmpEvent) => void)[] = [];
   #buffer = "";
   #closedError: Error | undefined;
 
@@ -64,6 +71,10 @@ export class QmpClient {
     return result;
   }
 
+  onEvent(handler: (event: QmpEvent) => void): void {
+    this.#eventHandlers.push(handler);
+  }
+
   close(): void {
     this.#socket.destroy();
   }
@@ -79,7 +90,10 @@ export class QmpClient {
   }
 
   #dispatch(message: Record<string, unknown>): void {
-    if ("event" in message) return;
+    if ("event" in message) {
+      for (const handler of this.#eventHandlers) handler(message as unknown as QmpEvent);
+      return;
+    }
     const pending = this.#pending.shift();
     if (!pending) return;
     if ("error" in message) {
