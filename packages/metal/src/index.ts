@@ -6,3 +6,4 @@ export * from "./check/checks.js";
 export * from "./check/ports.js";
 export * from "./status/report.js";
 export * from "./secrets/index.js";
+export * from "./ui/index.js";
