@@ -19,6 +19,7 @@ export * from "./server.js";
 export { describeEvent, type DescribedEvent, type EventLevel } from "./cli/describe-event.js";
 export {
   createEventLogger,
+  type EventContext,
   type EventLogger,
   type EventLoggerOptions,
 } from "./cli/event-logger.js";

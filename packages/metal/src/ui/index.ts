@@ -5,3 +5,4 @@ export * from "./event-feed.js";
 export * from "./hints.js";
 export * from "./metrics.js";
 export * from "./peer-directory.js";
+export * from "./host-log.js";
