@@ -25,10 +25,7 @@ const IGNORE_REASON_CLASSES: ReadonlyArray<readonly [RegExp, string]> = [
   [/is not ours to answer/, "not-ours"],
   [/architecture .* cannot be booted/, "unsupported-arch"],
   [/^boot policy:/, "policy"],
-  [
-    /malformed|not a BOOTREQUEST|not an Ethernet|plain BOOTP|decode|too short|truncated/i,
-    "malformed",
-  ],
+  [/malformed|not a BOOTREQUEST|not an Ethernet|plain BOOTP/i, "malformed"],
 ];
 
 export function ignoreReasonClass(reason: string): string {
