@@ -1,1 +1,5 @@
+export * from "./inventory/index.js";
+export * from "./state/index.js";
+export * from "./boot/index.js";
+export * from "./callback/index.js";
 export * from "./secrets/index.js";

@@ -6,7 +6,7 @@ import path from "node:path";
 import { rename } from "node:fs/promises";
 import type { Host } from "../inventory/types.js";
 import { ageRecipientFromSshPublicKey } from "./age.js";
-import { SecretsError, SopsMissingError, UnknownHostError } from "./errors.js";
+import { SecretsError, SopsMissingError, HostNotInInventoryError } from "./errors.js";
 import { exists, readIfExists } from "./files.js";
 import { privatePaths, REPO_PATHS, repoRootOf } from "./layout.js";
 import { reconcileSecrets, type Change, type SecretsContext } from "./reconcile.js";
@@ -84,7 +84,7 @@ export async function addHost(context: SecretsContext, hostName: string): Promis
 function requireHost(context: SecretsContext, name: string): Host {
   const host = context.inventory.hosts.find((candidate) => candidate.name === name);
   if (host === undefined) {
-    throw new UnknownHostError(
+    throw new HostNotInInventoryError(
       name,
       context.inventory.hosts.map((candidate) => candidate.name),
     );

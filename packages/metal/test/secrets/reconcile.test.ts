@@ -8,13 +8,21 @@ import { SopsMissingError } from "../../src/secrets/errors.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { filesContaining, leakMarkers } from "../../src/secrets/leak-markers.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
-import { host, inventory, snapshot, sopsCalls, workspace, type Workspace } from "./helpers.js";
+import {
+  host,
+  inventory,
+  snapshot,
+  sopsCalls,
+  workspace,
+  type Workspace,
+  SOPS_TEST_TIMEOUT,
+} from "./helpers.js";
 
 const hosts = [host("node1", 11), host("node2", 12)];
 let ws: Workspace;
 beforeEach(async () => {
   ws = await workspace();
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   await ws.dispose();
 });
@@ -26,7 +34,7 @@ async function modeOf(file: string): Promise<number> {
   return (await stat(file)).mode & 0o777;
 }
 
-describe("metal secrets init", () => {
+describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("without sops says so, names the devShell, and writes nothing at all", async () => {
     const error = await init(ws.envWithoutSops).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SopsMissingError);

@@ -1,11 +1,19 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SopsMissingError, UnknownHostError } from "../../src/secrets/errors.js";
+import { SopsMissingError, HostNotInInventoryError } from "../../src/secrets/errors.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
 import { addHost, rotateHostKey } from "../../src/secrets/rotate.js";
-import { host, inventory, snapshot, sopsCalls, workspace, type Workspace } from "./helpers.js";
+import {
+  host,
+  inventory,
+  snapshot,
+  sopsCalls,
+  workspace,
+  type Workspace,
+  SOPS_TEST_TIMEOUT,
+} from "./helpers.js";
 
 const hosts = [host("node1", 11), host("node2", 12)];
 let ws: Workspace;
@@ -16,7 +24,7 @@ beforeEach(async () => {
     secretsDir: ws.secretsDir,
     env: ws.envWithSops,
   });
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   await ws.dispose();
 });
@@ -28,7 +36,7 @@ const context = (env: NodeJS.ProcessEnv, list = hosts) => ({
 });
 const read = (relative: string) => readFile(path.join(ws.repo, relative), "utf8");
 
-describe("metal secrets rotate", () => {
+describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("makes a new host key, keeps the old one aside, and re-keys the files that host reads", async () => {
     const own = privatePaths(ws.secretsDir);
     const oldKey = await readFile(own.hostKey("node1"), "utf8");
@@ -76,14 +84,16 @@ describe("metal secrets rotate", () => {
   });
 
   it("names the known hosts when the host is not in the inventory", async () => {
-    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(UnknownHostError);
+    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
+      HostNotInInventoryError,
+    );
     await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
       /"node9" is not in the inventory \(hosts: node1, node2\)/,
     );
   });
 });
 
-describe("metal secrets add-host", () => {
+describe("metal secrets add-host", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("gives a new inventory host a key, a rule and its own secrets file, and re-keys the cluster file", async () => {
     const callsBefore = (await sopsCalls(ws.sopsLog)).length;
     const report = await addHost(context(ws.envWithSops, [...hosts, host("node3", 13)]), "node3");
