@@ -3,11 +3,11 @@
  * pre-generated SSH host key (so sops-nix can decrypt on the very first boot), and the
  * known_hosts line that pins that key for the first SSH to the installed system.
  */
-import { chmod, copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Host } from "../inventory/types.js";
-import { HostKeyMissingError } from "./errors.js";
+import { HostKeyMissingError, SecretsError } from "./errors.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists } from "./files.js";
 import { privatePaths } from "./layout.js";
 import { publicKeyWithoutComment } from "./ssh-keys.js";
@@ -21,6 +21,14 @@ export const HOST_KEY_TARGET = "etc/ssh/ssh_host_ed25519_key";
  */
 const TREE_DIR_MODE = 0o755;
 
+/** Another file for the target, e.g. `var/lib/metal/callback.env` (docs/callback-protocol.md §3). */
+export interface ExtraFile {
+  /** Relative to `/` of the installed system, without `..`. */
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+}
+
 export interface ExtraFiles {
   /** Pass as `nixos-anywhere --extra-files DIR`. */
   readonly dir: string;
@@ -29,10 +37,15 @@ export interface ExtraFiles {
 }
 
 /**
- * Copies the host key into a fresh 0700 temporary directory. The caller must call `cleanup`
- * in a `finally`; on error here nothing is left behind.
+ * Copies the host key (and `files`) into a fresh 0700 temporary directory. The caller must call
+ * `cleanup` in a `finally`; on error here nothing is left behind.
  */
-export async function buildExtraFiles(host: Host, secretsDir: string): Promise<ExtraFiles> {
+export async function buildExtraFiles(
+  host: Host,
+  secretsDir: string,
+  files: readonly ExtraFile[] = [],
+): Promise<ExtraFiles> {
+  for (const file of files) checkTargetPath(file.path);
   const own = privatePaths(secretsDir);
   const source = own.hostKey(host.name);
   if ((await readIfExists(source)) === undefined) throw new HostKeyMissingError(host.name, source);
@@ -42,19 +55,40 @@ export async function buildExtraFiles(host: Host, secretsDir: string): Promise<E
   try {
     await chmod(root, PRIVATE_DIR_MODE);
     const dir = path.join(root, "root");
-    const target = path.join(dir, HOST_KEY_TARGET);
-    await mkdir(path.dirname(target), { recursive: true });
-    for (let sub = path.dirname(target); sub.startsWith(dir); sub = path.dirname(sub)) {
-      await chmod(sub, TREE_DIR_MODE);
-    }
-    await copyFile(source, target);
-    await chmod(target, PRIVATE_FILE_MODE);
-    await copyFile(own.hostPublicKey(host.name), `${target}.pub`);
-    await chmod(`${target}.pub`, PUBLIC_FILE_MODE);
+    const place = async (relative: string, content: string | Buffer, mode: number) => {
+      const target = path.join(dir, relative);
+      await mkdir(path.dirname(target), { recursive: true });
+      for (let sub = path.dirname(target); sub.startsWith(dir); sub = path.dirname(sub)) {
+        await chmod(sub, TREE_DIR_MODE);
+      }
+      await writeFile(target, content, { mode, flag: "wx" });
+      await chmod(target, mode);
+    };
+    await place(HOST_KEY_TARGET, await readFile(source), PRIVATE_FILE_MODE);
+    await place(
+      `${HOST_KEY_TARGET}.pub`,
+      await readFile(own.hostPublicKey(host.name)),
+      PUBLIC_FILE_MODE,
+    );
+    for (const file of files) await place(file.path, file.content, file.mode);
     return { dir, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
+  }
+}
+
+function checkTargetPath(relative: string): void {
+  const normal = path.posix.normalize(relative);
+  if (
+    path.posix.isAbsolute(relative) ||
+    normal === ".." ||
+    normal.startsWith("../") ||
+    normal === "."
+  ) {
+    throw new SecretsError(
+      `extra file path ${JSON.stringify(relative)} must be relative to / of the target and stay inside it (e.g. "var/lib/metal/callback.env")`,
+    );
   }
 }
 

@@ -48,6 +48,28 @@ describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
     await extra.cleanup();
   });
 
+  it("adds the caller's files (the first-boot callback env) with their modes", async () => {
+    const extra = await buildExtraFiles(node1, ws.secretsDir, [
+      { path: "var/lib/metal/callback.env", content: "METAL_TOKEN=mt1.x\n", mode: 0o600 },
+    ]);
+    try {
+      const env = path.join(extra.dir, "var/lib/metal/callback.env");
+      expect(await readFile(env, "utf8")).toBe("METAL_TOKEN=mt1.x\n");
+      expect(await modeOf(env)).toBe(0o600);
+      expect(await modeOf(path.join(extra.dir, "var/lib/metal"))).toBe(0o755);
+    } finally {
+      await extra.cleanup();
+    }
+  });
+
+  it("refuses a file path that would land outside the target's root", async () => {
+    for (const bad of ["/etc/passwd", "../escape", "var/../../escape"]) {
+      await expect(
+        buildExtraFiles(node1, ws.secretsDir, [{ path: bad, content: "", mode: 0o600 }]),
+      ).rejects.toThrow(/must be relative to \/ of the target/);
+    }
+  });
+
   it("names the fix when the host has no key yet, leaving nothing behind", async () => {
     await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
       HostKeyMissingError,

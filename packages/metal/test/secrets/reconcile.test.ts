@@ -64,13 +64,13 @@ describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
       "cluster.toml",
       "keys/",
       "keys/admin.age",
-      "keys/admin.pub",
       "keys/hosts/",
       "keys/hosts/node1.age",
       "keys/hosts/node1.pub",
       "keys/hosts/node2.age",
       "keys/hosts/node2.pub",
       "secrets/",
+      "secrets/admin.pub",
       "secrets/cluster.yaml",
       "secrets/hosts/",
       "secrets/hosts/node1.yaml",
@@ -162,8 +162,9 @@ describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
     }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(
-      /keys\/admin\.pub exists but its private key .* --secrets-dir/,
+      /secrets\/admin\.pub exists but its private key .* --secrets-dir/,
     );
+    await expect(stat(elsewhere)).rejects.toThrow(/ENOENT/);
   });
 
   it("re-keys the cluster file when the inventory gains a host", async () => {
