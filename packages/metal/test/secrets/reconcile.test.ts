@@ -8,6 +8,7 @@ import { SopsMissingError } from "../../src/secrets/errors.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { filesContaining, leakMarkers } from "../../src/secrets/leak-markers.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
+import { recipientsOfEncryptedFile } from "../../src/secrets/sops.js";
 import {
   host,
   inventory,
@@ -165,6 +166,23 @@ describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
       /secrets\/admin\.pub exists but its private key .* --secrets-dir/,
     );
     await expect(stat(elsewhere)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("re-keys the cluster file without a host that left the inventory", async () => {
+    await init(ws.envWithSops, [...hosts, host("node3", 13)]);
+    const node3 = (await readFile(path.join(ws.repo, "keys/hosts/node3.age"), "utf8")).trim();
+    const changes = await init(ws.envWithSops, hosts);
+    expect(changes).toEqual([
+      { path: ".sops.yaml", action: "updated", what: "sops creation rules" },
+      {
+        path: "secrets/cluster.yaml",
+        action: "re-encrypted",
+        what: "sops updatekeys: admin + 2 host(s): node1, node2",
+      },
+    ]);
+    const cluster = await readFile(path.join(ws.repo, "secrets/cluster.yaml"), "utf8");
+    expect(recipientsOfEncryptedFile(cluster)).not.toContain(node3);
+    expect(await readFile(path.join(ws.repo, ".sops.yaml"), "utf8")).not.toContain(node3);
   });
 
   it("re-keys the cluster file when the inventory gains a host", async () => {
