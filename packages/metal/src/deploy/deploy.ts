@@ -241,9 +241,10 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
       },
     );
     const reboot = await decideReboot(options, run, toplevel, host, logFile);
-    const bootIdBefore = (await (await api()).getNode(host.name)).bootId;
+    let bootIdBefore = "";
     if (reboot) {
       await step("activate", commandLine(options.commands.boot, values, options), async () => {
+        bootIdBefore = (await (await api()).getNode(host.name)).bootId;
         await run(options.commands.boot, { toplevel });
         return "new system is the boot default";
       });
