@@ -18,7 +18,12 @@ import {
   type RebootMode,
 } from "./commands.js";
 import { drainNode } from "./drain.js";
-import { ClusterUnhealthyError, DeployError, NodeNotReadyError } from "./errors.js";
+import {
+  ClusterUnhealthyError,
+  CommandFailedError,
+  DeployError,
+  NodeNotReadyError,
+} from "./errors.js";
 import type { DeployEvent, DeployEventInput, DeployEventListener, DeployStep } from "./events.js";
 import { checkHealth } from "./health.js";
 import type { KubeAccess } from "./kube-access.js";
@@ -32,13 +37,16 @@ import {
   type DeployProgress,
   type HostProgress,
 } from "./progress-store.js";
-import { runLogged } from "./run-logged.js";
+import { runLogged } from "../install/run-logged.js";
 
 export interface DeployTiming {
   readonly drainTimeoutMs: number;
   readonly readyTimeoutMs: number;
   readonly pollMs: number;
 }
+
+/** Output lines of a failed command quoted in its error; the log file has them all. */
+const TAIL_IN_ERROR = 3;
 
 export const DEFAULT_DEPLOY_TIMING: DeployTiming = {
   drainTimeoutMs: 10 * 60_000,
@@ -193,16 +201,20 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
     address: host.address,
   };
   const env = { NIX_SSHOPTS: options.sshOptions.join(" ") };
-  const run = (
+  const run = async (
     template: readonly string[],
     extra: Partial<CommandValues> = {},
     allowFailure = false,
-  ) =>
-    runLogged(renderCommand(template, { ...values, ...extra }, options.sshOptions), {
-      logFile,
-      env,
-      allowFailure,
-    });
+  ) => {
+    const argv = renderCommand(template, { ...values, ...extra }, options.sshOptions);
+    const header = `deploy ${context.record.deployId}`;
+    const result = await runLogged({ argv, logFile, header, env });
+    if (result.exitCode !== 0 && !allowFailure) {
+      const lastOutput = result.tail.slice(-TAIL_IN_ERROR).join(" | ");
+      throw new CommandFailedError(argv, result.exitCode, logFile, lastOutput);
+    }
+    return result;
+  };
   const api = () => context.access.clusterApi([host.name]);
   let current: DeployStep = "cordon";
   const step = async (name: DeployStep, detail: string, work: () => Promise<string>) => {
@@ -229,18 +241,16 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
       return `evicted ${result.evicted.length} pod(s)${result.evicted.length ? `: ${result.evicted.join(", ")}` : ""}`;
     });
     let toplevel = "";
-    await step(
-      "build",
-      renderCommand(options.commands.build, values, options.sshOptions).join(" "),
-      async () => {
-        const lines = (await run(options.commands.build)).stdout.trim().split("\n");
-        toplevel = lines[lines.length - 1]?.trim() ?? "";
-        if (!toplevel)
-          throw new DeployError(`the build command printed no store path (see ${logFile})`);
-        return toplevel;
-      },
-    );
-    const reboot = await decideReboot(options, run, toplevel, host, logFile);
+    let reboot = false;
+    await step("build", commandLine(options.commands.build, values, options), async () => {
+      const lines = (await run(options.commands.build)).stdout.trim().split("\n");
+      toplevel = lines[lines.length - 1]?.trim() ?? "";
+      if (!toplevel) {
+        throw new DeployError(`the build command printed no store path (see ${logFile})`);
+      }
+      reboot = await decideReboot(options, run, toplevel, host, logFile);
+      return `${toplevel}: ${reboot ? "boot it, then reboot" : "switch to it"} (--reboot ${options.reboot})`;
+    });
     let bootIdBefore = "";
     if (reboot) {
       await step("activate", commandLine(options.commands.boot, values, options), async () => {

@@ -67,11 +67,11 @@ export class CommandFailedError extends DeployError {
     readonly argv: readonly string[],
     readonly exitCode: number | undefined,
     readonly logFile: string,
-    detail: string,
+    lastOutput: string,
   ) {
     super(
-      `\`${argv.join(" ")}\` failed (${exitCode === undefined ? detail : `exit code ${exitCode}`}); ` +
-        `its output is in ${logFile}`,
+      `\`${argv.join(" ")}\` failed (${exitCode === undefined ? "killed" : `exit code ${exitCode}`})` +
+        `${lastOutput ? `: ${lastOutput}` : ""}; its whole output is in ${logFile}`,
     );
   }
 }

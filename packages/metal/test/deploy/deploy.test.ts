@@ -307,6 +307,7 @@ describe("metal deploy against a Kubernetes-shaped API", () => {
     await writeFile(join(dir, "fail-build-s3"), "");
     const first = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
     expect(first.failures[0]).toMatchObject({ host: "s3", step: "build" });
+    expect(first.failures[0]?.error).toContain("simulated build failure on s3");
     expect(api.node("s3").unschedulable).toBe(true);
 
     await rm(join(dir, "fail-build-s3"));
