@@ -5,9 +5,10 @@
  * the progress file lets a rerun resume where this one stopped.
  */
 import { randomUUID } from "node:crypto";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import writeFileAtomic from "write-file-atomic";
 import type { Host, Inventory } from "../inventory/types.js";
 import {
   needsReboot,
@@ -27,6 +28,7 @@ import {
 import type { DeployEvent, DeployEventInput, DeployEventListener, DeployStep } from "./events.js";
 import { checkHealth } from "./health.js";
 import type { KubeAccess } from "./kube-access.js";
+import { formatFailureReport } from "./output.js";
 import { planDeploy, type DeployPlan } from "./plan.js";
 import {
   completedHosts,
@@ -61,7 +63,7 @@ export interface DeployOptions {
   readonly parallel: number;
   readonly reboot: RebootMode;
   readonly dryRun: boolean;
-  /** Holds deploy.json, deploy-history.jsonl and logs/deploy/HOST.log. */
+  /** Holds deploy.json, deploy-history.jsonl, deploy-report.txt and logs/deploy/HOST.log. */
   readonly stateDir: string;
   readonly commands: DeployCommands;
   /** Expanded for `{ssh_options}` and passed to nixos-rebuild as NIX_SSHOPTS. */
@@ -90,6 +92,7 @@ export function deployPaths(stateDir: string) {
   return {
     progress: join(stateDir, "deploy.json"),
     history: join(stateDir, "deploy-history.jsonl"),
+    report: join(stateDir, "deploy-report.txt"),
     log: (host: string) => join(stateDir, "logs", "deploy", `${host}.log`),
   };
 }
@@ -145,6 +148,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployOutcome> 
         ...batch.filter((host) => !failures.some((f) => f.host === host.name)).map((h) => h.name),
       );
       if (failures.length > 0) {
+        await writeFileAtomic(paths.report, formatFailureReport(deployId, failures));
         await record.emit({ type: "deploy.finished", ok: false, deployed });
         return { ok: false, deployId, deployed, failures };
       }
@@ -153,6 +157,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployOutcome> 
     await access.close();
   }
   await progress.finish();
+  await rm(paths.report, { force: true });
   await record.emit({ type: "deploy.finished", ok: true, deployed });
   return { ok: true, deployId, deployed, failures: [] };
 }

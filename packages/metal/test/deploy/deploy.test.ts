@@ -1,86 +1,15 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { DeployCommands } from "../../src/deploy/commands.js";
 import { runDeploy, type DeployOptions } from "../../src/deploy/deploy.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
 import { loadProgress } from "../../src/deploy/progress-store.js";
-import type { Host, Inventory } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
+import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
-
-/** Stands in for nix and nixos-rebuild: records its argv, prints what the real tools would. */
-const ACTIVATION_SCRIPT = `#!/bin/sh
-dir=$(dirname "$0")
-echo "$*" >> "$dir/calls.log"
-cmd=$1
-host=$2
-if [ -e "$dir/fail-$cmd-$host" ]; then echo "simulated $cmd failure on $host" >&2; exit 3; fi
-case $cmd in
-  build) echo "building $host" >&2; echo "/nix/store/0000-nixos-system-$host" ;;
-  current-boot) printf '/nix/store/k1-linux/bzImage\\n/nix/store/i1-initrd/initrd\\n' ;;
-  new-boot) if [ -e "$dir/new-kernel-$host" ]; then echo /nix/store/k2-linux/bzImage; else echo /nix/store/k1-linux/bzImage; fi
-            echo /nix/store/i1-initrd/initrd ;;
-esac
-`;
-
-function testCommands(script: string): DeployCommands {
-  return {
-    build: [script, "build", "{host}", "{flake}"],
-    currentBoot: [script, "current-boot", "{host}", "{address}", "{ssh_options}"],
-    newBoot: [script, "new-boot", "{host}", "{toplevel}"],
-    switch: [script, "switch", "{host}", "{flake}#{host}", "root@{address}"],
-    boot: [script, "boot", "{host}", "{flake}#{host}", "root@{address}"],
-    reboot: [script, "reboot", "{host}", "root@{address}"],
-    k3sHealth: [script, "k3s-health", "{host}"],
-    rollback: ["nixos-rebuild", "switch", "--rollback", "--target-host", "root@{address}"],
-  };
-}
-
-function host(name: string, role: "server" | "agent", index: number, init = false): Host {
-  return {
-    name,
-    mac: `52:54:00:00:00:0${index}`,
-    address: `192.0.2.${10 + index}`,
-    prefixLength: 24,
-    role,
-    init,
-    disk: "/dev/vda",
-    arch: "x86_64",
-    firstStage: undefined,
-    rootSize: "64G",
-    interface: undefined,
-  };
-}
-
-function inventory(hosts: Host[]): Inventory {
-  return {
-    source: "/lab/cluster.toml",
-    cluster: { name: "lab", domain: "home.arpa", flake: "/lab", gitopsRepo: undefined },
-    network: {
-      interface: "br0",
-      subnet: "192.0.2.0/24",
-      gateway: "192.0.2.1",
-      dns: [],
-      vip: "192.0.2.5",
-    },
-    k3s: { disable: [], extraFlags: [] },
-    install: { rootSize: "64G", parallel: 2, retries: 0, command: undefined },
-    hosts,
-  };
-}
-
-const CLUSTER = inventory([
-  host("s1", "server", 1, true),
-  host("s2", "server", 2),
-  host("s3", "server", 3),
-  host("a1", "agent", 4),
-  host("a2", "agent", 5),
-  host("a3", "agent", 6),
-]);
 
 const FAST = { drainTimeoutMs: 3_000, readyTimeoutMs: 3_000, pollMs: 20 };
 const REBOOT_DOWNTIME_MS = 80;
@@ -101,9 +30,7 @@ describe("metal deploy against a Kubernetes-shaped API", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "metal-deploy-"));
-    script = join(dir, "activate.sh");
-    await writeFile(script, ACTIVATION_SCRIPT);
-    await chmod(script, 0o755);
+    script = await writeActivationScript(dir);
     api = new FakeKubeApi();
     for (const { name, role } of CLUSTER.hosts) api.addNode(name, { etcd: role === "server" });
     kubeconfig = join(dir, "kubeconfig");

@@ -1,0 +1,117 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  EXIT_DEPLOY_FAILED,
+  EXIT_OK,
+  loadCommands,
+  runDeployCommand,
+  type DeployFlags,
+} from "../../src/deploy/command.js";
+import { DeployUsageError } from "../../src/deploy/errors.js";
+import type { DeployEvent } from "../../src/deploy/events.js";
+import { FakeKubeApi } from "./fake-kube-api.js";
+import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
+import { selfSignedCertificate } from "./tls.js";
+
+describe("the metal deploy command", () => {
+  let dir: string;
+  let api: FakeKubeApi;
+  let flags: DeployFlags;
+  let printed: string;
+  let tls: { key: string; cert: string };
+  const output = { write: (text: string) => void (printed += text) };
+
+  beforeAll(async () => {
+    tls = await selfSignedCertificate();
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "metal-deploy-cmd-"));
+    api = new FakeKubeApi();
+    for (const { name, role } of CLUSTER.hosts) api.addNode(name, { etcd: role === "server" });
+    await writeFile(join(dir, "kubeconfig"), api.kubeconfig(await api.start(tls), tls.cert));
+    await writeFile(
+      join(dir, "commands.json"),
+      JSON.stringify(testCommands(await writeActivationScript(dir))),
+    );
+    printed = "";
+    flags = {
+      dryRun: false,
+      parallel: "2",
+      reboot: "never",
+      kubeconfig: join(dir, "kubeconfig"),
+      state: join(dir, "state"),
+      knownHosts: undefined,
+      identity: undefined,
+      commands: join(dir, "commands.json"),
+      drainTimeout: "5",
+      readyTimeout: "5",
+      json: false,
+    };
+  });
+
+  afterEach(async () => {
+    await api.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints a line per step and exits 0 when every node is deployed", async () => {
+    const code = await runDeployCommand(CLUSTER, ["a1"], flags, output);
+
+    expect(code).toBe(EXIT_OK);
+    expect(printed).toMatch(/plan: a1\n/);
+    expect(printed).toMatch(/a1 +drain +✓ evicted 0 pod\(s\)/);
+    expect(printed).toMatch(/deploy finished: 1 node\(s\) deployed/);
+  });
+
+  it("--json writes one parseable event a line", async () => {
+    const code = await runDeployCommand(CLUSTER, ["a1"], { ...flags, json: true }, output);
+
+    expect(code).toBe(EXIT_OK);
+    const events = printed
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as DeployEvent);
+    expect(events[0]?.type).toBe("deploy.plan");
+    expect(events.at(-1)).toMatchObject({ type: "deploy.finished", ok: true, deployed: ["a1"] });
+  });
+
+  it("exits 1 with a report on the terminal and in the state directory when a step fails", async () => {
+    await writeFile(join(dir, "fail-switch-a1"), "");
+
+    const code = await runDeployCommand(CLUSTER, ["a1", "a2"], { ...flags, parallel: "1" }, output);
+
+    expect(code).toBe(EXIT_DEPLOY_FAILED);
+    const report = await readFile(join(dir, "state", "deploy-report.txt"), "utf8");
+    expect(printed).toContain(report);
+    expect(report).toContain("Node:  a1");
+    expect(report).toContain("Step:  activate");
+    expect(report).toContain("simulated switch failure on a1");
+    expect(report).toContain("nixos-rebuild switch --rollback --target-host root@192.0.2.14");
+    expect(api.node("a2").unschedulable).toBe(false);
+  });
+
+  it("rejects bad flags before touching anything", async () => {
+    await expect(
+      runDeployCommand(CLUSTER, [], { ...flags, reboot: "sometimes" }, output),
+    ).rejects.toThrow(/--reboot must be one of auto, always, never/);
+    await expect(
+      runDeployCommand(CLUSTER, [], { ...flags, parallel: "0" }, output),
+    ).rejects.toThrow(DeployUsageError);
+    await expect(runDeployCommand(CLUSTER, ["nope"], flags, output)).rejects.toThrow(
+      /unknown host nope: the inventory has s1, s2, s3, a1, a2, a3/,
+    );
+    expect(api.requests).toEqual([]);
+    expect(existsSync(join(dir, "state"))).toBe(false);
+  });
+
+  it("refuses a commands file with unknown names or non-argv values", async () => {
+    await writeFile(join(dir, "bad.json"), JSON.stringify({ swich: ["x"] }));
+    await expect(loadCommands(join(dir, "bad.json"))).rejects.toThrow(/unknown command "swich"/);
+    await writeFile(join(dir, "bad.json"), JSON.stringify({ switch: "nixos-rebuild switch" }));
+    await expect(loadCommands(join(dir, "bad.json"))).rejects.toThrow(/non-empty list of strings/);
+  });
+});
