@@ -1,1 +1,4 @@
-export {};
+export * from "./inventory/index.js";
+export * from "./state/index.js";
+export * from "./boot/index.js";
+export * from "./callback/index.js";

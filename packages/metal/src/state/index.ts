@@ -1,0 +1,6 @@
+export * from "./errors.js";
+export * from "./file-store.js";
+export * from "./reinstall.js";
+export * from "./store.js";
+export * from "./transitions.js";
+export * from "./types.js";
