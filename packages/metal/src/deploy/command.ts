@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Inventory } from "../inventory/types.js";
+import { DEFAULT_STATE_DIR_NAME } from "../state/index.js";
 import {
   DEFAULT_DEPLOY_COMMANDS,
   REBOOT_MODES,
@@ -40,7 +41,6 @@ export interface DeployFlags {
   readonly json: boolean;
 }
 
-export const DEFAULT_STATE_DIR_NAME = ".metal";
 const MS_PER_SECOND = 1000;
 
 export const EXIT_OK = 0;

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import writeFileAtomic from "write-file-atomic";
 import type { Host, Inventory } from "../inventory/types.js";
 import {
+  flakeReference,
   needsReboot,
   parseBootFiles,
   renderCommand,
@@ -200,11 +201,7 @@ async function deployBatch(
 async function deployNode(host: Host, context: DeployContext): Promise<DeployFailure | undefined> {
   const { options, progress } = context;
   const logFile = deployPaths(options.stateDir).log(host.name);
-  const values: CommandValues = {
-    flake: options.inventory.cluster.flake,
-    host: host.name,
-    address: host.address,
-  };
+  const values = commandValuesFor(host, options.inventory);
   const env = { NIX_SSHOPTS: options.sshOptions.join(" ") };
   const run = async (
     template: readonly string[],
@@ -362,7 +359,7 @@ export function recoveryFor(host: Host, step: DeployStep, options: DeployOptions
   const giveUp = `or give up on ${host.name} for now: \`kubectl uncordon ${host.name}\``;
   const rollback = renderCommand(
     options.commands.rollback,
-    { flake: options.inventory.cluster.flake, host: host.name, address: host.address },
+    commandValuesFor(host, options.inventory),
     options.sshOptions,
   ).join(" ");
   const log = `command output: ${deployPaths(options.stateDir).log(host.name)}`;
@@ -399,11 +396,7 @@ async function describePlan(
 ): Promise<void> {
   for (const batch of plan.batches) {
     for (const host of batch) {
-      const values = {
-        flake: options.inventory.cluster.flake,
-        host: host.name,
-        address: host.address,
-      };
+      const values = commandValuesFor(host, options.inventory);
       const line = (template: readonly string[]) => commandLine(template, values, options);
       const activation = {
         never: `${line(options.commands.switch)}`,
@@ -435,6 +428,14 @@ async function describePlan(
       }
     }
   }
+}
+
+function commandValuesFor(host: Host, inventory: Inventory): CommandValues {
+  return {
+    flake: flakeReference(inventory.cluster.flake, inventory.source),
+    host: host.name,
+    address: host.address,
+  };
 }
 
 function commandLine(

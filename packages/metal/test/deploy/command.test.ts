@@ -1,8 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { registerDeploy } from "../../src/commands/deploy.js";
 import {
   EXIT_DEPLOY_FAILED,
   EXIT_OK,
@@ -113,5 +116,33 @@ describe("the metal deploy command", () => {
     await expect(loadCommands(join(dir, "bad.json"))).rejects.toThrow(/unknown command "swich"/);
     await writeFile(join(dir, "bad.json"), JSON.stringify({ switch: "nixos-rebuild switch" }));
     await expect(loadCommands(join(dir, "bad.json"))).rejects.toThrow(/non-empty list of strings/);
+  });
+
+  it("is registered as `metal deploy` and reads the inventory file it is given", async () => {
+    const example = fileURLToPath(new URL("../../../../examples/homelab.toml", import.meta.url));
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((text) => {
+      lines.push(String(text));
+      return true;
+    });
+    try {
+      const program = new Command("metal").exitOverride();
+      registerDeploy(program);
+      await program.parseAsync(
+        ["deploy", "--inventory", example, "--dry-run", "--json", "--parallel", "2"],
+        {
+          from: "user",
+        },
+      );
+    } finally {
+      write.mockRestore();
+    }
+    const plan = JSON.parse(lines[0] ?? "{}") as DeployEvent;
+    expect(plan).toMatchObject({
+      type: "deploy.plan",
+      dryRun: true,
+      batches: [["node2"], ["node3"], ["node1"], ["worker1", "worker2"]],
+    });
+    expect(existsSync(join(dirname(example), ".metal"))).toBe(false);
   });
 });
