@@ -5,10 +5,10 @@
  * the progress file lets a rerun resume where this one stopped.
  */
 import { randomUUID } from "node:crypto";
-import { appendFile, mkdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import writeFileAtomic from "write-file-atomic";
+import { appendLine, replaceFile } from "../state/durable-file.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import {
   flakeReference,
@@ -149,7 +149,7 @@ export async function runDeploy(options: DeployOptions): Promise<DeployOutcome> 
         ...batch.filter((host) => !failures.some((f) => f.host === host.name)).map((h) => h.name),
       );
       if (failures.length > 0) {
-        await writeFileAtomic(paths.report, formatFailureReport(deployId, failures));
+        await replaceFile(paths.report, formatFailureReport(deployId, failures));
         await record.emit({ type: "deploy.finished", ok: false, deployed });
         return { ok: false, deployId, deployed, failures };
       }
@@ -477,7 +477,7 @@ class EventRecorder {
   async emit(input: DeployEventInput): Promise<void> {
     const event = { ...input, time: Date.now(), deployId: this.deployId } as DeployEvent;
     if (this.historyFile) {
-      await appendFile(this.historyFile, `${JSON.stringify(event)}\n`);
+      await appendLine(this.historyFile, JSON.stringify(event));
     }
     this.listener(event);
   }

@@ -1,10 +1,10 @@
 /**
  * The deploy's own crash-safe record (`<state>/deploy.json`): which nodes are done, which one is
- * in the middle of which step. Written atomically (temp file, fsync, rename) after every step,
- * so a rerun after a crash or a failure resumes where the last one stopped.
+ * in the middle of which step. Replaced atomically (temp file, fsync, rename, directory fsync)
+ * before every step, so a rerun after a crash or a failure resumes where the last one stopped.
  */
 import { readFile } from "node:fs/promises";
-import writeFileAtomic from "write-file-atomic";
+import { replaceFile } from "../state/durable-file.js";
 import { DeployError } from "./errors.js";
 import type { DeployStep } from "./events.js";
 
@@ -58,7 +58,7 @@ export async function loadProgress(file: string): Promise<DeployProgress | undef
 }
 
 export async function saveProgress(file: string, progress: DeployProgress): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(progress, null, 2)}\n`, { fsync: true });
+  await replaceFile(file, `${JSON.stringify(progress, null, 2)}\n`);
 }
 
 export function newProgress(deployId: string, now: number): DeployProgress {

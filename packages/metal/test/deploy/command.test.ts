@@ -19,7 +19,10 @@ import { FakeKubeApi } from "./fake-kube-api.js";
 import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
 
-describe("the metal deploy command", () => {
+// Every step fsyncs progress and history: slow on a busy disk, so generous timeouts.
+const TEST_TIMEOUT_MS = 60_000;
+
+describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
   let dir: string;
   let api: FakeKubeApi;
   let flags: DeployFlags;

@@ -11,10 +11,14 @@ import { FakeKubeApi } from "./fake-kube-api.js";
 import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
 
-const FAST = { drainTimeoutMs: 3_000, readyTimeoutMs: 3_000, pollMs: 20 };
+// Upper bounds only: the happy path never waits them out; failure cases set their own short ones.
+const FAST = { drainTimeoutMs: 20_000, readyTimeoutMs: 20_000, pollMs: 20 };
 const REBOOT_DOWNTIME_MS = 80;
 
-describe("metal deploy against a Kubernetes-shaped API", () => {
+// Every step fsyncs progress and history: slow on a busy disk, so generous timeouts.
+const TEST_TIMEOUT_MS = 60_000;
+
+describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT_MS }, () => {
   let dir: string;
   let api: FakeKubeApi;
   let script: string;
