@@ -177,7 +177,8 @@ async function deployBatch(
 ): Promise<DeployFailure[]> {
   const names = batch.map((host) => host.name);
   try {
-    for (const host of batch) await context.progress.step(host.name, "health");
+    // Not recorded as a progress step: the check changes nothing, and a node a previous run
+    // left mid-deploy must keep its step so the next run still knows to resume it.
     await stepEvents(context, names, "health", "all nodes Ready, etcd keeps quorum", async () => {
       const api = await context.access.clusterApi(names);
       const verdict = checkHealth(await api.listNodes(), batch, context.resuming);

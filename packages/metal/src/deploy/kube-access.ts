@@ -4,6 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubernetesClusterApi, type ClusterApi } from "./cluster-api.js";
+import { KubeAccessError } from "./errors.js";
 
 export interface KubeAccess {
   /**
@@ -20,7 +21,14 @@ export class KubeconfigFileAccess implements KubeAccess {
 
   constructor(file: string) {
     const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(file);
+    try {
+      kubeConfig.loadFromFile(file);
+    } catch (error) {
+      throw new KubeAccessError(
+        `cannot use --kubeconfig ${file}: ${error instanceof Error ? error.message : String(error)} ` +
+          `(leave --kubeconfig out to reach the API through the init server over SSH)`,
+      );
+    }
     this.#api = new KubernetesClusterApi(kubeConfig);
   }
 

@@ -114,6 +114,13 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(existsSync(join(dir, "state"))).toBe(false);
   });
 
+  it("names a missing --kubeconfig and how to do without it", async () => {
+    await expect(
+      runDeployCommand(CLUSTER, ["a1"], { ...flags, kubeconfig: join(dir, "missing") }, output),
+    ).rejects.toThrow(/cannot use --kubeconfig .*missing.*leave --kubeconfig out/);
+    expect(api.requests).toEqual([]);
+  });
+
   it("refuses a commands file with unknown names or non-argv values", async () => {
     await writeFile(join(dir, "bad.json"), JSON.stringify({ swich: ["x"] }));
     await expect(loadCommands(join(dir, "bad.json"))).rejects.toThrow(/unknown command "swich"/);

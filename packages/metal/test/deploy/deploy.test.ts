@@ -266,6 +266,26 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     });
   });
 
+  it("keeps resuming a node left down even when a rerun first stops at another node's health", async () => {
+    neverBack.add("s2");
+    const first = await runDeploy(
+      options({ reboot: "always", timing: { ...FAST, readyTimeoutMs: 300 } }),
+    );
+    expect(first.failures[0]).toMatchObject({ host: "s2", step: "wait-ready" });
+
+    api.setReady("a1", false);
+    const second = await runDeploy(options({ reboot: "always" }));
+    expect(second.failures[0]).toMatchObject({ host: "s2", step: "health" });
+    expect(second.failures[0]?.error).toContain("a1 is not Ready");
+    expect(second.failures[0]?.error).not.toContain("s2 is not Ready");
+
+    api.setReady("a1", true);
+    neverBack.clear();
+    const third = await runDeploy(options({ reboot: "always" }));
+    expect(third).toMatchObject({ ok: true, deployId: first.deployId });
+    expect(api.node("s2")).toMatchObject({ ready: true, unschedulable: false });
+  });
+
   it("keeps a node its admin had cordoned cordoned after deploying it", async () => {
     api.node("a3").unschedulable = true;
 
