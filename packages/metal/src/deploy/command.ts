@@ -3,6 +3,7 @@
  * its events (terminal lines or `--json`), and returns the exit code. commands/deploy.ts only
  * declares the flags and loads the inventory.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Inventory } from "../inventory/types.js";
@@ -58,12 +59,20 @@ export async function runDeployCommand(
   output: CommandOutput,
 ): Promise<number> {
   const stateDir = resolve(flags.state ?? join(dirname(inventory.source), DEFAULT_STATE_DIR_NAME));
+  const knownHostsFile = resolve(flags.knownHosts ?? join(stateDir, "known_hosts"));
   const ssh = sshOptions({
-    knownHostsFile: resolve(flags.knownHosts ?? join(stateDir, "known_hosts")),
+    knownHostsFile,
     identityFile: flags.identity && resolve(flags.identity),
     port: undefined,
   });
   const commands = flags.commands ? await loadCommands(flags.commands) : DEFAULT_DEPLOY_COMMANDS;
+  if (!flags.dryRun && usesSsh(commands, flags) && !existsSync(knownHostsFile)) {
+    throw new DeployUsageError(
+      `no known_hosts file at ${knownHostsFile}: metal connects to the nodes only with pinned ` +
+        `host keys. Pass --known-hosts FILE with one "ADDRESS ssh-ed25519 AAAA…" line per node ` +
+        `(the keys metal secrets generated and metal install pinned)`,
+    );
+  }
   const servers = inventory.hosts.filter((host) => host.role === "server");
   const openAccess = (): KubeAccess =>
     flags.kubeconfig
@@ -99,6 +108,17 @@ export async function runDeployCommand(
   if (outcome.ok) return EXIT_OK;
   if (!flags.json) output.write(`\n${formatFailureReport(outcome.deployId, outcome.failures)}`);
   return EXIT_DEPLOY_FAILED;
+}
+
+/** The SSH tunnel and any command template that connects to a node need the known_hosts file. */
+function usesSsh(commands: DeployCommands, flags: DeployFlags): boolean {
+  const { rollback: _shownOnly, ...run } = commands;
+  return (
+    !flags.kubeconfig ||
+    Object.values(run).some(
+      (template) => template.includes("{ssh_options}") || template[0] === "nixos-rebuild",
+    )
+  );
 }
 
 function wholeNumber(flag: string, value: string, minimum: number): number {

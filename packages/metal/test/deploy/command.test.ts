@@ -43,6 +43,7 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
       join(dir, "commands.json"),
       JSON.stringify(testCommands(await writeActivationScript(dir))),
     );
+    await writeFile(join(dir, "known_hosts"), "");
     printed = "";
     flags = {
       dryRun: false,
@@ -50,7 +51,7 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
       reboot: "never",
       kubeconfig: join(dir, "kubeconfig"),
       state: join(dir, "state"),
-      knownHosts: undefined,
+      knownHosts: join(dir, "known_hosts"),
       identity: undefined,
       commands: join(dir, "commands.json"),
       drainTimeout: "5",
@@ -112,6 +113,18 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
     );
     expect(api.requests).toEqual([]);
     expect(existsSync(join(dir, "state"))).toBe(false);
+  });
+
+  it("refuses to connect to nodes over SSH without a known_hosts file", async () => {
+    const defaults = { ...flags, commands: undefined, knownHosts: undefined };
+    await expect(runDeployCommand(CLUSTER, ["a1"], defaults, output)).rejects.toThrow(
+      /no known_hosts file at .*state\/known_hosts/,
+    );
+    expect(api.requests).toEqual([]);
+    // A dry run connects nowhere, so it needs none.
+    expect(await runDeployCommand(CLUSTER, ["a1"], { ...defaults, dryRun: true }, output)).toBe(
+      EXIT_OK,
+    );
   });
 
   it("names a missing --kubeconfig and how to do without it", async () => {
