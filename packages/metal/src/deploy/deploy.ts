@@ -179,7 +179,7 @@ async function deployBatch(
   try {
     // Not recorded as a progress step: the check changes nothing, and a node a previous run
     // left mid-deploy must keep its step so the next run still knows to resume it.
-    await stepEvents(context, names, "health", "all nodes Ready, etcd keeps quorum", async () => {
+    await stepEvents(context, names, "health", healthDetail(batch), async () => {
       const api = await context.access.clusterApi(names);
       const verdict = checkHealth(await api.listNodes(), batch, context.resuming);
       for (const message of verdict.warnings) {
@@ -407,7 +407,7 @@ async function describePlan(
           `\`${line(options.commands.newBoot)}\` differ: ${line(options.commands.boot)} && ${line(options.commands.reboot)}`,
       }[options.reboot];
       const steps: [DeployStep, string][] = [
-        ["health", "check every node Ready and etcd quorum (GET /api/v1/nodes)"],
+        ["health", `GET /api/v1/nodes: ${healthDetail([host])}`],
         ["cordon", `PATCH /api/v1/nodes/${host.name} spec.unschedulable=true`],
         [
           "drain",
@@ -429,6 +429,11 @@ async function describePlan(
       }
     }
   }
+}
+
+function healthDetail(batch: readonly Host[]): string {
+  const servers = batch.some((host) => host.role === "server");
+  return `every node Ready${servers ? ", etcd keeps a majority without it" : ""}`;
 }
 
 function commandValuesFor(host: Host, inventory: Inventory): CommandValues {

@@ -2,8 +2,9 @@
  * A stand-in for kube-apiserver covering the calls `metal deploy` makes, with the real paths,
  * object shapes, content types and status codes: node list/get/patch, pods by node
  * (fieldSelector), and policy/v1 evictions that honour PodDisruptionBudgets (429 with a
- * `DisruptionBudget` cause, 404 for a pod that is gone). Evicted pods terminate after a delay
- * and, like a Deployment's, come back on another schedulable node. Tests flip node readiness.
+ * `DisruptionBudget` cause, 404 for a pod that is gone). An evicted pod stays, terminating,
+ * until the next pod list (so a budget refuses a second eviction deterministically), then is
+ * gone and, like a Deployment's, comes back on another schedulable node. Tests flip readiness.
  * It speaks HTTPS like the real one: the client verifies it against the CA in the kubeconfig.
  */
 import { randomUUID } from "node:crypto";
@@ -55,8 +56,6 @@ export class FakeKubeApi {
   readonly pods: FakePod[] = [];
   readonly budgets: FakeBudget[] = [];
   readonly requests: RecordedRequest[] = [];
-  /** How long an evicted pod stays (terminating) before it is gone. */
-  terminationMs = 20;
   /** Eviction requests a PodDisruptionBudget refused (429). */
   refusals = 0;
   /** Evicted ReplicaSet pods get a replacement on another schedulable node, as a controller would. */
@@ -197,6 +196,7 @@ export class FakeKubeApi {
       }
     }
     if (route === "GET /api/v1/pods") {
+      this.#reapTerminated();
       const selector = url.searchParams.get("fieldSelector") ?? "";
       const match = /^spec\.nodeName=(.+)$/.exec(selector);
       if (!match)
@@ -286,7 +286,6 @@ export class FakeKubeApi {
         }
       }
       pod.deleting = true;
-      setTimeout(() => this.#terminated(pod), this.terminationMs);
     }
     send(response, 201, {
       kind: "Status",
@@ -295,6 +294,10 @@ export class FakeKubeApi {
       status: "Success",
       code: 201,
     });
+  }
+
+  #reapTerminated(): void {
+    for (const pod of this.pods.filter((candidate) => candidate.deleting)) this.#terminated(pod);
   }
 
   #terminated(pod: FakePod): void {
