@@ -11,11 +11,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runDeploy } from "../../src/deploy/deploy.js";
 import { KubeAccessError } from "../../src/deploy/errors.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 import { SshTunnelAccess } from "../../src/deploy/ssh-tunnel.js";
 import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
+import { inventory, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
 
 const SSH_PORT = 42_000 + (process.pid % 1000);
@@ -66,6 +68,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       api = new FakeKubeApi();
       api.addNode("s1", { etcd: true });
       api.addNode("s2", { etcd: true });
+      api.addNode("a1");
       remoteKubeconfig = join(dir, "k3s.yaml");
       await writeFile(remoteKubeconfig, api.kubeconfig(await api.start(tls), tls.cert));
 
@@ -105,7 +108,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       const before = await readdir(dir);
       try {
         const nodes = await (await tunnel.clusterApi([])).listNodes();
-        expect(nodes.map((node) => node.name).sort()).toEqual(["s1", "s2"]);
+        expect(nodes.map((node) => node.name).sort()).toEqual(["a1", "s1", "s2"]);
         // Moving off the init server opens a new tunnel that works as well.
         const viaOther = await tunnel.clusterApi(["s1"]);
         expect((await viaOther.getNode("s1")).ready).toBe(true);
@@ -132,6 +135,30 @@ describe.skipIf(process.getuid?.() !== 0)(
       } finally {
         await tunnel.close();
       }
+    });
+
+    it("runs a whole deploy through the tunnel", async () => {
+      const script = await writeActivationScript(dir);
+      const agent: Host = { ...server("a1", false), role: "agent" };
+      const events: string[] = [];
+      const outcome = await runDeploy({
+        inventory: inventory([server("s1", true), server("s2", false), agent]),
+        only: ["a1"],
+        parallel: 1,
+        reboot: "auto",
+        dryRun: false,
+        stateDir: join(dir, "state"),
+        commands: testCommands(script),
+        sshOptions: [],
+        openAccess: () => access(),
+        timing: { drainTimeoutMs: 20_000, readyTimeoutMs: 20_000, pollMs: 50 },
+        onEvent: (event) => events.push(event.type),
+      });
+      expect(outcome).toMatchObject({ ok: true, deployed: ["a1"] });
+      const patches = api.writes().filter((request) => request.path === "/api/v1/nodes/a1");
+      expect(patches).toHaveLength(2);
+      expect(api.node("a1").unschedulable).toBe(false);
+      expect(events.at(-1)).toBe("deploy.finished");
     });
   },
 );
