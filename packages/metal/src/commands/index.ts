@@ -1,5 +1,11 @@
 import type { Command } from "commander";
+import { registerCheck } from "./check.js";
 import { registerDeploy } from "./deploy.js";
+import { registerStatus } from "./status.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
-export const commands: ReadonlyArray<(program: Command) => void> = [registerDeploy];
+export const commands: ReadonlyArray<(program: Command) => void> = [
+  registerCheck,
+  registerStatus,
+  registerDeploy,
+];

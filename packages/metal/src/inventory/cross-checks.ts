@@ -4,7 +4,7 @@
  * every field that is valid on its own, so one run reports every problem.
  */
 import type { InventoryIssue } from "./errors.js";
-import { fieldIssue, hostLabel, labMachineLabel } from "./issues.js";
+import { fieldIssue, hostLabel, isRecord, labMachineLabel } from "./issues.js";
 import { broadcastAddress, inSubnet, parseCidr, type Cidr } from "./ipv4.js";
 import { DEFAULT_ROOT_SIZE, requiredDiskBytes } from "./partitions.js";
 import { hostFields, labMachineSchema, networkSchema, subnetSchema } from "./schema.js";
@@ -13,7 +13,7 @@ import { formatBytes, sizeBytes } from "./size.js";
 type Raw = Record<string, unknown>;
 
 function record(value: unknown): Raw {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Raw) : {};
+  return isRecord(value) ? value : {};
 }
 
 function list(value: unknown): unknown[] {

@@ -8,7 +8,7 @@ import { FIELDS, expectation, type FieldPath } from "./fields.js";
 
 type Raw = Record<string, unknown>;
 
-function isRecord(value: unknown): value is Raw {
+export function isRecord(value: unknown): value is Raw {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -91,33 +91,39 @@ function locate(root: unknown, path: readonly PropertyKey[]): Location {
   return { where, field, fieldPath, objectPath };
 }
 
-function knownKeys(objectPath: string): string[] {
-  if (objectPath === "") return ["cluster", "network", "k3s", "install", "hosts", "lab"];
-  const prefix = `${objectPath}.`;
-  return Object.keys(FIELDS)
-    .filter((key) => key.startsWith(prefix) && !key.slice(prefix.length).includes("."))
-    .map((key) => key.slice(prefix.length));
+/** The keys FIELDS documents directly inside `container` ("" for the top level, `hosts[]`, `lab`). */
+function knownKeys(container: string): string[] {
+  const prefix = container === "" ? "" : `${container}.`;
+  const keys = Object.keys(FIELDS)
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length).split(/[.[]/)[0]!);
+  return [...new Set(keys)];
 }
 
 /** Translates one zod issue; `root` is the parsed TOML, for values and host names. */
 export function fromZodIssue(root: unknown, issue: z.core.$ZodIssue): InventoryIssue {
-  const { where, field, fieldPath, objectPath } = locate(root, issue.path);
+  const { where, field, fieldPath } = locate(root, issue.path);
   const value = valueAt(root, issue.path);
   const expected = fieldPath ? ` (${expectation(fieldPath)})` : "";
   const subject = field === "" ? where : `${where}: ${field}`;
 
   if (issue.code === "unrecognized_keys") {
+    // Located as if the first unknown key were a field, so `where` is the object holding it.
+    const container = locate(root, [...issue.path, issue.keys[0] ?? ""]);
     const keys = issue.keys.map((key) => `"${key}"`).join(", ");
-    const section = field === "" ? where : `${where}: ${field}`;
+    const plural = issue.keys.length > 1 ? "s" : "";
     return {
-      where,
-      field,
-      message: `${section}: unknown field${issue.keys.length > 1 ? "s" : ""} ${keys} (known fields: ${knownKeys(field === "" ? objectPath : `${objectPath}.${field}`.replace(/^\./, "")).join(", ")})`,
+      where: container.where,
+      field: "",
+      message: `${container.where}: unknown field${plural} ${keys} (known fields: ${knownKeys(container.objectPath).join(", ")})`,
     };
   }
   if (issue.code === "invalid_type" && value === undefined) {
-    const what = fieldPath ? "is missing" : "section is missing";
-    return { where, field, message: `${subject} ${what}${expected}` };
+    const message =
+      fieldPath || where !== "inventory"
+        ? `${subject} is missing${expected}`
+        : `inventory: [${field}] section is missing`;
+    return { where, field, message };
   }
   if (issue.code === "invalid_type") {
     return {

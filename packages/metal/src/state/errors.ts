@@ -49,3 +49,16 @@ export class StateFileError extends StateError {
     );
   }
 }
+
+/** Another live metal process holds the state directory. */
+export class StateLockedError extends StateError {
+  override name = "StateLockedError";
+  constructor(
+    readonly directory: string,
+    readonly pid: number,
+  ) {
+    super(
+      `state directory ${directory} is in use by another metal process (pid ${pid}); wait for it to finish or stop it (\`metal status\` works meanwhile)`,
+    );
+  }
+}

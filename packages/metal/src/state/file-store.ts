@@ -8,6 +8,7 @@ import { EventEmitter } from "node:events";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { appendLine, removeStaleTemps, replaceFile } from "./durable-file.js";
+import { lockStateDirectory, type StateLock } from "./lock.js";
 import {
   IllegalTransitionError,
   PhaseConflictError,
@@ -28,8 +29,6 @@ import {
 
 export const STATE_FILE = "state.json";
 export const EVENTS_FILE = "events.jsonl";
-/** Where `.metal/` goes when no `--state` is given: next to the inventory file. */
-export const DEFAULT_STATE_DIR_NAME = ".metal";
 
 export type Clock = () => number;
 
@@ -64,25 +63,39 @@ export class FileStateStore implements StateStore {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #events = new EventEmitter();
   readonly #clock: Clock;
+  readonly #lock: StateLock;
 
   private constructor(
     readonly directory: string,
     state: ClusterState,
     clock: Clock,
+    lock: StateLock,
   ) {
     this.#state = state;
     this.#clock = clock;
+    this.#lock = lock;
   }
 
-  /** Opens (creating if needed) the store in `directory`. */
+  /** Opens (creating if needed) and locks the store in `directory`; close() releases it. */
   static async open(
     directory: string,
     options: FileStateStoreOptions = {},
   ): Promise<FileStateStore> {
     await mkdir(directory, { recursive: true, mode: 0o700 });
     const file = join(directory, STATE_FILE);
-    await removeStaleTemps(file);
-    return new FileStateStore(directory, await readStateFile(file), options.clock ?? Date.now);
+    const lock = await lockStateDirectory(directory);
+    try {
+      await removeStaleTemps(file);
+      return new FileStateStore(
+        directory,
+        await readStateFile(file),
+        options.clock ?? Date.now,
+        lock,
+      );
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
 
   snapshot(): ClusterState {
@@ -203,6 +216,7 @@ export class FileStateStore implements StateStore {
   async close(): Promise<void> {
     await this.#queue.catch(() => undefined);
     this.#events.removeAllListeners();
+    await this.#lock.release();
   }
 
   #serialise<T>(work: () => Promise<T>): Promise<T> {

@@ -4,3 +4,5 @@ export * from "./reinstall.js";
 export * from "./store.js";
 export * from "./transitions.js";
 export * from "./types.js";
+export * from "./location.js";
+export * from "./lock.js";

@@ -165,7 +165,7 @@ vip = "300.1.1.1"
     expect(issues).toContain(
       "cluster: domain is missing (expected a DNS name made of DNS labels separated by dots, e.g. home.arpa)",
     );
-    expect(issues).toContain("inventory: network section is missing");
+    expect(issues).toContain("inventory: [network] section is missing");
     expect(issues).toContain(
       'host "node1": mac is missing (expected 6 hex octets, e.g. 52:54:00:12:34:56)',
     );
@@ -294,3 +294,18 @@ function fieldPaths(schema: unknown, prefix = ""): string[] {
   }
   return [prefix];
 }
+
+describe("unknown keys", () => {
+  it("names the unknown key and the known ones, at every level", () => {
+    const text = `${GOOD}\n[lab]\nmachnes = []\n[extra]\nx = 1\n`.replace(
+      "[network]",
+      '[network]\nsubnet_mask = "255.255.255.0"',
+    );
+    expect(issuesOf(text)).toEqual([
+      'network: unknown field "subnet_mask" (known fields: interface, subnet, gateway, dns, vip)',
+      "lab: machines is missing",
+      'lab: unknown field "machnes" (known fields: machines)',
+      'inventory: unknown field "extra" (known fields: cluster, network, k3s, install, hosts, lab)',
+    ]);
+  });
+});

@@ -178,3 +178,24 @@ describe("FileStateStore", () => {
     );
   });
 });
+
+describe("state directory lock", () => {
+  it("lets one store at a time use a directory and takes over the lock of a dead process", async () => {
+    const { StateLockedError } = await import("../../src/state/errors.js");
+    const directory = await mkdtemp(join(tmpdir(), "metal-lock-"));
+    try {
+      const first = await FileStateStore.open(directory);
+      await expect(FileStateStore.open(directory)).rejects.toThrow(StateLockedError);
+      await expect(FileStateStore.open(directory)).rejects.toThrow(
+        `is in use by another metal process (pid ${process.pid})`,
+      );
+      await first.close();
+      // A PID that cannot be alive (above the kernel's pid_max) stands for a process killed with -9.
+      await writeFile(join(directory, "lock"), "4194305\n");
+      const second = await FileStateStore.open(directory);
+      await second.close();
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});

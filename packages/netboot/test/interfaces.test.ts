@@ -1,7 +1,7 @@
 import type { NetworkInterfaceInfo } from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/errors.js";
-import { broadcastAddressOf, directedBroadcast } from "../../src/wol/broadcast.js";
+import { ConfigError } from "../src/errors.js";
+import { broadcastAddressOf, directedBroadcast, subnetBroadcastOf } from "../src/interfaces.js";
 
 function ipv4(address: string, netmask: string): NetworkInterfaceInfo {
   return {
@@ -48,10 +48,18 @@ describe("broadcastAddressOf", () => {
   });
 
   it("says when the interface has no IPv4 address", () => {
-    expect(() => broadcastAddressOf("eth0", { eth0: [ipv6] })).toThrow(/no IPv4 address/);
+    expect(() => broadcastAddressOf("eth0", { eth0: [ipv6] })).toThrow(/has no IPv4 address/);
   });
 
   it("reads this machine's interfaces by default", () => {
     expect(broadcastAddressOf("lo")).toBe("127.255.255.255");
+  });
+});
+
+describe("subnetBroadcastOf", () => {
+  it("finds the interface holding an address and returns its directed broadcast", () => {
+    const interfaces = { eth0: [ipv4("10.77.0.2", "255.255.255.0")] };
+    expect(subnetBroadcastOf("10.77.0.2", interfaces)).toBe("10.77.0.255");
+    expect(subnetBroadcastOf("10.77.0.3", interfaces)).toBeUndefined();
   });
 });
