@@ -28,8 +28,15 @@ export function registerDeploy(program: Command): void {
         .default("auto"),
     )
     .option("--kubeconfig <file>", "reach the API with this kubeconfig instead of an SSH tunnel")
-    .option("--known-hosts <file>", "SSH host keys to trust (default: STATE/known_hosts)")
-    .option("--identity <file>", "SSH private key for root on the nodes")
+    .option(
+      "--known-hosts <file>",
+      "SSH host keys to trust (default: the host keys in the secrets directory)",
+    )
+    .option("--identity <file>", "SSH private key for root (default: the secrets' admin key)")
+    .option(
+      "--secrets-dir <dir>",
+      "metal secrets directory (default: $METAL_SECRETS_DIR, ~/.config/metal/CLUSTER)",
+    )
     .option("--commands <file>", "JSON object replacing command templates (docs/deploy.md)")
     .option(
       "--drain-timeout <seconds>",

@@ -3,7 +3,6 @@
  * its events (terminal lines or `--json`), and returns the exit code. commands/deploy.ts only
  * declares the flags and loads the inventory.
  */
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Inventory } from "../inventory/types.js";
@@ -20,6 +19,7 @@ import type { DeployEvent } from "./events.js";
 import { KubeconfigFileAccess, type KubeAccess } from "./kube-access.js";
 import { describeDeployEvent, formatFailureReport } from "./output.js";
 import { sshOptions } from "./ssh.js";
+import { resolveSshTrust } from "./ssh-trust.js";
 import {
   DEFAULT_TUNNEL_CONNECT_TIMEOUT_MS,
   K3S_KUBECONFIG,
@@ -35,6 +35,8 @@ export interface DeployFlags {
   readonly state: string | undefined;
   readonly knownHosts: string | undefined;
   readonly identity: string | undefined;
+  /** Where `metal secrets` keeps host keys and the admin key (docs/secrets.md). */
+  readonly secretsDir: string | undefined;
   /** JSON file replacing some of the command templates. */
   readonly commands: string | undefined;
   readonly drainTimeout: string;
@@ -59,20 +61,11 @@ export async function runDeployCommand(
   output: CommandOutput,
 ): Promise<number> {
   const stateDir = resolve(flags.state ?? join(dirname(inventory.source), DEFAULT_STATE_DIR_NAME));
-  const knownHostsFile = resolve(flags.knownHosts ?? join(stateDir, "known_hosts"));
-  const ssh = sshOptions({
-    knownHostsFile,
-    identityFile: flags.identity && resolve(flags.identity),
-    port: undefined,
-  });
   const commands = flags.commands ? await loadCommands(flags.commands) : DEFAULT_DEPLOY_COMMANDS;
-  if (!flags.dryRun && usesSsh(commands, flags) && !existsSync(knownHostsFile)) {
-    throw new DeployUsageError(
-      `no known_hosts file at ${knownHostsFile}: metal connects to the nodes only with pinned ` +
-        `host keys. Pass --known-hosts FILE with one "ADDRESS ssh-ed25519 AAAA…" line per node ` +
-        `(the keys metal secrets generated and metal install pinned)`,
-    );
-  }
+  const trust = usesSsh(commands, flags)
+    ? await resolveSshTrust(inventory, stateDir, flags, flags.dryRun)
+    : { knownHostsFile: join(stateDir, "known_hosts"), identityFile: undefined };
+  const ssh = sshOptions({ ...trust, port: undefined });
   const servers = inventory.hosts.filter((host) => host.role === "server");
   const openAccess = (): KubeAccess =>
     flags.kubeconfig
@@ -110,7 +103,7 @@ export async function runDeployCommand(
   return EXIT_DEPLOY_FAILED;
 }
 
-/** The SSH tunnel and any command template that connects to a node need the known_hosts file. */
+/** The SSH tunnel and any command template that connects to a node need pinned host keys. */
 function usesSsh(commands: DeployCommands, flags: DeployFlags): boolean {
   const { rollback: _shownOnly, ...run } = commands;
   return (

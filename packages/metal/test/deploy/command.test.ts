@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { execa } from "execa";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerDeploy } from "../../src/commands/deploy.js";
 import {
@@ -14,6 +15,7 @@ import {
   type DeployFlags,
 } from "../../src/deploy/command.js";
 import { DeployUsageError } from "../../src/deploy/errors.js";
+import { privatePaths } from "../../src/secrets/index.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
@@ -53,6 +55,7 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
       state: join(dir, "state"),
       knownHosts: join(dir, "known_hosts"),
       identity: undefined,
+      secretsDir: join(dir, "secrets"),
       commands: join(dir, "commands.json"),
       drainTimeout: "5",
       readyTimeout: "5",
@@ -115,16 +118,55 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(existsSync(join(dir, "state"))).toBe(false);
   });
 
-  it("refuses to connect to nodes over SSH without a known_hosts file", async () => {
+  it("refuses to connect to nodes over SSH without pinned host keys", async () => {
     const defaults = { ...flags, commands: undefined, knownHosts: undefined };
     await expect(runDeployCommand(CLUSTER, ["a1"], defaults, output)).rejects.toThrow(
-      /no known_hosts file at .*state\/known_hosts/,
+      /no pinned SSH host keys: the SSH host key of "s1" is missing .*--known-hosts FILE/,
     );
     expect(api.requests).toEqual([]);
     // A dry run connects nowhere, so it needs none.
     expect(await runDeployCommand(CLUSTER, ["a1"], { ...defaults, dryRun: true }, output)).toBe(
       EXIT_OK,
     );
+  });
+
+  it("pins the host keys metal secrets generated and logs in with the secrets' admin key", async () => {
+    const secrets = privatePaths(join(dir, "secrets"));
+    await execa("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      "root@node",
+      "-f",
+      join(dir, "host"),
+    ]);
+    const hostKey = (await readFile(join(dir, "host.pub"), "utf8"))
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
+    for (const node of CLUSTER.hosts) {
+      await mkdir(secrets.hostDir(node.name), { recursive: true });
+      await writeFile(secrets.hostPublicKey(node.name), `${hostKey} root@${node.name}\n`);
+    }
+    await mkdir(secrets.adminDir, { recursive: true });
+    await writeFile(secrets.adminSshKey, "not a real key", { mode: 0o600 });
+
+    const code = await runDeployCommand(
+      CLUSTER,
+      ["a1"],
+      { ...flags, knownHosts: undefined, reboot: "auto" },
+      output,
+    );
+
+    expect(code).toBe(EXIT_OK);
+    const knownHosts = join(dir, "state", "deploy-known_hosts");
+    expect(await readFile(knownHosts, "utf8")).toContain(`192.0.2.14,a1 ${hostKey}\n`);
+    const calls = await readFile(join(dir, "calls.log"), "utf8");
+    expect(calls).toContain(`UserKnownHostsFile=${knownHosts}`);
+    expect(calls).toContain(`-i ${secrets.adminSshKey}`);
   });
 
   it("names a missing --kubeconfig and how to do without it", async () => {
