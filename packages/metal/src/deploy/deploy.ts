@@ -241,7 +241,7 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
         timeoutMs: options.timing.drainTimeoutMs,
         pollMs: options.timing.pollMs,
       });
-      return `evicted ${result.evicted.length} pod(s)${result.evicted.length ? `: ${result.evicted.join(", ")}` : ""}`;
+      return `evicted ${podList(result.evicted)}; left ${podList(result.skipped)} (DaemonSet, mirror)`;
     });
     let toplevel = "";
     let reboot = false;
@@ -429,6 +429,10 @@ async function describePlan(
       }
     }
   }
+}
+
+function podList(pods: readonly string[]): string {
+  return `${pods.length} pod(s)${pods.length > 0 ? ` [${pods.join(", ")}]` : ""}`;
 }
 
 function healthDetail(batch: readonly Host[]): string {

@@ -73,7 +73,7 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
 
     expect(code).toBe(EXIT_OK);
     expect(printed).toMatch(/plan: a1\n/);
-    expect(printed).toMatch(/a1 +drain +✓ evicted 0 pod\(s\)/);
+    expect(printed).toMatch(/a1 +drain +✓ evicted 0 pod\(s\); left 0 pod\(s\)/);
     expect(printed).toMatch(/deploy finished: 1 node\(s\) deployed/);
   });
 

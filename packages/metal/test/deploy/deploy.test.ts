@@ -150,6 +150,17 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     );
 
     expect(api.refusals).toBeGreaterThan(0);
+    const a1Drain = events.find(
+      (event) =>
+        event.type === "deploy.step" &&
+        event.host === "a1" &&
+        event.step === "drain" &&
+        event.status === "done",
+    );
+    expect(a1Drain).toMatchObject({
+      detail:
+        "evicted 2 pod(s) [default/web-1, default/web-2]; left 2 pod(s) [kube-system/flannel-a1, kube-system/static-a1] (DaemonSet, mirror)",
+    });
     expect(
       api
         .podsOn("a1")
