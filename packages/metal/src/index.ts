@@ -2,6 +2,7 @@ export * from "./inventory/index.js";
 export * from "./state/index.js";
 export * from "./boot/index.js";
 export * from "./callback/index.js";
+export * from "./deploy/index.js";
 export * from "./check/checks.js";
 export * from "./check/ports.js";
 export * from "./status/report.js";

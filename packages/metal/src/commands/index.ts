@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { loadInventory } from "../inventory/load.js";
 import { registerCheck } from "./check.js";
 import { secretsCommand } from "./secrets.js";
+import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
@@ -9,4 +10,5 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   registerCheck,
   registerStatus,
   secretsCommand({ loadInventory }),
+  registerDeploy,
 ];
