@@ -1,0 +1,184 @@
+/**
+ * HTTP boot file throughput: one 1 GiB file to 8 concurrent curl clients on 127.0.0.1, our
+ * server (at several read chunk sizes) against nginx in the same run, plus our server's peak
+ * RSS (VmHWM). Targets (issue 2): ≥ 0.8× nginx, RSS < 150 MiB whatever the file size.
+ *
+ * nginx runs with one worker (our server is one Node process) and sendfile on, from its own
+ * prefix in a temp directory; nothing is installed or started as a service.
+ *
+ *   npx tsx bench/http.bench.ts [ROUNDS]
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { FILE_CHUNK_BYTES } from "../packages/netboot/src/http/server.js";
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+const FILE_BYTES = GIB;
+const CLIENTS = 8;
+const ROUNDS = Number(process.argv[2] ?? 2);
+const CHUNK_SIZES = [64 * 1024, 256 * 1024, 1024 * 1024];
+const TARGET_RATIO = 0.8;
+const LABEL_WIDTH = 36;
+const TARGET_RSS = 150 * MIB;
+const SERVER = fileURLToPath(
+  new URL("../packages/netboot/test/http/fixtures/serve-one-file.mjs", import.meta.url),
+);
+/** The built library, run by plain node as users run it (`npm run bench` builds first). */
+const LIBRARY = fileURLToPath(new URL("../packages/netboot/dist/index.js", import.meta.url));
+
+/** Random bytes (not a sparse file), so both servers really read the page cache. */
+async function writeTestFile(file: string): Promise<void> {
+  const block = randomBytes(16 * MIB);
+  const out = createWriteStream(file);
+  for (let written = 0; written < FILE_BYTES; written += block.length) {
+    if (!out.write(block)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
+}
+
+function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
+}
+
+/** Wall-clock throughput of CLIENTS parallel curl downloads of `url`, in bytes per second. */
+async function throughput(url: string): Promise<number> {
+  const started = performance.now();
+  const sizes = await Promise.all(
+    Array.from({ length: CLIENTS }, () =>
+      execa("curl", ["-sS", "-o", "/dev/null", "-w", "%{size_download}", url]).then((r) =>
+        Number(r.stdout),
+      ),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (sizes.some((size) => size !== FILE_BYTES)) throw new Error(`short download: ${sizes}`);
+  return (CLIENTS * FILE_BYTES) / seconds;
+}
+
+async function best(url: string): Promise<number> {
+  let top = 0;
+  for (let round = 0; round < ROUNDS; round++) top = Math.max(top, await throughput(url));
+  return top;
+}
+
+async function startOurs(
+  file: string,
+  chunk: number,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [SERVER, LIBRARY, file, String(chunk)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  const { fileUrl } = JSON.parse(line) as { fileUrl: string };
+  return { child, url: fileUrl };
+}
+
+async function startNginx(
+  dir: string,
+  file: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const prefix = path.join(dir, "nginx");
+  await mkdir(path.join(prefix, "logs"), { recursive: true });
+  const port = await freePort();
+  await writeFile(
+    path.join(prefix, "nginx.conf"),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path ${prefix}/tmp-body;
+  proxy_temp_path ${prefix}/tmp-proxy;
+  fastcgi_temp_path ${prefix}/tmp-fastcgi;
+  uwsgi_temp_path ${prefix}/tmp-uwsgi;
+  scgi_temp_path ${prefix}/tmp-scgi;
+  server {
+    listen 127.0.0.1:${port};
+    root ${path.dirname(file)};
+  }
+}
+`,
+  );
+  const child = spawn("nginx", ["-p", prefix, "-c", path.join(prefix, "nginx.conf")], {
+    stdio: "inherit",
+  });
+  const url = `http://127.0.0.1:${port}/${path.basename(file)}`;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const probe = await execa("curl", ["-sfI", url], { reject: false });
+    if (probe.exitCode === 0) return { child, url };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("nginx did not start; see its error log in " + prefix);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill("SIGTERM");
+  if (child.exitCode === null) await once(child, "exit");
+}
+
+const mibps = (bytesPerSecond: number) => (bytesPerSecond / MIB).toFixed(0).padStart(6);
+
+const dir = await mkdtemp(path.join(tmpdir(), "http-bench-"));
+try {
+  const file = path.join(dir, "initrd.img");
+  await writeTestFile(file);
+  await execa("cat", [file], { stdout: "ignore" });
+  console.log(
+    `${CLIENTS} clients × ${FILE_BYTES / GIB} GiB on 127.0.0.1, best of ${ROUNDS} round(s)`,
+  );
+
+  const nginx = await startNginx(dir, file);
+  const nginxRate = await best(nginx.url);
+  await stop(nginx.child);
+  console.log(`${"nginx, 1 worker, sendfile".padEnd(LABEL_WIDTH)} ${mibps(nginxRate)} MiB/s`);
+
+  let failed = false;
+  for (const chunk of CHUNK_SIZES) {
+    const ours = await startOurs(file, chunk);
+    const idle = procStatusBytes(ours.child.pid!, "VmRSS");
+    const rate = await best(ours.url);
+    const peak = procStatusBytes(ours.child.pid!, "VmHWM");
+    await stop(ours.child);
+    const ratio = rate / nginxRate;
+    const isDefault = chunk === FILE_CHUNK_BYTES;
+    const ok = ratio >= TARGET_RATIO && peak < TARGET_RSS;
+    // Only the default chunk size is judged; the others show why it is the default.
+    if (isDefault) failed = !ok;
+    console.log(
+      `${`netboot, ${chunk / 1024} KiB chunks${isDefault ? " (default)" : ""}`.padEnd(LABEL_WIDTH)} ` +
+        `${mibps(rate)} MiB/s  ${ratio.toFixed(2)}× nginx  ` +
+        `RSS idle ${(idle / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB` +
+        (isDefault ? `  ${ok ? "ok" : "BELOW TARGET"}` : ""),
+    );
+  }
+  console.log(`targets: ≥ ${TARGET_RATIO}× nginx, peak RSS < ${TARGET_RSS / MIB} MiB`);
+  process.exitCode = failed ? 1 : 0;
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
