@@ -70,11 +70,6 @@ const SCRIPT_SUFFIX = ".ipxe";
 const TEXT = "text/plain; charset=utf-8";
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", ""]);
 
-/** Where iPXE fetches the script for a MAC: what a DHCP server hands to iPXE as its boot file. */
-export function bootScriptPath(mac: Mac): string {
-  return `/boot/${mac}${SCRIPT_SUFFIX}`;
-}
-
 export function createBootHttpServer(options: BootHttpServerOptions): BootHttpServer {
   const firstStageDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
   const chunkBytes = options.chunkBytes ?? FILE_CHUNK_BYTES;
