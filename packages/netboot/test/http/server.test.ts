@@ -196,7 +196,7 @@ describe("GET|HEAD /files/:id/:name", () => {
     ]);
   });
 
-  it("answers ranges: the first bytes, a suffix, and 416 for one past the end", async () => {
+  it("answers ranges: the first bytes, a suffix, the whole file for several, 416 past the end", async () => {
     const { server } = harness(bootDecision());
     const url = await kernelPath(server);
     const first = await server.app.inject({ url, headers: { range: "bytes=0-9" } });
@@ -209,6 +209,10 @@ describe("GET|HEAD /files/:id/:name", () => {
     expect(suffix.statusCode).toBe(206);
     expect(suffix.headers["content-range"]).toBe("bytes 990-999/1000");
     expect(suffix.rawPayload.equals(KERNEL_BYTES.subarray(990))).toBe(true);
+
+    const several = await server.app.inject({ url, headers: { range: "bytes=0-1,5-6" } });
+    expect(several.statusCode).toBe(200);
+    expect(several.rawPayload.equals(KERNEL_BYTES)).toBe(true);
 
     const invalid = await server.app.inject({ url, headers: { range: "bytes=1000-" } });
     expect(invalid.statusCode).toBe(416);
