@@ -28,7 +28,7 @@ import {
 } from "../ipxe/script.js";
 import { isMac, parseMac, type Mac } from "../mac.js";
 import type { BootDecision, BootPolicy, BootSpec } from "../policy.js";
-import { resolveUnderRoot } from "../rooted-path.js";
+import { resolveUnderRoot, type RootedFile } from "../rooted-path.js";
 import { BootFileTable, bootFileUrlPath, type BootFile } from "./file-table.js";
 import { sendFile } from "./send-file.js";
 
@@ -139,12 +139,12 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
   }
 
   async function registerExisting(filePath: string, role: string): Promise<BootFile> {
-    const file = files.register(filePath);
-    const info = await stat(file.path).catch(() => undefined);
+    const info = await stat(filePath).catch(() => undefined);
     if (!info?.isFile()) {
-      throw new ConfigError(`the boot spec's ${role} ${file.path} is not a readable file`);
+      throw new ConfigError(`the boot spec's ${role} ${filePath} is not a readable file`);
     }
-    return file;
+    // Registered only once it exists: a failed render leaves nothing servable behind.
+    return files.register(filePath);
   }
 
   app.route<{ Params: { id: string; name: string }; Querystring: { mac?: string } }>({
@@ -169,13 +169,16 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     method: ["GET", "HEAD"],
     url: "/ipxe/:name",
     handler: async (request, reply) => {
+      let file: RootedFile;
       try {
-        const file = await resolveUnderRoot(firstStageDir, request.params.name);
-        return await sendFile(request, reply, file.path, { events, chunkBytes, mac: undefined });
+        file = await resolveUnderRoot(firstStageDir, request.params.name);
       } catch (error) {
         if (error instanceof PathRefusedError) return sendText(reply, 404, error.message);
-        throw error;
+        const message = `first-stage directory ${firstStageDir} is unusable: ${errorMessage(error)}`;
+        events.emit({ type: "server.error", server: "http", error: message });
+        return sendText(reply, 500, message);
       }
+      return sendFile(request, reply, file.path, { events, chunkBytes, mac: undefined });
     },
   });
 

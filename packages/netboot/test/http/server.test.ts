@@ -254,6 +254,26 @@ describe("GET|HEAD /ipxe/:name", () => {
   });
 });
 
+describe("a missing first-stage directory", () => {
+  it("answers 500 naming the directory and emits server.error", async () => {
+    const events = new NetbootEvents();
+    const seen: NetbootEvent[] = [];
+    events.on((event) => seen.push(event));
+    const missing = path.join(dir, "no-such-dir");
+    const server = createBootHttpServer({
+      policy: () => ({ action: "local" }),
+      events,
+      firstStageDir: missing,
+      baseUrl: BASE,
+    });
+    servers.push(server);
+    const response = await server.app.inject("/ipxe/ipxe.efi");
+    expect(response.statusCode).toBe(500);
+    expect(response.body).toContain(missing);
+    expect(seen).toMatchObject([{ type: "server.error", server: "http" }]);
+  });
+});
+
 describe("listen", () => {
   it("binds, returns the URL, and uses it as the base URL when none was given", async () => {
     const { server } = harness(bootDecision(), {});
