@@ -13,14 +13,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, readFileSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { FILE_CHUNK_BYTES } from "../packages/netboot/src/http/server.js";
+import { startNginx } from "../packages/netboot/test/http/fixtures/nginx.js";
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -46,15 +46,6 @@ async function writeTestFile(file: string): Promise<void> {
   }
   out.end();
   await once(out, "finish");
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  return port;
 }
 
 function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
@@ -95,50 +86,6 @@ async function startOurs(
   return { child, url: fileUrl };
 }
 
-async function startNginx(
-  dir: string,
-  file: string,
-): Promise<{ child: ChildProcess; url: string }> {
-  const prefix = path.join(dir, "nginx");
-  await mkdir(path.join(prefix, "logs"), { recursive: true });
-  const port = await freePort();
-  await writeFile(
-    path.join(prefix, "nginx.conf"),
-    `daemon off;
-master_process on;
-worker_processes auto;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path ${prefix}/tmp-body;
-  proxy_temp_path ${prefix}/tmp-proxy;
-  fastcgi_temp_path ${prefix}/tmp-fastcgi;
-  uwsgi_temp_path ${prefix}/tmp-uwsgi;
-  scgi_temp_path ${prefix}/tmp-scgi;
-  server {
-    listen 127.0.0.1:${port};
-    root ${path.dirname(file)};
-  }
-}
-`,
-  );
-  const child = spawn("nginx", ["-p", prefix, "-c", path.join(prefix, "nginx.conf")], {
-    stdio: "inherit",
-  });
-  const url = `http://127.0.0.1:${port}/${path.basename(file)}`;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = await execa("curl", ["-sfI", url], { reject: false });
-    if (probe.exitCode === 0) return { child, url };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  await stop(child);
-  throw new Error(`nginx did not serve ${url}; see ${prefix}/logs/error.log`);
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   child.kill("SIGTERM");
   if (child.exitCode === null) await once(child, "exit");
@@ -147,8 +94,6 @@ async function stop(child: ChildProcess): Promise<void> {
 const mibps = (bytesPerSecond: number) => (bytesPerSecond / MIB).toFixed(0).padStart(6);
 
 const dir = await mkdtemp(path.join(tmpdir(), "http-bench-"));
-// nginx workers run as nobody: they must be able to enter the directory (mkdtemp makes it 0700).
-await chmod(dir, 0o755);
 try {
   const file = path.join(dir, "initrd.img");
   await writeTestFile(file);
@@ -159,7 +104,7 @@ try {
 
   const nginx = await startNginx(dir, file);
   const nginxRate = await best(nginx.url);
-  await stop(nginx.child);
+  await nginx.stop();
   console.log(
     `${"nginx, worker per core, sendfile".padEnd(LABEL_WIDTH)} ${mibps(nginxRate)} MiB/s`,
   );
