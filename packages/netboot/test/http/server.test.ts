@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from "node:fs/promis
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NetbootEvents, type NetbootEvent } from "../../src/events.js";
 import { createBootHttpServer, type BootHttpServer } from "../../src/http/server.js";
@@ -251,6 +252,22 @@ describe("GET|HEAD /ipxe/:name", () => {
       expect(response.statusCode).toBe(404);
       expect(response.body).not.toContain("not for clients");
     }
+  });
+});
+
+describe("logging", () => {
+  it("writes fastify's request logs to a pino logger given as option", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const server = createBootHttpServer({
+      policy: () => ({ action: "local" }),
+      events: new NetbootEvents(),
+      baseUrl: BASE,
+      logger,
+    });
+    servers.push(server);
+    await server.app.inject(`/boot/${MAC}.ipxe`);
+    expect(lines.some((line) => line.includes(`/boot/${MAC}.ipxe`))).toBe(true);
   });
 });
 
