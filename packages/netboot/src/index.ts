@@ -5,7 +5,6 @@ export * from "./ipxe/first-stage.js";
 export * from "./mac.js";
 export * from "./policy.js";
 export * from "./rooted-path.js";
-export * from "./http/file-table.js";
 export * from "./http/server.js";
 export * from "./ipxe/script.js";
 export * from "./interfaces.js";
