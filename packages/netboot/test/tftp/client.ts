@@ -7,6 +7,8 @@ import { decodeTftp } from "../../src/tftp/decode.js";
 import { encodeAck, encodeTftp } from "../../src/tftp/encode.js";
 import type { TftpOption } from "../../src/tftp/packet.js";
 
+const REQUEST_RETRY_MS = 1000;
+
 export interface GetResult {
   readonly data: Buffer;
   readonly oack: readonly TftpOption[] | undefined;
@@ -88,14 +90,17 @@ export function tftpGet(
         }
       }
     });
-    socket.bind(0, "127.0.0.1", () => {
-      const request = encodeTftp({
-        type: "RRQ",
-        filename,
-        mode: options.mode ?? "octet",
-        options: options.options ?? [],
-      });
-      socket.send(request, server.port, server.address);
+    const request = encodeTftp({
+      type: "RRQ",
+      filename,
+      mode: options.mode ?? "octet",
+      options: options.options ?? [],
     });
+    // Like real clients, repeat the request until the server answers.
+    const repeat = setInterval(() => {
+      if (serverPort === undefined) socket.send(request, server.port, server.address);
+    }, REQUEST_RETRY_MS);
+    socket.on("close", () => clearInterval(repeat));
+    socket.bind(0, "127.0.0.1", () => socket.send(request, server.port, server.address));
   });
 }
