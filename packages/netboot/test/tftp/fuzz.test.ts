@@ -3,7 +3,7 @@ import dgram from "node:dgram";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TftpDecodeError } from "../../src/errors.js";
 import { decodeTftp } from "../../src/tftp/decode.js";
 import { encodeTftp } from "../../src/tftp/encode.js";
@@ -114,14 +114,16 @@ describe(`TFTP fuzz (seed ${SEED}, FUZZ_SEED to replay)`, () => {
   }, 120_000);
 
   describe("bad-packet storm at a running server", () => {
-    let root: string | undefined;
-    afterAll(() => (root ? rm(root, { recursive: true, force: true }) : undefined));
-
-    it(`survives ${STORM_PACKETS} bad packets and then still serves a file`, async () => {
+    let root: string;
+    const content = randomBytes(100_000);
+    beforeAll(async () => {
       root = await mkdtemp(path.join(tmpdir(), "tftp-fuzz-"));
-      const content = randomBytes(100_000);
       await writeFile(path.join(root, "ipxe.efi"), content);
       await writeFile(path.join(root, "undionly.kpxe"), content.subarray(0, 999));
+    });
+    afterAll(() => rm(root, { recursive: true, force: true }));
+
+    it(`survives ${STORM_PACKETS} bad packets and then still serves a file`, async () => {
       // Short timeouts so transfers the storm happens to start do not hold their slots long.
       const server = new TftpServer({
         root,
@@ -156,6 +158,43 @@ describe(`TFTP fuzz (seed ${SEED}, FUZZ_SEED to replay)`, () => {
       } finally {
         await server.close();
       }
+    }, 120_000);
+
+    it(`survives ${STORM_PACKETS} bad packets on a transfer's own port from its client`, async () => {
+      const server = new TftpServer({ root, address: "127.0.0.1", port: 0 });
+      const serverErrors: string[] = [];
+      server.events.on((event) => event.type === "server.error" && serverErrors.push(event.error));
+      const address = await server.start();
+      const client = dgram.createSocket("udp4");
+      try {
+        await new Promise<void>((resolve) => client.bind(0, "127.0.0.1", resolve));
+        const transferPort = new Promise<number>((resolve) =>
+          client.once("message", (_bytes, from) => resolve(from.port)),
+        );
+        const request = encodeTftp({
+          type: "RRQ",
+          filename: "ipxe.efi",
+          mode: "octet",
+          options: [{ name: "windowsize", value: "4" }],
+        });
+        client.send(request, address.port, address.address);
+        const port = await transferPort;
+        // From the client's own TID, so every packet reaches the transfer engine.
+        const random = prng(SEED ^ 0x3c3c3c3c);
+        for (let sent = 0; sent < STORM_PACKETS; sent++) {
+          await new Promise<void>((resolve) =>
+            client.send(fuzzPacket(random), port, address.address, () => resolve()),
+          );
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const result = await tftpGet(address, "undionly.kpxe");
+        expect(result.data.length).toBe(999);
+        expect(serverErrors).toEqual([]);
+      } finally {
+        client.close();
+        await server.close();
+      }
+      expect(server.activeTransfers).toBe(0);
     }, 120_000);
   });
 });
