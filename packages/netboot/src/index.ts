@@ -5,4 +5,7 @@ export * from "./ipxe/first-stage.js";
 export * from "./mac.js";
 export * from "./policy.js";
 export * from "./rooted-path.js";
-export * from "./tftp/index.js";
+// TFTP as a namespace (tftp.decodeTftp, tftp.MAX_RETRANSMITS…) so its constants never collide
+// with other protocols' names; the server itself also at the top level.
+export * as tftp from "./tftp/index.js";
+export { TftpServer, type TftpServerAddress, type TftpServerOptions } from "./tftp/server.js";
