@@ -259,6 +259,8 @@ export class TftpServer {
       windowsize: negotiated.windowSize,
     });
     transfer.start();
+    // close() may have run while this transfer's socket was being bound.
+    if (this.#closing) transfer.abort(SHUTDOWN_REASON);
     const outcome = await transfer.done;
     if (outcome.ok) {
       this.events.emit({
