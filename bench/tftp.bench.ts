@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
-import { startUdpRelay } from "./udp-relay.js";
+import { startUdpRelay } from "../packages/lab/src/udp-relay.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TSX = path.resolve(here, "../node_modules/.bin/tsx");
@@ -58,7 +58,10 @@ async function startTftpHpa(root: string): Promise<{ process: ResultPromise }> {
 async function measure(scenario: Scenario, remote: string): Promise<number> {
   const times: number[] = [];
   for (let run = 0; run < RUNS; run++) {
-    const relay = await startUdpRelay({ address: LOOPBACK, port: scenario.port }, RELAY_DELAY_MS);
+    const relay = await startUdpRelay(
+      { address: LOOPBACK, port: scenario.port },
+      { delayMs: RELAY_DELAY_MS },
+    );
     const started = performance.now();
     const options = scenario.options.flatMap((option) => ["--option", option]);
     const result = await execa(

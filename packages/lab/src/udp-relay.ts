@@ -1,6 +1,7 @@
 /**
- * A user-space UDP relay that holds every packet for a fixed delay in each direction: the
- * benchmark's stand-in for a link with latency (tc netem is not available on our machines).
+ * A user-space UDP relay that holds every packet for a fixed delay in each direction and can
+ * drop a share of them: the stand-in for a slow or lossy link (tc netem is not available on our
+ * machines), used by the TFTP benchmark and loss tests.
  * It speaks just enough TFTP transfer-ID logic to sit between one client port and a server that
  * answers from ephemeral ports: the client only ever sees the relay's address.
  */
@@ -19,17 +20,29 @@ interface Flow {
   serverPort: number | undefined;
 }
 
+export interface UdpRelayOptions {
+  /** Milliseconds each packet is held, in each direction. */
+  readonly delayMs: number;
+  /** Share of packets dropped, 0–1, in each direction. Default 0. */
+  readonly loss?: number;
+  /** Decides drops; inject a seeded one for reproducible runs. Default Math.random. */
+  readonly random?: () => number;
+}
+
 export async function startUdpRelay(
   target: { address: string; port: number },
-  delayMs: number,
+  options: UdpRelayOptions,
 ): Promise<UdpRelay> {
+  const { delayMs, loss = 0, random = Math.random } = options;
   const front = dgram.createSocket("udp4");
   const flows = new Map<string, Flow>();
   let closed = false;
-  const later = (send: () => void) =>
+  const later = (send: () => void) => {
+    if (random() < loss) return;
     setTimeout(() => {
       if (!closed) send();
     }, delayMs);
+  };
   front.on("message", (bytes, client) => {
     const key = `${client.address}:${client.port}`;
     let flow = flows.get(key);
