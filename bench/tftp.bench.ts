@@ -54,29 +54,44 @@ async function startTftpHpa(root: string): Promise<{ process: ResultPromise }> {
   return { process: child };
 }
 
-/** Median seconds for atftp to fetch the file through a fresh relay. */
-async function measure(scenario: Scenario, remote: string): Promise<number> {
-  const times: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const relay = await startUdpRelay(
-      { address: LOOPBACK, port: scenario.port },
-      { delayMs: RELAY_DELAY_MS },
-    );
-    const started = performance.now();
-    const options = scenario.options.flatMap((option) => ["--option", option]);
-    const result = await execa(
-      "atftp",
-      ["-g", "-r", remote, "-l", "/dev/null", ...options, LOOPBACK, String(relay.port)],
-      { reject: false, timeout: 120_000 },
-    );
-    times.push((performance.now() - started) / 1000);
-    await relay.close();
-    if (result.exitCode !== 0) {
-      throw new Error(`${scenario.name}: atftp failed: ${result.stdout} ${result.stderr}`);
+/** Seconds for atftp to fetch the file once through a fresh relay. */
+async function fetchOnce(scenario: Scenario, remote: string): Promise<number> {
+  const relay = await startUdpRelay(
+    { address: LOOPBACK, port: scenario.port },
+    { delayMs: RELAY_DELAY_MS },
+  );
+  const started = performance.now();
+  const options = scenario.options.flatMap((option) => ["--option", option]);
+  const result = await execa(
+    "atftp",
+    ["-g", "-r", remote, "-l", "/dev/null", ...options, LOOPBACK, String(relay.port)],
+    { reject: false, timeout: 120_000 },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await relay.close();
+  if (result.exitCode !== 0) {
+    throw new Error(`${scenario.name}: atftp failed: ${result.stdout} ${result.stderr}`);
+  }
+  return seconds;
+}
+
+/**
+ * Median seconds per scenario. Runs are interleaved (every scenario once per round) so the load
+ * other processes put on a shared machine spreads over all scenarios alike.
+ */
+async function measure(scenarios: readonly Scenario[], remote: string) {
+  const times = new Map<string, number[]>(scenarios.map((scenario) => [scenario.name, []]));
+  for (let round = 0; round < RUNS; round++) {
+    for (const scenario of scenarios) {
+      times.get(scenario.name)?.push(await fetchOnce(scenario, remote));
     }
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  const medians = new Map<string, number>();
+  for (const [name, runs] of times) {
+    runs.sort((a, b) => a - b);
+    medians.set(name, runs[Math.floor(runs.length / 2)] as number);
+  }
+  return medians;
 }
 
 const base = await mkdtemp(path.join(tmpdir(), "tftp-bench-"));
@@ -98,13 +113,12 @@ try {
     { name: "tftp-hpa  blksize 512 (no options)", port: HPA_PORT, options: [] },
     { name: "ours      blksize 512 (no options)", port: ours.port, options: [] },
   ];
-  const seconds = new Map<string, number>();
   console.log(
     `TFTP 1 MiB through a ${RELAY_DELAY_MS} ms/direction relay, atftp client, median of ${RUNS}`,
   );
+  const seconds = await measure(scenarios, "bench.bin");
   for (const scenario of scenarios) {
-    const time = await measure(scenario, "bench.bin");
-    seconds.set(scenario.name, time);
+    const time = seconds.get(scenario.name) as number;
     const mibPerSecond = FILE_SIZE / 1024 / 1024 / time;
     console.log(
       `${scenario.name.padEnd(40)} ${time.toFixed(3)} s  ${mibPerSecond.toFixed(2)} MiB/s`,
