@@ -14,3 +14,6 @@ export * from "./dhcp/index.js";
 // The TFTP codec shares names with the DHCP one (encodingLength, …): reach it as tftp.*.
 export * as tftp from "./tftp/index.js";
 export { TftpServer, type TftpServerOptions } from "./tftp/server.js";
+// TFTP as a namespace (tftp.decodeTftp, tftp.MAX_RETRANSMITS…) so its constants never collide
+// with other protocols' names; the server itself also at the top level.
+export { TftpServer, type TftpServerAddress, type TftpServerOptions } from "./tftp/server.js";
