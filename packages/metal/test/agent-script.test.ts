@@ -1,0 +1,312 @@
+/**
+ * The callback agent (nix/installer/metal-agent.sh) against a small HTTP server on 127.0.0.1,
+ * run by dash with curl (as in the NixOS installer) and by busybox sh with busybox wget only
+ * (as in the virtual lab's stand-in initramfs), over a fake /proc, /sys and /dev tree. Checks
+ * the request shape of docs/callback-protocol.md §2 and §3 and the answer table.
+ */
+import { execa } from "execa";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { access, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+const AGENT = fileURLToPath(new URL("../../../nix/installer/metal-agent.sh", import.meta.url));
+const BUSYBOX = "/usr/bin/busybox";
+const BUSYBOX_APPLETS = [
+  "wget",
+  "sed",
+  "tr",
+  "head",
+  "tail",
+  "cat",
+  "od",
+  "sleep",
+  "ip",
+  "readlink",
+  "mktemp",
+  "rm",
+];
+const TOKEN = "mt1.k3Vx_abc-DEF.9";
+const BACKOFF_FOR_TESTS = { METAL_BACKOFF_INITIAL_MS: "50", METAL_BACKOFF_MAX_MS: "200" };
+const EXIT_REJECTED = 1;
+const EXIT_NOTHING_TO_REPORT = 2;
+
+interface Recorded {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+}
+
+/** Answers each request with the next status of `statuses` (the last one repeats). */
+async function startServer(statuses: readonly number[], port = 0) {
+  const requests: Recorded[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      requests.push({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString("utf8")),
+      });
+      const status = statuses[Math.min(requests.length, statuses.length) - 1] ?? 500;
+      const body =
+        status === 200 ? { host: "node1", status: "accepted" } : { error: `answered ${status}` };
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const { port: boundPort } = server.address() as AddressInfo;
+  return {
+    requests,
+    port: boundPort,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = await startServer([200]);
+  await probe.close();
+  return probe.port;
+}
+
+async function writeTree(
+  root: string,
+  files: Record<string, string>,
+  links: Record<string, string>,
+) {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  for (const [path, target] of Object.entries(links)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await symlink(target, join(root, path));
+  }
+}
+
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxv root@nixos";
+
+async function fakeMachine(root: string, port: number) {
+  await writeTree(
+    root,
+    {
+      "proc/cmdline": `BOOT_IMAGE=/bzImage init=/nix/store/x-nixos/init loglevel=4 metal.callback=http://127.0.0.1:${port}/callback/v1 metal.token=${TOKEN} metal.host=node1 BOOTIF=01-52-54-00-AB-12-34\n`,
+      "proc/meminfo": "MemTotal:        4017500 kB\nMemFree:         3000000 kB\n",
+      "proc/sys/kernel/hostname": "nixos\n",
+      "sys/firmware/efi/systab": "",
+      "sys/block/nvme0n1/size": "1000215216\n",
+      "sys/block/nvme0n1/device/model": 'Samsung "SSD" 980\\pro                 \n',
+      "sys/block/nvme0n1/device/serial": "S64DNF0R123456\n",
+      "sys/block/vda/size": "41943040\n",
+      "sys/block/loop0/size": "2048\n",
+      "sys/block/sr0/size": "2048\n",
+      "sys/block/dm-0/size": "2048\n",
+      // The route to 127.0.0.1 goes through lo: first-boot reads that interface's MAC.
+      "sys/class/net/lo/address": "52:54:00:ab:12:34\n",
+      "etc/ssh/ssh_host_ed25519_key.pub": `${SSH_KEY}\n`,
+      "var/lib/metal/callback.env": `METAL_CALLBACK=http://127.0.0.1:${port}/callback/v1\nMETAL_TOKEN=${TOKEN}\n`,
+    },
+    {
+      "dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456": "../../nvme0n1",
+      "dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456-part1": "../../nvme0n1p1",
+    },
+  );
+}
+
+const EXPECTED_INSTALLER_FACTS = {
+  agent: "metal-agent/1",
+  mac: "52:54:00:ab:12:34",
+  ip: "127.0.0.1",
+  hostname: "nixos",
+  sshHostKey: SSH_KEY,
+  firmware: "uefi",
+  memoryBytes: 4017500 * 1024,
+  disks: [
+    {
+      name: "nvme0n1",
+      path: "/dev/nvme0n1",
+      sizeBytes: 1000215216 * 512,
+      model: 'Samsung "SSD" 980\\pro',
+      serial: "S64DNF0R123456",
+      byId: ["/dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456"],
+    },
+    { name: "vda", path: "/dev/vda", sizeBytes: 41943040 * 512, byId: [] },
+  ],
+};
+
+interface Shell {
+  readonly name: string;
+  readonly available: () => Promise<boolean>;
+  readonly command: string;
+  /** PATH for the agent: busybox gets only its own applets, so it must use busybox wget. */
+  readonly path: (work: string) => Promise<string>;
+}
+
+const shells: Shell[] = [
+  {
+    name: "dash with curl",
+    available: () =>
+      access("/bin/dash").then(
+        () => true,
+        () => false,
+      ),
+    command: "/bin/dash",
+    path: async () => process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+  },
+  {
+    name: "busybox sh with busybox wget",
+    available: () =>
+      access(BUSYBOX).then(
+        () => true,
+        () => false,
+      ),
+    command: BUSYBOX,
+    path: async (work) => {
+      const bin = join(work, "busybox-bin");
+      await mkdir(bin, { recursive: true });
+      for (const applet of BUSYBOX_APPLETS) await symlink(BUSYBOX, join(bin, applet));
+      return bin;
+    },
+  },
+];
+
+for (const shell of shells) {
+  const available = await shell.available();
+  if (!available)
+    console.warn(
+      `agent-script.test.ts: skipped ${shell.name}: not installed (scripts/bootstrap.sh)`,
+    );
+
+  describe.skipIf(!available)(`metal-agent.sh under ${shell.name}`, () => {
+    let work: string;
+    let root: string;
+    let servers: { close: () => Promise<void> }[];
+
+    beforeEach(async () => {
+      work = await mkdtemp(join(tmpdir(), "metal-agent-"));
+      root = join(work, "root");
+      servers = [];
+    });
+    afterEach(async () => {
+      await Promise.all(servers.map((server) => server.close()));
+      await rm(work, { recursive: true, force: true });
+    });
+
+    async function serve(statuses: readonly number[], port?: number) {
+      const server = await startServer(statuses, port);
+      servers.push(server);
+      return server;
+    }
+
+    async function runAgent(mode: "installer" | "first-boot", port: number) {
+      await fakeMachine(root, port);
+      const args = shell.command === BUSYBOX ? ["sh", AGENT, mode] : [AGENT, mode];
+      return execa(shell.command, args, {
+        reject: false,
+        timeout: 30_000,
+        env: {
+          PATH: await shell.path(work),
+          TMPDIR: work,
+          METAL_CMDLINE: join(root, "proc/cmdline"),
+          METAL_SYS: join(root, "sys"),
+          METAL_PROC: join(root, "proc"),
+          METAL_DEV: join(root, "dev"),
+          METAL_SSH_HOST_KEY: join(root, "etc/ssh/ssh_host_ed25519_key.pub"),
+          METAL_CALLBACK_ENV: join(root, "var/lib/metal/callback.env"),
+          ...BACKOFF_FOR_TESTS,
+        },
+        extendEnv: false,
+      });
+    }
+
+    it("posts the installer facts with the bearer token as JSON and exits 0 on 200", async () => {
+      const server = await serve([200]);
+      const result = await runAgent("installer", server.port);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(server.requests).toHaveLength(1);
+      const [request] = server.requests;
+      expect(request?.method).toBe("POST");
+      expect(request?.url).toBe("/callback/v1/installer");
+      expect(request?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(request?.headers["content-type"]).toBe("application/json");
+      expect(request?.body).toEqual(EXPECTED_INSTALLER_FACTS);
+    });
+
+    it("backs off while the server answers 503 and posts again until it gets 200", async () => {
+      const server = await serve([503, 503, 200]);
+      const result = await runAgent("installer", server.port);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(server.requests).toHaveLength(3);
+      expect(result.stderr.match(/HTTP 503 .*retrying in \d+ ms/g)).toHaveLength(2);
+    });
+
+    it("keeps retrying while nothing listens and reports once the server comes up", async () => {
+      const port = await freePort();
+      const agent = runAgent("installer", port);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const server = await serve([200], port);
+      const result = await agent;
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/no answer from .*retrying/);
+      expect(server.requests).toHaveLength(1);
+    });
+
+    it.each([
+      [401, /token is unknown, used or expired/],
+      [409, /contradict the inventory/],
+      [400, /does not understand/],
+    ])("stops after one request on %i and says why", async (status, reason) => {
+      const server = await serve([status]);
+      const result = await runAgent("installer", server.port);
+      expect(result.exitCode).toBe(EXIT_REJECTED);
+      expect(server.requests).toHaveLength(1);
+      expect(result.stderr).toContain(`HTTP ${status}`);
+      expect(result.stderr).toMatch(reason);
+    });
+
+    it("reports nothing when the kernel command line has no metal.callback", async () => {
+      const server = await serve([200]);
+      await fakeMachine(root, server.port);
+      await writeFile(join(root, "proc/cmdline"), "init=/nix/store/x-nixos/init loglevel=4\n");
+      const result = await execa(
+        shell.command,
+        shell.command === BUSYBOX ? ["sh", AGENT] : [AGENT],
+        {
+          reject: false,
+          env: {
+            PATH: await shell.path(work),
+            TMPDIR: work,
+            METAL_CMDLINE: join(root, "proc/cmdline"),
+          },
+          extendEnv: false,
+        },
+      );
+      expect(result.exitCode).toBe(EXIT_NOTHING_TO_REPORT);
+      expect(result.stderr).toContain("not booted by metal install");
+      expect(server.requests).toHaveLength(0);
+    });
+
+    it("reports the first boot from callback.env, then deletes the file", async () => {
+      const server = await serve([503, 200]);
+      const result = await runAgent("first-boot", server.port);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(server.requests).toHaveLength(2);
+      const [request] = server.requests;
+      expect(request?.url).toBe("/callback/v1/first-boot");
+      expect(request?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(request?.body).toEqual({
+        agent: "metal-agent/1",
+        mac: "52:54:00:ab:12:34",
+        ip: "127.0.0.1",
+        sshHostKey: SSH_KEY,
+      });
+      await expect(access(join(root, "var/lib/metal/callback.env"))).rejects.toThrow();
+    });
+  });
+}

@@ -1,0 +1,222 @@
+/**
+ * The Nix side of the cluster definition, checked offline with Debian's nix-instantiate (no
+ * nixpkgs): every .nix file parses, and the plain-function library (nix/lib) derives the host
+ * settings and disko layouts the modules build on. The shape is the contract with the
+ * TypeScript CLI (docs/nix.md).
+ */
+import { execa } from "execa";
+import { readdir, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const fixtures = join(repoRoot, "nix/tests/fixtures");
+const SKIPPED_DIRS = new Set(["node_modules", ".git", "dist"]);
+
+const hasNix = await execa("nix-instantiate", ["--version"]).then(
+  () => true,
+  () => false,
+);
+if (!hasNix) {
+  console.warn(
+    "nix.test.ts: skipped: nix-instantiate is missing (scripts/bootstrap.sh installs nix-bin)",
+  );
+}
+
+async function nixFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.map(async (entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return SKIPPED_DIRS.has(entry.name) ? [] : nixFiles(path);
+      return entry.name.endsWith(".nix") ? [path] : [];
+    }),
+  );
+  return nested.flat();
+}
+
+async function evalJson(entry: string, inventoryFile: string): Promise<unknown> {
+  const { stdout } = await execa("nix-instantiate", [
+    "--eval",
+    "--strict",
+    "--json",
+    join(repoRoot, "nix/lib", entry),
+    "--argstr",
+    "inventoryFile",
+    inventoryFile,
+  ]);
+  return JSON.parse(stdout);
+}
+
+const hostSettings = (inventoryFile: string) => evalJson("eval-host-settings.nix", inventoryFile);
+const diskoLayouts = (inventoryFile: string) => evalJson("eval-disko-layout.nix", inventoryFile);
+
+describe.skipIf(!hasNix)("nix", () => {
+  it("parses every .nix file of the repository", async () => {
+    const files = await nixFiles(repoRoot);
+    expect(files.map((file) => relative(repoRoot, file))).toContain("flake.nix");
+    for (const file of files) {
+      await expect(execa("nix-instantiate", ["--parse", file]), file).resolves.toBeTruthy();
+    }
+  });
+
+  it("derives every host's settings from an inventory that relies on the defaults", async () => {
+    const settings = await hostSettings(join(fixtures, "lab.toml"));
+    const partitions = (rootSize: string) => [
+      {
+        name: "ESP",
+        size: "1G",
+        type: "EF00",
+        format: "vfat",
+        mountpoint: "/boot",
+        partlabel: "disk-main-ESP",
+      },
+      {
+        name: "root",
+        size: rootSize,
+        type: "8300",
+        format: "ext4",
+        mountpoint: "/",
+        partlabel: "disk-main-root",
+      },
+      {
+        name: "ceph",
+        size: "100%",
+        type: "8300",
+        format: null,
+        mountpoint: null,
+        partlabel: "disk-main-ceph",
+      },
+    ];
+    expect(settings).toEqual({
+      node1: {
+        name: "node1",
+        fqdn: "node1.lab.internal",
+        mac: "52:54:00:77:00:01",
+        address: "10.77.0.11",
+        prefixLength: 24,
+        gateway: "10.77.0.1",
+        dns: ["10.77.0.1"],
+        interface: null,
+        role: "server",
+        init: true,
+        arch: "x86_64",
+        disk: "/dev/vda",
+        partitions: partitions("64G"),
+        k3s: {
+          role: "server",
+          clusterInit: true,
+          serverAddr: null,
+          extraFlags: [
+            "--tls-san=10.77.0.10",
+            "--node-ip=10.77.0.11",
+            "--disable=traefik",
+            "--disable=servicelb",
+          ],
+        },
+      },
+      node2: {
+        name: "node2",
+        fqdn: "node2.lab.internal",
+        mac: "52:54:00:77:00:02",
+        address: "10.77.0.12",
+        prefixLength: 24,
+        gateway: "10.77.0.1",
+        dns: ["10.77.0.1"],
+        interface: null,
+        role: "agent",
+        init: false,
+        arch: "aarch64",
+        disk: "/dev/vda",
+        partitions: partitions("64G"),
+        k3s: {
+          role: "agent",
+          clusterInit: false,
+          serverAddr: "https://10.77.0.10:6443",
+          extraFlags: ["--node-ip=10.77.0.12"],
+        },
+      },
+    });
+  });
+
+  it("canonicalises MACs, keeps overrides and orders server flags tls-san, node-ip, disables, extra", async () => {
+    const settings = (await hostSettings(join(fixtures, "homelab.toml"))) as Record<
+      string,
+      { mac: string; interface: string | null; partitions: { size: string }[]; k3s: unknown }
+    >;
+    expect(Object.keys(settings).sort()).toEqual(["node1", "node2", "node3"]);
+    expect(settings.node2?.mac).toBe("52:54:00:12:34:0a");
+    expect(settings.node3?.mac).toBe("52:54:00:12:34:03");
+    expect(settings.node2?.interface).toBe("enp1s0");
+    expect(settings.node3?.partitions[1]?.size).toBe("100G");
+    expect(settings.node2?.k3s).toEqual({
+      role: "server",
+      clusterInit: false,
+      serverAddr: "https://192.168.1.40:6443",
+      extraFlags: [
+        "--tls-san=192.168.1.40",
+        "--node-ip=192.168.1.12",
+        "--disable=traefik",
+        "--disable=servicelb",
+        "--write-kubeconfig-mode=0640",
+      ],
+    });
+  });
+
+  it("lays out each disk as GPT with ESP, root and an unformatted ceph partition taking the rest", async () => {
+    const layouts = (await diskoLayouts(join(fixtures, "homelab.toml"))) as Record<string, unknown>;
+    expect(layouts.node3).toEqual({
+      disk: {
+        main: {
+          type: "disk",
+          device: "/dev/sda",
+          content: {
+            type: "gpt",
+            partitions: {
+              ESP: {
+                size: "1G",
+                type: "EF00",
+                label: "disk-main-ESP",
+                content: {
+                  type: "filesystem",
+                  format: "vfat",
+                  mountpoint: "/boot",
+                  mountOptions: ["umask=0077"],
+                },
+              },
+              root: {
+                size: "100G",
+                type: "8300",
+                label: "disk-main-root",
+                content: { type: "filesystem", format: "ext4", mountpoint: "/" },
+              },
+              ceph: { size: "100%", type: "8300", label: "disk-main-ceph" },
+            },
+          },
+        },
+      },
+    });
+  });
+
+  it("rejects an inventory with two init servers and says how to fix it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "metal-nix-"));
+    try {
+      const file = join(dir, "two-inits.toml");
+      await writeFile(
+        file,
+        [
+          '[cluster]\nname = "x"\n[network]\nsubnet = "10.0.0.0/24"\ngateway = "10.0.0.1"\nvip = "10.0.0.5"',
+          '[[hosts]]\nname = "a"\nmac = "52:54:00:00:00:01"\nip = "10.0.0.11/24"\nrole = "server"\ninit = true\ndisk = "/dev/vda"',
+          '[[hosts]]\nname = "b"\nmac = "52:54:00:00:00:02"\nip = "10.0.0.12/24"\nrole = "server"\ninit = true\ndisk = "/dev/vda"',
+        ].join("\n"),
+      );
+      await expect(hostSettings(file)).rejects.toThrow(
+        /2 hosts have init = true; exactly one server must/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
