@@ -165,6 +165,27 @@ describe.skipIf(!hasNix)("nix", () => {
     });
   });
 
+  it("derives the VM test's hosts with every server on the shared interface and all disables", async () => {
+    const settings = (await hostSettings(join(fixtures, "vm-test.toml"))) as Record<
+      string,
+      { interface: string | null; k3s: { extraFlags: string[]; serverAddr: string | null } }
+    >;
+    expect(Object.values(settings).map((host) => host.interface)).toEqual(["eth1", "eth1", "eth1"]);
+    expect(settings.server2?.k3s.extraFlags).toEqual([
+      "--tls-san=192.168.1.100",
+      "--node-ip=192.168.1.12",
+      "--disable=traefik",
+      "--disable=servicelb",
+      "--disable=coredns",
+      "--disable=local-storage",
+      "--disable=metrics-server",
+    ]);
+    expect(settings.agent?.k3s).toMatchObject({
+      serverAddr: "https://192.168.1.100:6443",
+      extraFlags: ["--node-ip=192.168.1.13"],
+    });
+  });
+
   it("lays out each disk as GPT with ESP, root and an unformatted ceph partition taking the rest", async () => {
     const layouts = (await diskoLayouts(join(fixtures, "homelab.toml"))) as Record<string, unknown>;
     expect(layouts.node3).toEqual({
