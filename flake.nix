@@ -82,9 +82,11 @@
         };
     in
     {
-      nixosConfigurations = lib.mapAttrs (_name: mkHost) hostSettings // {
-        installer = mkInstaller "x86_64-linux";
-      };
+      nixosConfigurations =
+        if hostSettings ? installer then
+          throw "metal: a host in ${toString inventoryFile} is named `installer`, which names the netboot installer; rename the host"
+        else
+          lib.mapAttrs (_name: mkHost) hostSettings // { installer = mkInstaller "x86_64-linux"; };
 
       packages = forAllSystems (
         pkgs:

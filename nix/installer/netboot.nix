@@ -45,5 +45,10 @@ in
     };
   };
 
+  # Serial first, screen last: the screen is /dev/console, where refusals are shown; the serial
+  # line carries the same log for headless machines and QEMU.
+  boot.kernelParams =
+    lib.optional pkgs.stdenv.hostPlatform.isx86 "console=ttyS0,115200n8" ++ [ "console=tty0" ];
+
   system.stateVersion = lib.trivial.release;
 }
