@@ -180,12 +180,34 @@ response_body() {
   if [ -s "$response_file" ]; then cat "$response_file"; else printf '(no body)'; fi
 }
 
-# Posts until the server gives a final answer: back-off 1 s doubling to 30 s with up to 25 %
-# jitter (so many machines booting at once do not retry in lock-step) while the server cannot
-# be reached or answers 5xx. Returns 0 on 200, 1 on any other final answer.
+# Waits with back-off: 1 s doubling to 30 s, each pause up to 25 % shorter at random so that many
+# machines booting at once do not retry in lock-step. The delay grows across calls in one shell.
+delay=$BACKOFF_INITIAL_MS
+back_off() {
+  pause=$((delay - $(random_below $((delay / 4 + 1)))))
+  log "$1; retrying in $pause ms"
+  sleep_ms "$pause"
+  delay=$((delay * 2))
+  if [ "$delay" -gt "$BACKOFF_MAX_MS" ]; then delay=$BACKOFF_MAX_MS; fi
+}
+
+# DHCP may still be running when the unit starts: wait until the kernel has a source address for
+# the route to the server, as the protocol's `ip` field must not be empty.
+address_towards() {
+  while :; do
+    address=$(route_field "$1" src)
+    if [ -n "$address" ]; then
+      printf '%s' "$address"
+      return
+    fi
+    back_off "no IPv4 route to $1 yet"
+  done
+}
+
+# Posts until the server gives a final answer, backing off while it cannot be reached or
+# answers 5xx. Returns 0 on 200, 1 on any other final answer.
 post_until_answered() {
   url=$1 token=$2 body=$3
-  delay=$BACKOFF_INITIAL_MS
   attempt=1
   while :; do
     status=$(post_once "$url" "$token" "$body")
@@ -195,12 +217,8 @@ post_until_answered() {
         return 0
         ;;
       000 | 5??)
-        pause=$((delay - $(random_below $((delay / 4 + 1)))))
         if [ "$status" = 000 ]; then answer="no answer"; else answer="HTTP $status"; fi
-        log "attempt $attempt: $answer from $url; retrying in $pause ms"
-        sleep_ms "$pause"
-        delay=$((delay * 2))
-        [ "$delay" -gt "$BACKOFF_MAX_MS" ] && delay=$BACKOFF_MAX_MS
+        back_off "attempt $attempt: $answer from $url"
         attempt=$((attempt + 1))
         ;;
       *)
@@ -236,7 +254,7 @@ report_installer() {
   fi
   hostname=$(first_line "$PROC_ROOT/sys/kernel/hostname") || hostname=""
   body=$(printf '{"agent":%s,"mac":%s,"ip":%s,"hostname":%s,"sshHostKey":%s,"firmware":%s,"memoryBytes":%s,"disks":%s}' \
-    "$(json_string "$AGENT")" "$(json_string "$mac")" "$(json_string "$(route_field "$server" src)")" \
+    "$(json_string "$AGENT")" "$(json_string "$mac")" "$(json_string "$(address_towards "$server")")" \
     "$(json_string "$hostname")" "$(json_string "$(ssh_host_key)")" "$(json_string "$(firmware)")" \
     "$(memory_bytes)" "$(disks_json)")
   post_until_answered "${callback%/}/installer" "$token" "$body" || return "$EXIT_REJECTED"
@@ -261,7 +279,7 @@ report_first_boot() {
   mac=$(first_line "$SYS_ROOT/class/net/$(route_field "$server" dev)/address") || mac=""
   body=$(printf '{"agent":%s,"mac":%s,"ip":%s,"sshHostKey":%s}' \
     "$(json_string "$AGENT")" "$(json_string "$mac")" \
-    "$(json_string "$(route_field "$server" src)")" "$(json_string "$(ssh_host_key)")")
+    "$(json_string "$(address_towards "$server")")" "$(json_string "$(ssh_host_key)")")
   post_until_answered "${callback%/}/first-boot" "$token" "$body"
   answer=$?
   # The token is single-use: once the server has answered, the file has no further use.

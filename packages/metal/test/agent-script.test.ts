@@ -204,10 +204,11 @@ for (const shell of shells) {
       return server;
     }
 
-    async function runAgent(mode: "installer" | "first-boot", port: number) {
+    /** Starts the agent; wrapped so that awaiting this does not wait for the agent to exit. */
+    async function startAgent(mode: "installer" | "first-boot", port: number) {
       await fakeMachine(root, port);
       const args = shell.command === BUSYBOX ? ["sh", AGENT, mode] : [AGENT, mode];
-      return execa(shell.command, args, {
+      const agent = execa(shell.command, args, {
         reject: false,
         timeout: 30_000,
         env: {
@@ -223,6 +224,12 @@ for (const shell of shells) {
         },
         extendEnv: false,
       });
+      return { agent };
+    }
+
+    async function runAgent(mode: "installer" | "first-boot", port: number) {
+      const { agent } = await startAgent(mode, port);
+      return agent;
     }
 
     it("posts the installer facts with the bearer token as JSON and exits 0 on 200", async () => {
@@ -248,8 +255,14 @@ for (const shell of shells) {
 
     it("keeps retrying while nothing listens and reports once the server comes up", async () => {
       const port = await freePort();
-      const agent = runAgent("installer", port);
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      const { agent } = await startAgent("installer", port);
+      await new Promise<void>((resolve) => {
+        let seen = "";
+        agent.stderr.on("data", (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.includes("no answer")) resolve();
+        });
+      });
       const server = await serve([200], port);
       const result = await agent;
       expect(result.exitCode, result.stderr).toBe(0);
