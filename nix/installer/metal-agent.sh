@@ -53,7 +53,7 @@ first_line() {
 
 cmdline_value() {
   key=$(printf '%s' "$1" | sed 's/\./\\./g')
-  tr -s ' \t' '\n\n' <"$CMDLINE_FILE" 2>/dev/null | sed -n "s/^$key=//p" | tail -n 1
+  tr '\t' ' ' <"$CMDLINE_FILE" 2>/dev/null | tr -s ' ' '\n' | sed -n "s/^$key=//p" | tail -n 1
 }
 
 # BOOTIF=01-52-54-00-12-34-56 (pxelinux convention: ARP hardware type, then the MAC).

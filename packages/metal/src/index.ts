@@ -1,1 +1,1 @@
-export {};
+export * from "./nix/index.js";

@@ -323,3 +323,20 @@ for (const shell of shells) {
     });
   });
 }
+
+const hasShellcheck = await execa("shellcheck", ["--version"]).then(
+  () => true,
+  () => false,
+);
+if (!hasShellcheck)
+  console.warn("agent-script.test.ts: skipped shellcheck: not installed (scripts/bootstrap.sh)");
+
+describe.skipIf(!hasShellcheck)("metal-agent.sh as a POSIX script", () => {
+  it("passes shellcheck in POSIX sh mode, so dash and busybox sh both run it", async () => {
+    const result = await execa("shellcheck", ["--shell=sh", "--severity=info", AGENT], {
+      reject: false,
+    });
+    expect(result.stdout).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+});

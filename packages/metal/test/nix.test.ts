@@ -10,6 +10,11 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import {
+  evaluateNixDiskoLayouts,
+  evaluateNixHostSettings,
+  NixEvaluationError,
+} from "../src/nix/index.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const fixtures = join(repoRoot, "nix/tests/fixtures");
@@ -37,21 +42,14 @@ async function nixFiles(dir: string): Promise<string[]> {
   return nested.flat();
 }
 
-async function evalJson(entry: string, inventoryFile: string): Promise<unknown> {
-  const { stdout } = await execa("nix-instantiate", [
-    "--eval",
-    "--strict",
-    "--json",
-    join(repoRoot, "nix/lib", entry),
-    "--argstr",
-    "inventoryFile",
-    inventoryFile,
-  ]);
-  return JSON.parse(stdout);
-}
+const hostSettings = evaluateNixHostSettings;
+const diskoLayouts = evaluateNixDiskoLayouts;
 
-const hostSettings = (inventoryFile: string) => evalJson("eval-host-settings.nix", inventoryFile);
-const diskoLayouts = (inventoryFile: string) => evalJson("eval-disko-layout.nix", inventoryFile);
+async function exampleInventories(): Promise<string[]> {
+  const dir = join(repoRoot, "examples");
+  const names = await readdir(dir).catch(() => []);
+  return names.filter((name) => name.endsWith(".toml")).map((name) => join(dir, name));
+}
 
 describe.skipIf(!hasNix)("nix", () => {
   it("parses every .nix file of the repository", async () => {
@@ -142,10 +140,7 @@ describe.skipIf(!hasNix)("nix", () => {
   });
 
   it("canonicalises MACs, keeps overrides and orders server flags tls-san, node-ip, disables, extra", async () => {
-    const settings = (await hostSettings(join(fixtures, "homelab.toml"))) as Record<
-      string,
-      { mac: string; interface: string | null; partitions: { size: string }[]; k3s: unknown }
-    >;
+    const settings = await hostSettings(join(fixtures, "homelab.toml"));
     expect(Object.keys(settings).sort()).toEqual(["node1", "node2", "node3"]);
     expect(settings.node2?.mac).toBe("52:54:00:12:34:0a");
     expect(settings.node3?.mac).toBe("52:54:00:12:34:03");
@@ -166,10 +161,7 @@ describe.skipIf(!hasNix)("nix", () => {
   });
 
   it("derives the VM test's hosts with every server on the shared interface and all disables", async () => {
-    const settings = (await hostSettings(join(fixtures, "vm-test.toml"))) as Record<
-      string,
-      { interface: string | null; k3s: { extraFlags: string[]; serverAddr: string | null } }
-    >;
+    const settings = await hostSettings(join(fixtures, "vm-test.toml"));
     expect(Object.values(settings).map((host) => host.interface)).toEqual(["eth1", "eth1", "eth1"]);
     expect(settings.server2?.k3s.extraFlags).toEqual([
       "--tls-san=192.168.1.100",
@@ -187,7 +179,7 @@ describe.skipIf(!hasNix)("nix", () => {
   });
 
   it("lays out each disk as GPT with ESP, root and an unformatted ceph partition taking the rest", async () => {
-    const layouts = (await diskoLayouts(join(fixtures, "homelab.toml"))) as Record<string, unknown>;
+    const layouts = await diskoLayouts(join(fixtures, "homelab.toml"));
     expect(layouts.node3).toEqual({
       disk: {
         main: {
@@ -238,6 +230,26 @@ describe.skipIf(!hasNix)("nix", () => {
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("gives every host of the example inventories a raw ceph partition that takes the rest of its disk", async () => {
+    const inventories = await exampleInventories();
+    if (inventories.length === 0)
+      console.warn("nix.test.ts: no examples/*.toml yet; only the fixtures were evaluated");
+    for (const file of inventories) {
+      const settings = await hostSettings(file);
+      expect(Object.keys(settings).length, file).toBeGreaterThan(0);
+      for (const host of Object.values(settings)) {
+        expect(host.partitions.at(-1), `${file}: ${host.name}`).toEqual({
+          name: "ceph",
+          size: "100%",
+          type: "8300",
+          format: null,
+          mountpoint: null,
+          partlabel: "disk-main-ceph",
+        });
+      }
     }
   });
 });
