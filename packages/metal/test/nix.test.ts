@@ -225,9 +225,9 @@ describe.skipIf(!hasNix)("nix", () => {
           '[[hosts]]\nname = "b"\nmac = "52:54:00:00:00:02"\nip = "10.0.0.12/24"\nrole = "server"\ninit = true\ndisk = "/dev/vda"',
         ].join("\n"),
       );
-      await expect(hostSettings(file)).rejects.toThrow(
-        /2 hosts have init = true; exactly one server must/,
-      );
+      const failure = hostSettings(file);
+      await expect(failure).rejects.toBeInstanceOf(NixEvaluationError);
+      await expect(failure).rejects.toThrow(/2 hosts have init = true; exactly one server must/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
