@@ -213,21 +213,46 @@ describe.skipIf(!hasNix)("nix", () => {
     });
   });
 
-  it("rejects an inventory with two init servers and says how to fix it", async () => {
+  const NETWORK =
+    '[cluster]\nname = "x"\n[network]\nsubnet = "10.0.0.0/24"\ngateway = "10.0.0.1"\nvip = "10.0.0.5"';
+  const host = (name: string, fields: string) =>
+    `[[hosts]]\nname = "${name}"\nip = "10.0.0.11/24"\ndisk = "/dev/vda"\n${fields}`;
+  const SERVER = 'mac = "52:54:00:00:00:01"\nrole = "server"\ninit = true';
+
+  it.each([
+    [
+      "two init servers",
+      [host("a", SERVER), host("b", 'mac = "52:54:00:00:00:02"\nrole = "server"\ninit = true')],
+      /2 hosts have init = true; exactly one server must/,
+    ],
+    [
+      "a host listed twice",
+      [host("a", SERVER), host("a", 'mac = "52:54:00:00:00:02"\nrole = "agent"')],
+      /host `a` is listed twice; give every host one entry/,
+    ],
+    [
+      "a malformed MAC",
+      [host("a", 'mac = "52:54:00:00:00"\nrole = "server"\ninit = true')],
+      /hosts\[0\] \(a\): mac `52:54:00:00:00` is not a MAC address; write it like 52:54:00:12:34:56/,
+    ],
+    [
+      "an unknown role",
+      [host("a", 'mac = "52:54:00:00:00:01"\nrole = "master"\ninit = true')],
+      /hosts\[0\] \(a\): role `master` is neither "server" nor "agent"/,
+    ],
+    [
+      "a host without a disk",
+      ['[[hosts]]\nname = "a"\nip = "10.0.0.11/24"\n' + SERVER],
+      /hosts\[0\] \(a\): missing `disk`/,
+    ],
+  ])("rejects an inventory with %s and says how to fix it", async (_case, hosts, message) => {
     const dir = await mkdtemp(join(tmpdir(), "metal-nix-"));
     try {
-      const file = join(dir, "two-inits.toml");
-      await writeFile(
-        file,
-        [
-          '[cluster]\nname = "x"\n[network]\nsubnet = "10.0.0.0/24"\ngateway = "10.0.0.1"\nvip = "10.0.0.5"',
-          '[[hosts]]\nname = "a"\nmac = "52:54:00:00:00:01"\nip = "10.0.0.11/24"\nrole = "server"\ninit = true\ndisk = "/dev/vda"',
-          '[[hosts]]\nname = "b"\nmac = "52:54:00:00:00:02"\nip = "10.0.0.12/24"\nrole = "server"\ninit = true\ndisk = "/dev/vda"',
-        ].join("\n"),
-      );
+      const file = join(dir, "cluster.toml");
+      await writeFile(file, [NETWORK, ...hosts].join("\n"));
       const failure = hostSettings(file);
       await expect(failure).rejects.toBeInstanceOf(NixEvaluationError);
-      await expect(failure).rejects.toThrow(/2 hosts have init = true; exactly one server must/);
+      await expect(failure).rejects.toThrow(message);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
