@@ -7,30 +7,24 @@
 import { execa } from "execa";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { access, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  AGENT,
+  agentEnv,
+  BOOTIF_MAC,
+  BUSYBOX,
+  busyboxPath,
+  EXPECTED_DISKS,
+  EXPECTED_MEMORY_BYTES,
+  fakeMachine,
+  ROUTE_INTERFACE_MAC,
+  SSH_KEY,
+  TOKEN,
+} from "./helpers/fake-machine.js";
 
-const AGENT = fileURLToPath(new URL("../../../nix/installer/metal-agent.sh", import.meta.url));
-const BUSYBOX = "/usr/bin/busybox";
-const BUSYBOX_APPLETS = [
-  "wget",
-  "sed",
-  "tr",
-  "head",
-  "tail",
-  "cat",
-  "od",
-  "sleep",
-  "ip",
-  "readlink",
-  "mktemp",
-  "rm",
-];
-const TOKEN = "mt1.k3Vx_abc-DEF.9";
-const BACKOFF_FOR_TESTS = { METAL_BACKOFF_INITIAL_MS: "50", METAL_BACKOFF_MAX_MS: "200" };
 const EXIT_REJECTED = 1;
 const EXIT_NOTHING_TO_REPORT = 2;
 
@@ -75,70 +69,18 @@ async function freePort(): Promise<number> {
   return probe.port;
 }
 
-async function writeTree(
-  root: string,
-  files: Record<string, string>,
-  links: Record<string, string>,
-) {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), content);
-  }
-  for (const [path, target] of Object.entries(links)) {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await symlink(target, join(root, path));
-  }
-}
-
-const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxv root@nixos";
-
-async function fakeMachine(root: string, port: number) {
-  await writeTree(
-    root,
-    {
-      "proc/cmdline": `BOOT_IMAGE=/bzImage init=/nix/store/x-nixos/init loglevel=4 metal.callback=http://127.0.0.1:${port}/callback/v1 metal.token=${TOKEN} metal.host=node1 BOOTIF=01-52-54-00-AB-12-34\n`,
-      "proc/meminfo": "MemTotal:        4017500 kB\nMemFree:         3000000 kB\n",
-      "proc/sys/kernel/hostname": "nixos\n",
-      "sys/firmware/efi/systab": "",
-      "sys/block/nvme0n1/size": "1000215216\n",
-      "sys/block/nvme0n1/device/model": 'Samsung "SSD" 980\\pro                 \n',
-      "sys/block/nvme0n1/device/serial": "S64DNF0R123456\n",
-      "sys/block/vda/size": "41943040\n",
-      "sys/block/loop0/size": "2048\n",
-      "sys/block/sr0/size": "2048\n",
-      "sys/block/dm-0/size": "2048\n",
-      // The route to 127.0.0.1 goes through lo: first-boot reads that interface's MAC.
-      "sys/class/net/lo/address": "52:54:00:ab:12:34\n",
-      "etc/ssh/ssh_host_ed25519_key.pub": `${SSH_KEY}\n`,
-      "var/lib/metal/callback.env": `METAL_CALLBACK=http://127.0.0.1:${port}/callback/v1\nMETAL_TOKEN=${TOKEN}\n`,
-    },
-    {
-      "dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456": "../../nvme0n1",
-      "dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456-part1": "../../nvme0n1p1",
-    },
-  );
-}
-
 const EXPECTED_INSTALLER_FACTS = {
   agent: "metal-agent/1",
-  mac: "52:54:00:ab:12:34",
+  mac: BOOTIF_MAC,
   ip: "127.0.0.1",
   hostname: "nixos",
   sshHostKey: SSH_KEY,
   firmware: "uefi",
-  memoryBytes: 4017500 * 1024,
-  disks: [
-    {
-      name: "nvme0n1",
-      path: "/dev/nvme0n1",
-      sizeBytes: 1000215216 * 512,
-      model: 'Samsung "SSD" 980\\pro',
-      serial: "S64DNF0R123456",
-      byId: ["/dev/disk/by-id/nvme-Samsung_SSD_980_S64DNF0R123456"],
-    },
-    { name: "vda", path: "/dev/vda", sizeBytes: 41943040 * 512, byId: [] },
-  ],
+  memoryBytes: EXPECTED_MEMORY_BYTES,
+  disks: EXPECTED_DISKS,
 };
+
+const callbackOn = (port: number) => `http://127.0.0.1:${port}/callback/v1`;
 
 interface Shell {
   readonly name: string;
@@ -167,12 +109,7 @@ const shells: Shell[] = [
         () => false,
       ),
     command: BUSYBOX,
-    path: async (work) => {
-      const bin = join(work, "busybox-bin");
-      await mkdir(bin, { recursive: true });
-      for (const applet of BUSYBOX_APPLETS) await symlink(BUSYBOX, join(bin, applet));
-      return bin;
-    },
+    path: busyboxPath,
   },
 ];
 
@@ -206,22 +143,12 @@ for (const shell of shells) {
 
     /** Starts the agent; wrapped so that awaiting this does not wait for the agent to exit. */
     async function startAgent(mode: "installer" | "first-boot", port: number) {
-      await fakeMachine(root, port);
+      await fakeMachine(root, callbackOn(port), "lo");
       const args = shell.command === BUSYBOX ? ["sh", AGENT, mode] : [AGENT, mode];
       const agent = execa(shell.command, args, {
         reject: false,
         timeout: 30_000,
-        env: {
-          PATH: await shell.path(work),
-          TMPDIR: work,
-          METAL_CMDLINE: join(root, "proc/cmdline"),
-          METAL_SYS: join(root, "sys"),
-          METAL_PROC: join(root, "proc"),
-          METAL_DEV: join(root, "dev"),
-          METAL_SSH_HOST_KEY: join(root, "etc/ssh/ssh_host_ed25519_key.pub"),
-          METAL_CALLBACK_ENV: join(root, "var/lib/metal/callback.env"),
-          ...BACKOFF_FOR_TESTS,
-        },
+        env: agentEnv(root, work, await shell.path(work)),
         extendEnv: false,
       });
       return { agent };
@@ -285,7 +212,7 @@ for (const shell of shells) {
 
     it("reports nothing when the kernel command line has no metal.callback", async () => {
       const server = await serve([200]);
-      await fakeMachine(root, server.port);
+      await fakeMachine(root, callbackOn(server.port), "lo");
       await writeFile(join(root, "proc/cmdline"), "init=/nix/store/x-nixos/init loglevel=4\n");
       const result = await execa(
         shell.command,
@@ -315,7 +242,7 @@ for (const shell of shells) {
       expect(request?.headers.authorization).toBe(`Bearer ${TOKEN}`);
       expect(request?.body).toEqual({
         agent: "metal-agent/1",
-        mac: "52:54:00:ab:12:34",
+        mac: ROUTE_INTERFACE_MAC,
         ip: "127.0.0.1",
         sshHostKey: SSH_KEY,
       });
