@@ -19,6 +19,7 @@
 #                                                      {ed25519,ecdsa,rsa}_key.pub)
 #   METAL_CALLBACK_ENV  first-boot env file           (default /var/lib/metal/callback.env)
 #   METAL_BACKOFF_INITIAL_MS / METAL_BACKOFF_MAX_MS   retry delays (default 1000 / 30000)
+#   METAL_HTTP_TIMEOUT_SECONDS                        one request's limit (default 30)
 set -u
 
 AGENT="metal-agent/1"
@@ -29,6 +30,8 @@ DEV_ROOT="${METAL_DEV:-/dev}"
 CALLBACK_ENV="${METAL_CALLBACK_ENV:-/var/lib/metal/callback.env}"
 BACKOFF_INITIAL_MS="${METAL_BACKOFF_INITIAL_MS:-1000}"
 BACKOFF_MAX_MS="${METAL_BACKOFF_MAX_MS:-30000}"
+# A server that accepted the connection but never answers counts as no answer after this long.
+HTTP_TIMEOUT_SECONDS="${METAL_HTTP_TIMEOUT_SECONDS:-30}"
 SECTOR_BYTES=512
 KIB_BYTES=1024
 EXIT_REJECTED=1
@@ -160,16 +163,29 @@ post_once() {
   url=$1 token=$2 body=$3
   : >"$response_file"
   if command -v curl >/dev/null 2>&1; then
-    status=$(curl --silent --show-error --max-time 30 --output "$response_file" \
+    status=$(curl --silent --show-error --max-time "$HTTP_TIMEOUT_SECONDS" --output "$response_file" \
       --write-out '%{http_code}' --request POST \
       --header "Authorization: Bearer $token" --header "Content-Type: application/json" \
       --data-binary "$body" "$url" 2>/dev/null) || true
     printf '%s' "${status:-000}"
   else
-    # No -T: busybox 1.35 (Debian 12 busybox-static) segfaults with it.
+    # busybox 1.35's own timeout (-T, Debian 12 busybox-static) segfaults: a watchdog kills a
+    # request that takes too long. Neither may hold this function's stdout (a command
+    # substitution waits for every writer).
     wget -S -q -O "$response_file" \
       --header "Authorization: Bearer $token" --header "Content-Type: application/json" \
-      --post-data "$body" "$url" 2>"$response_file.headers" || true
+      --post-data "$body" "$url" >/dev/null 2>"$response_file.headers" &
+    fetch=$!
+    # The watchdog polls each second, so it ends by itself soon after the request does.
+    (
+      waited=0
+      while [ "$waited" -lt "$HTTP_TIMEOUT_SECONDS" ] && kill -0 "$fetch"; do
+        sleep 1
+        waited=$((waited + 1))
+      done
+      kill "$fetch"
+    ) >/dev/null 2>&1 &
+    wait "$fetch"
     status=$(sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$response_file.headers" | tail -n 1)
     rm -f "$response_file.headers"
     printf '%s' "${status:-000}"

@@ -35,6 +35,9 @@ interface Recorded {
   readonly body: unknown;
 }
 
+/** A "status" for startServer: take the request and never answer it. */
+const NEVER_ANSWER = 0;
+
 /** Answers each request with the next status of `statuses` (the last one repeats). */
 async function startServer(statuses: readonly number[], port = 0) {
   const requests: Recorded[] = [];
@@ -49,6 +52,7 @@ async function startServer(statuses: readonly number[], port = 0) {
         body: JSON.parse(Buffer.concat(chunks).toString("utf8")),
       });
       const status = statuses[Math.min(requests.length, statuses.length) - 1] ?? 500;
+      if (status === NEVER_ANSWER) return;
       const body =
         status === 200 ? { host: "node1", status: "accepted" } : { error: `answered ${status}` };
       res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
@@ -59,7 +63,11 @@ async function startServer(statuses: readonly number[], port = 0) {
   return {
     requests,
     port: boundPort,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -142,20 +150,28 @@ for (const shell of shells) {
     }
 
     /** Starts the agent; wrapped so that awaiting this does not wait for the agent to exit. */
-    async function startAgent(mode: "installer" | "first-boot", port: number) {
+    async function startAgent(
+      mode: "installer" | "first-boot",
+      port: number,
+      extraEnv: Record<string, string> = {},
+    ) {
       await fakeMachine(root, callbackOn(port), "lo");
       const args = shell.command === BUSYBOX ? ["sh", AGENT, mode] : [AGENT, mode];
       const agent = execa(shell.command, args, {
         reject: false,
         timeout: 30_000,
-        env: agentEnv(root, work, await shell.path(work)),
+        env: { ...agentEnv(root, work, await shell.path(work)), ...extraEnv },
         extendEnv: false,
       });
       return { agent };
     }
 
-    async function runAgent(mode: "installer" | "first-boot", port: number) {
-      const { agent } = await startAgent(mode, port);
+    async function runAgent(
+      mode: "installer" | "first-boot",
+      port: number,
+      extraEnv: Record<string, string> = {},
+    ) {
+      const { agent } = await startAgent(mode, port, extraEnv);
       return agent;
     }
 
@@ -178,6 +194,14 @@ for (const shell of shells) {
       expect(result.exitCode, result.stderr).toBe(0);
       expect(server.requests).toHaveLength(3);
       expect(result.stderr.match(/HTTP 503 .*retrying in \d+ ms/g)).toHaveLength(2);
+    });
+
+    it("gives up on a request the server never answers and posts again", async () => {
+      const server = await serve([NEVER_ANSWER, 200]);
+      const result = await runAgent("installer", server.port, { METAL_HTTP_TIMEOUT_SECONDS: "1" });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(server.requests).toHaveLength(2);
+      expect(result.stderr).toMatch(/attempt 1: no answer from .*retrying/);
     });
 
     it("keeps retrying while nothing listens and reports once the server comes up", async () => {
