@@ -3,8 +3,9 @@
 # depth (packages/metal/src/inventory/); this side only rejects what would make the derived host
 # settings wrong, with a message naming the host, the field and the fix.
 let
+  # The same defaults as the CLI's schema (packages/metal/src/inventory/schema.ts); fields
+  # without a default there are required here too, so both accept the same files.
   defaults = {
-    domain = "home.arpa";
     k3sDisable = [
       "traefik"
       "servicelb"
@@ -42,39 +43,23 @@ let
     else
       builtins.replaceStrings upper lower (builtins.concatStringsSep ":" pairs);
 
-  prefixOfSubnet =
-    network:
-    let
-      parts = builtins.match "[^/]+/([0-9]+)" (network.subnet or "");
-    in
-    if parts == null then null else builtins.fromJSON (builtins.head parts);
-
-  # `ip = "192.168.1.11/24"`; without a prefix length the subnet's applies.
   splitAddress =
-    where: network: ip:
+    where: ip:
     let
-      parts = builtins.match "([0-9.]+)(/([0-9]+))?" ip;
-      subnetPrefix = prefixOfSubnet network;
+      parts = builtins.match "([0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+)/([0-9]+)" ip;
     in
     if parts == null then
-      fail where "ip `${ip}` is not an IPv4 address; write it like 192.168.1.11/24"
+      fail where "ip `${ip}` is not an IPv4 address with a prefix length; write it like 192.168.1.11/24"
     else
       {
         address = builtins.elemAt parts 0;
-        prefixLength =
-          if builtins.elemAt parts 2 != null then
-            builtins.fromJSON (builtins.elemAt parts 2)
-          else if subnetPrefix != null then
-            subnetPrefix
-          else
-            fail where "ip `${ip}` has no prefix length and network.subnet gives none; write 192.168.1.11/24";
+        prefixLength = builtins.fromJSON (builtins.elemAt parts 1);
       };
 
   normalizeHost =
     raw: index: host:
     let
       where = "hosts[${toString index}] (${host.name or "unnamed"})";
-      network = raw.network or { };
       role = require where host "role";
     in
     if role != "server" && role != "agent" then
@@ -91,7 +76,7 @@ let
         rootSize = host.root_size or (raw.install.root_size or defaults.rootSize);
         interface = host.interface or null;
       }
-      // splitAddress where network (require where host "ip");
+      // splitAddress where (require where host "ip");
 
   indexed = list: builtins.genList (i: { index = i; value = builtins.elemAt list i; }) (builtins.length list);
 
@@ -116,7 +101,7 @@ let
       {
         cluster = {
           name = require "cluster" (raw.cluster or { }) "name";
-          domain = raw.cluster.domain or defaults.domain;
+          domain = require "cluster" (raw.cluster or { }) "domain";
           flake = raw.cluster.flake or ".";
           gitopsRepo = raw.cluster.gitops_repo or null;
         };
@@ -124,7 +109,7 @@ let
           interface = network.interface or null;
           subnet = require "network" network "subnet";
           gateway = require "network" network "gateway";
-          dns = network.dns or [ network.gateway ];
+          dns = require "network" network "dns";
           vip = require "network" network "vip";
         };
         k3s = {

@@ -15,15 +15,32 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 /** Removes namespaces whose creating process is gone (a test run killed before cleanup). */
-export async function sweepStaleNamespaces(): Promise<void> {
-  const { stdout } = await execa("ip", ["netns", "list"]);
-  for (const line of stdout.split("\n")) {
-    const name = line.split(" ")[0] ?? "";
-    const match = new RegExp(`^${PREFIX}(\\d+)x`).exec(name);
-    if (!match) continue;
-    const pid = Number(match[1]);
+export async function sweepStaleNamespaces(prefix = PREFIX): Promise<void> {
+  for (const { name, pid } of await namespacesWithPrefix(prefix))
     if (pid !== process.pid && !isAlive(pid)) await deleteNamespace(name);
+}
+
+/**
+ * Removes every namespace named with `prefix`, alive or not, killing what runs inside: how a
+ * long-lived lab (`metal lab`, prefix "mlab") is torn down from another process.
+ */
+export async function removeNamespaces(prefix: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { name } of await namespacesWithPrefix(prefix)) {
+    await deleteNamespace(name);
+    removed.push(name);
   }
+  return removed;
+}
+
+async function namespacesWithPrefix(prefix: string): Promise<{ name: string; pid: number }[]> {
+  const { stdout } = await execa("ip", ["netns", "list"]);
+  const pattern = new RegExp(`^${prefix}(\\d+)x`);
+  return stdout.split("\n").flatMap((line) => {
+    const name = line.split(" ")[0] ?? "";
+    const match = pattern.exec(name);
+    return match ? [{ name, pid: Number(match[1]) }] : [];
+  });
 }
 
 function isAlive(pid: number): boolean {
@@ -66,6 +83,11 @@ export interface VirtualNetworkOptions {
   readonly subnet?: string;
   /** Announce an IPv6 prefix on the bridge? Not needed by the network itself; see addRouter. */
   readonly label?: string;
+  /**
+   * Letters that start every namespace name (default "mtest", swept when its process is gone).
+   * Keep it short: interface names derived from it must fit in 15 characters.
+   */
+  readonly prefix?: string;
 }
 
 export class VirtualNetwork {
@@ -74,19 +96,22 @@ export class VirtualNetwork {
   readonly bridge = "br0";
   readonly subnet: string;
   readonly #namespaces: string[] = [];
+  readonly #prefix: string;
   #destroyed = false;
 
-  private constructor(id: string, subnet: string) {
+  private constructor(id: string, subnet: string, prefix: string) {
     this.id = id;
+    this.#prefix = prefix;
     this.subnet = subnet;
     this.lan = `${id}lan`;
   }
 
   /** Creates the lan namespace with its bridge. Call destroy() when done (afterAll / finally). */
   static async create(options: VirtualNetworkOptions = {}): Promise<VirtualNetwork> {
-    await sweepStaleNamespaces();
-    const id = `${PREFIX}${process.pid}x${counter++}`;
-    const network = new VirtualNetwork(id, options.subnet ?? "10.77.0");
+    const prefix = options.prefix ?? PREFIX;
+    await sweepStaleNamespaces(prefix);
+    const id = `${prefix}${process.pid}x${counter++}`;
+    const network = new VirtualNetwork(id, options.subnet ?? "10.77.0", prefix);
     await network.#addNamespace(network.lan);
     const inLan = (...args: string[]) => ip("-n", network.lan, ...args);
     await inLan(
@@ -122,7 +147,7 @@ export class VirtualNetwork {
   ): Promise<NetHost> {
     const namespace = `${this.id}${name}`;
     await this.#addNamespace(namespace);
-    const outer = `v${this.id.slice(PREFIX.length)}${name}`.slice(0, 15);
+    const outer = `v${this.id.slice(this.#prefix.length)}${name}`.slice(0, 15);
     await ip("link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", namespace);
     await ip("link", "set", outer, "netns", this.lan);
     await ip("-n", this.lan, "link", "set", outer, "master", this.bridge, "up");
@@ -140,6 +165,18 @@ export class VirtualNetwork {
     await ip("-n", this.lan, "tuntap", "add", "dev", name, "mode", "tap");
     await ip("-n", this.lan, "link", "set", name, "master", this.bridge, "up");
     return name;
+  }
+
+  /**
+   * Gives the bridge SUBNET.hostOctet/24 in the lan namespace, so processes there (the
+   * Wake-on-LAN gate) receive the subnet's directed broadcasts. Idempotent.
+   */
+  async addBridgeAddress(hostOctet: number): Promise<string> {
+    const address = `${this.subnet}.${hostOctet}`;
+    const { stdout } = await execa("ip", ["-n", this.lan, "-4", "-o", "addr", "show", this.bridge]);
+    if (!stdout.includes(` ${address}/`))
+      await ip("-n", this.lan, "addr", "add", `${address}/24`, "dev", this.bridge);
+    return address;
   }
 
   /** Runs a command in the lan namespace (QEMU machines live there, next to their taps). */

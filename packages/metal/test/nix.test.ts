@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { hostSettings as cliHostSettings } from "../src/inventory/host-settings.js";
+import { loadInventory } from "../src/inventory/load.js";
 import {
   evaluateNixDiskoLayouts,
   evaluateNixHostSettings,
@@ -60,7 +62,7 @@ describe.skipIf(!hasNix)("nix", () => {
     }
   });
 
-  it("derives every host's settings from an inventory that relies on the defaults", async () => {
+  it("derives every host's settings from an inventory that leaves the optional fields out", async () => {
     const settings = await hostSettings(join(fixtures, "lab.toml"));
     const partitions = (rootSize: string) => [
       {
@@ -213,8 +215,10 @@ describe.skipIf(!hasNix)("nix", () => {
     });
   });
 
-  const NETWORK =
-    '[cluster]\nname = "x"\n[network]\nsubnet = "10.0.0.0/24"\ngateway = "10.0.0.1"\nvip = "10.0.0.5"';
+  const CLUSTER_AND_NETWORK = [
+    '[cluster]\nname = "x"\ndomain = "x.internal"',
+    '[network]\ninterface = "eth0"\nsubnet = "10.0.0.0/24"\ngateway = "10.0.0.1"\ndns = ["10.0.0.1"]\nvip = "10.0.0.5"',
+  ].join("\n");
   const host = (name: string, fields: string) =>
     `[[hosts]]\nname = "${name}"\nip = "10.0.0.11/24"\ndisk = "/dev/vda"\n${fields}`;
   const SERVER = 'mac = "52:54:00:00:00:01"\nrole = "server"\ninit = true';
@@ -249,7 +253,7 @@ describe.skipIf(!hasNix)("nix", () => {
     const dir = await mkdtemp(join(tmpdir(), "metal-nix-"));
     try {
       const file = join(dir, "cluster.toml");
-      await writeFile(file, [NETWORK, ...hosts].join("\n"));
+      await writeFile(file, [CLUSTER_AND_NETWORK, ...hosts].join("\n"));
       const failure = hostSettings(file);
       await expect(failure).rejects.toBeInstanceOf(NixEvaluationError);
       await expect(failure).rejects.toThrow(message);
@@ -275,6 +279,18 @@ describe.skipIf(!hasNix)("nix", () => {
           partlabel: "disk-main-ceph",
         });
       }
+    }
+  });
+});
+
+describe.skipIf(!hasNix)("the CLI and the flake", () => {
+  it("derive the same settings for every host of every example inventory and fixture", async () => {
+    const files = [
+      ...(await exampleInventories()),
+      ...["homelab.toml", "lab.toml", "vm-test.toml"].map((name) => join(fixtures, name)),
+    ];
+    for (const file of files) {
+      expect(await hostSettings(file), file).toEqual(cliHostSettings(await loadInventory(file)));
     }
   });
 });

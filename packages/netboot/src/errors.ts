@@ -24,6 +24,11 @@ export class DhcpDecodeError extends NetbootError {
   }
 }
 
+/** A DHCP packet or option value that cannot be encoded (a caller's mistake, not the network's). */
+export class DhcpEncodeError extends NetbootError {
+  override name = "DhcpEncodeError";
+}
+
 /** A TFTP packet that cannot be decoded. */
 export class TftpDecodeError extends NetbootError {
   override name = "TftpDecodeError";
@@ -32,12 +37,24 @@ export class TftpDecodeError extends NetbootError {
   }
 }
 
-/** A requested path that resolves outside the served root, or is not a plain file inside it. */
+/** A TFTP packet the caller asked to frame that cannot exist on the wire (a programming error). */
+export class TftpEncodeError extends NetbootError {
+  override name = "TftpEncodeError";
+  constructor(message: string) {
+    super(`cannot encode TFTP packet: ${message}`);
+  }
+}
+
+/**
+ * A requested path that resolves outside the served root, or is not a plain file inside it.
+ * `notFound` tells "nothing there" (TFTP error 1, HTTP 404) from "not allowed" (error 2, 403).
+ */
 export class PathRefusedError extends NetbootError {
   override name = "PathRefusedError";
   constructor(
     readonly requested: string,
     readonly reason: string,
+    readonly notFound = false,
   ) {
     super(`refused path ${JSON.stringify(requested)}: ${reason}`);
   }

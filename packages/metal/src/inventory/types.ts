@@ -55,4 +55,23 @@ export interface Inventory {
     readonly command: readonly string[] | undefined;
   };
   readonly hosts: readonly Host[];
+  /** The `[lab]` section, present only in inventories meant for the virtual lab. */
+  readonly lab?: LabSettings | undefined;
+}
+
+export type LabFirmware = "uefi" | "bios";
+
+/** A virtual lab machine (`[[lab.machines]]`): only `metal lab` reads these. */
+export interface LabMachine {
+  /** The inventory host this QEMU machine plays (its MAC and disk come from there). */
+  readonly host: string;
+  readonly firmware: LabFirmware;
+  /** QEMU disk size, e.g. `4G`. */
+  readonly diskSize: string;
+  /** QEMU memory size, e.g. `512M`. */
+  readonly memory: string;
+}
+
+export interface LabSettings {
+  readonly machines: readonly LabMachine[];
 }

@@ -6,7 +6,7 @@
 import { execa, ExecaError } from "execa";
 import { fileURLToPath } from "node:url";
 import { NixEvaluationError, NixMissingError } from "./errors.js";
-import type { HostSettingsByName } from "./host-settings.js";
+import type { HostSettings } from "../inventory/host-settings.js";
 
 /** nix/lib of this repository, from src/nix or dist/nix alike. */
 const NIX_LIB = fileURLToPath(new URL("../../../../nix/lib/", import.meta.url));
@@ -31,8 +31,10 @@ async function evaluate(entry: string, inventoryFile: string): Promise<unknown> 
 }
 
 /** nix/lib/host-settings.nix applied to `inventoryFile` (an absolute path). */
-export async function evaluateNixHostSettings(inventoryFile: string): Promise<HostSettingsByName> {
-  return (await evaluate("eval-host-settings.nix", inventoryFile)) as HostSettingsByName;
+export async function evaluateNixHostSettings(
+  inventoryFile: string,
+): Promise<Record<string, HostSettings>> {
+  return (await evaluate("eval-host-settings.nix", inventoryFile)) as Record<string, HostSettings>;
 }
 
 /** Every host's `disko.devices` (nix/lib/disko-layout.nix), keyed by host name. */

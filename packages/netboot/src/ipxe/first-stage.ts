@@ -3,7 +3,10 @@
  * for UEFI HTTP boot) before iPXE fetches its script. Stock, unpatched binaries only: a patched
  * binary loses its signature, and signed ones are what Secure Boot shims accept (PXE-FACTS §4).
  */
+import { stat } from "node:fs/promises";
 import type { Firmware } from "../arch.js";
+import { PathRefusedError } from "../errors.js";
+import { resolveUnderRoot } from "../rooted-path.js";
 
 /** File names, relative to the first-stage directory, per firmware family. */
 export type FirstStageBinaries = Readonly<Partial<Record<Firmware, string>>>;
@@ -26,4 +29,55 @@ export function firstStageFor(
   override?: string,
 ): string | undefined {
   return override ?? binaries[firmware];
+}
+
+/** What Debian's `ipxe` package ships for the firmware families we boot, overrides included. */
+export const DEBIAN_FIRST_STAGE_FILES: readonly string[] = [
+  "undionly.kpxe",
+  "ipxe.efi",
+  "snponly.efi",
+];
+
+export interface FirstStageFileStatus {
+  readonly name: string;
+  /** True when the file servers will hand it out (it passed the rooted-path check). */
+  readonly servable: boolean;
+  readonly size?: number;
+  /** Why it cannot be served, with the fix. */
+  readonly problem?: string;
+}
+
+/**
+ * Which first-stage binaries a directory can serve, checked through the same resolver the TFTP
+ * and HTTP servers use, so "servable" here means servable there. Debian links `ipxe.efi` to
+ * `/boot/ipxe.efi`, outside `/usr/lib/ipxe`: the resolver refuses that, and the problem says to
+ * copy the files into a directory of their own.
+ */
+export async function inspectFirstStageDir(
+  dir: string,
+  names: readonly string[] = DEBIAN_FIRST_STAGE_FILES,
+): Promise<FirstStageFileStatus[]> {
+  try {
+    if (!(await stat(dir)).isDirectory()) {
+      return names.map((name) => ({ name, servable: false, problem: `${dir} is not a directory` }));
+    }
+  } catch {
+    const problem = `directory ${dir} does not exist (install Debian's ipxe package or pass another directory)`;
+    return names.map((name) => ({ name, servable: false, problem }));
+  }
+  return Promise.all(
+    names.map(async (name): Promise<FirstStageFileStatus> => {
+      try {
+        const file = await resolveUnderRoot(dir, name);
+        return { name, servable: true, size: file.size };
+      } catch (error) {
+        if (!(error instanceof PathRefusedError)) throw error;
+        const fix =
+          error.reason === "resolves outside the served root"
+            ? `copy the binaries into a directory of their own (cp -L ${dir}/${name} DIR/) and serve DIR`
+            : `put ${name} into ${dir} or serve another directory`;
+        return { name, servable: false, problem: `${error.reason}: ${fix}` };
+      }
+    }),
+  );
 }

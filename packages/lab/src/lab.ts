@@ -1,0 +1,170 @@
+/**
+ * The whole virtual lab in one call, assembled from the parts: a VirtualNetwork, the dnsmasq
+ * home router, one QEMU machine per spec (blank raw disk, NIC on its own tap, powered off) and
+ * the Wake-on-LAN gate that powers them on. Knows nothing about PXE: the caller adds its
+ * server's namespace with addHost() and serves from there.
+ */
+import { mkdir, open, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { chooseAccelerator, type Accelerator } from "./accel.js";
+import { LabConfigError } from "./errors.js";
+import { defaultCacheDir, fetchKernel } from "./kernel.js";
+import { VirtualNetwork, type NetHost } from "./netns.js";
+import { QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
+import { HomeRouter, type RouterOptions } from "./router.js";
+import { WolGate, type WakeEvent } from "./wol-gate.js";
+
+export interface LabMachineSpec {
+  readonly name: string;
+  readonly mac: string;
+  readonly firmware: Firmware;
+  readonly nicBoot?: NicBoot;
+  /** Size of the blank disk in MiB (default 1024; sparse). */
+  readonly diskSizeMiB?: number;
+  readonly memoryMiB?: number;
+}
+
+export interface LabOptions {
+  readonly machines: readonly LabMachineSpec[];
+  /** Disks, serial logs, router log and lease file live here. */
+  readonly workDir: string;
+  /** First three octets of the lab's /24 (default 10.77.0). */
+  readonly subnet?: string;
+  /** Namespace name prefix (default "mlab"; see removeNamespaces for `lab down`). */
+  readonly namespacePrefix?: string;
+  readonly router?: Pick<RouterOptions, "pool" | "reservations" | "leaseTime">;
+  /** Hold machines off until Wake-on-LAN (default true); false powers them on at once. */
+  readonly wakeOnLan?: boolean;
+  /** Skip the KVM probe (which needs Debian's kernel from the cache). */
+  readonly accelerator?: Accelerator;
+  readonly cacheDir?: string;
+  readonly onWake?: (event: WakeEvent) => void;
+}
+
+const DEFAULT_DISK_MIB = 1024;
+const DEFAULT_PREFIX = "mlab";
+const MIB = 1024 * 1024;
+
+export class Lab {
+  readonly network: VirtualNetwork;
+  readonly router: HomeRouter;
+  readonly machines: readonly QemuMachine[];
+  readonly gate: WolGate | undefined;
+
+  private constructor(
+    network: VirtualNetwork,
+    router: HomeRouter,
+    machines: readonly QemuMachine[],
+    gate: WolGate | undefined,
+  ) {
+    this.network = network;
+    this.router = router;
+    this.machines = machines;
+    this.gate = gate;
+  }
+
+  static async create(options: LabOptions): Promise<Lab> {
+    checkUnique(options.machines);
+    const accelerator = options.accelerator ?? (await probeAccelerator(options.cacheDir));
+    const network = await VirtualNetwork.create({
+      subnet: options.subnet,
+      prefix: options.namespacePrefix ?? DEFAULT_PREFIX,
+    });
+    const machines: QemuMachine[] = [];
+    let router: HomeRouter | undefined;
+    let gate: WolGate | undefined;
+    try {
+      router = await HomeRouter.start({
+        network,
+        workDir: join(options.workDir, "router"),
+        ...options.router,
+      });
+      for (const [index, spec] of options.machines.entries()) {
+        const workDir = join(options.workDir, spec.name);
+        const disk = join(workDir, "disk.img");
+        await createBlankDisk(disk, spec.diskSizeMiB ?? DEFAULT_DISK_MIB);
+        machines.push(
+          await QemuMachine.create({
+            name: spec.name,
+            firmware: spec.firmware,
+            mac: spec.mac,
+            nicBoot: spec.nicBoot,
+            memoryMiB: spec.memoryMiB,
+            workDir,
+            disk,
+            network: { namespace: network.lan, tap: await network.addTap(`tap${index}`) },
+            accelerator,
+          }),
+        );
+      }
+      if (options.wakeOnLan ?? true)
+        gate = await WolGate.start({ network, machines, onWake: options.onWake });
+      else await Promise.all(machines.map((machine) => machine.powerOn()));
+      return new Lab(network, router, machines, gate);
+    } catch (error) {
+      await teardown(network, router, machines, gate);
+      throw error;
+    }
+  }
+
+  machine(name: string): QemuMachine {
+    const machine = this.machines.find((candidate) => candidate.name === name);
+    if (!machine)
+      throw new LabConfigError(
+        `no lab machine named "${name}"; the lab has ${this.machines.map((m) => m.name).join(", ")}`,
+      );
+    return machine;
+  }
+
+  /** A namespace on the lab bridge for the caller's servers (PXE, callback API, SSH client). */
+  addHost(name: string, hostOctet: number): Promise<NetHost> {
+    return this.network.addHost(name, hostOctet);
+  }
+
+  /** Stops every machine, the gate and the router, and removes the namespaces. */
+  async destroy(): Promise<void> {
+    await teardown(this.network, this.router, this.machines, this.gate);
+  }
+}
+
+async function teardown(
+  network: VirtualNetwork,
+  router: HomeRouter | undefined,
+  machines: readonly QemuMachine[],
+  gate: WolGate | undefined,
+): Promise<void> {
+  await gate?.stop();
+  await Promise.allSettled(machines.map((machine) => machine.stop()));
+  await router?.stop();
+  await network.destroy();
+}
+
+function checkUnique(machines: readonly LabMachineSpec[]): void {
+  for (const key of ["name", "mac"] as const) {
+    const seen = new Set<string>();
+    for (const machine of machines) {
+      const value = machine[key].toLowerCase();
+      if (seen.has(value))
+        throw new LabConfigError(
+          `two lab machines share the ${key} "${machine[key]}"; give each machine its own`,
+        );
+      seen.add(value);
+    }
+  }
+}
+
+async function probeAccelerator(cacheDir = defaultCacheDir()): Promise<Accelerator> {
+  const kernel = await fetchKernel({ cacheDir });
+  return chooseAccelerator({ kernel: kernel.vmlinuz, cacheDir });
+}
+
+async function createBlankDisk(path: string, sizeMiB: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await rm(path, { force: true });
+  const handle = await open(path, "w");
+  try {
+    await handle.truncate(sizeMiB * MIB);
+  } finally {
+    await handle.close();
+  }
+}

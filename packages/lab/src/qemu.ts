@@ -1,0 +1,289 @@
+/**
+ * One QEMU machine of the lab: SeaBIOS or OVMF, a virtio NIC on a tap in the lab namespace, a
+ * raw disk, serial console to a file. It is always started powered "off" (`-S`, QMP socket)
+ * so that something (a test, the Wake-on-LAN gate) decides when it powers on.
+ */
+import { execa, type ResultPromise } from "execa";
+import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Accelerator } from "./accel.js";
+import { LabConfigError, MachineExitedError, SerialTimeoutError } from "./errors.js";
+import { QmpClient } from "./qmp.js";
+
+export type Firmware = "bios" | "uefi";
+
+/** "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF only). */
+export type NicBoot = "ipxe" | "native";
+
+export interface MachineSpec {
+  readonly name: string;
+  readonly firmware: Firmware;
+  readonly mac: string;
+  /** Directory for this machine's files: serial log, QMP socket, UEFI variables. */
+  readonly workDir: string;
+  /** Tap device (VirtualNetwork.addTap) and the namespace it lives in; no NIC when absent. */
+  readonly network?: { readonly namespace: string; readonly tap: string };
+  readonly nicBoot?: NicBoot;
+  /** Raw disk image; boots first, falling through to the NIC while it is blank. */
+  readonly disk?: string;
+  readonly memoryMiB?: number;
+  /** Make a guest reboot end QEMU instead (handy with `poweroff -f` as the end of a test). */
+  readonly noReboot?: boolean;
+  readonly accelerator: Accelerator;
+}
+
+/** Host firmware files (Debian packages ovmf, seabios via qemu-system-x86). */
+export const FIRMWARE_FILES = {
+  ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+  ovmfVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+} as const;
+
+export interface MachineFiles {
+  readonly serialLog: string;
+  readonly qmpSocket: string;
+  readonly uefiVars: string;
+  readonly sercon: string;
+}
+
+const QEMU = "qemu-system-x86_64";
+const DEFAULT_MEMORY_MIB = 512;
+const QMP_CONNECT_TIMEOUT_MS = 10_000;
+const QUIT_GRACE_MS = 3_000;
+const SERIAL_POLL_MS = 200;
+const LOG_TAIL_CHARS = 3_000;
+const DISK_BOOT_INDEX = 1;
+/**
+ * SeaBIOS prints to the serial port only when fw_cfg "etc/sercon-port" names it: 0x3f8
+ * (COM1), little-endian. iPXE's ROM then mirrors its text there too.
+ */
+const SERCON_PORT_BYTES = Uint8Array.of(0xf8, 0x03);
+const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+export function machineFiles(workDir: string): MachineFiles {
+  return {
+    serialLog: join(workDir, "serial.log"),
+    qmpSocket: join(workDir, "qmp.sock"),
+    uefiVars: join(workDir, "OVMF_VARS.fd"),
+    sercon: join(workDir, "sercon.bin"),
+  };
+}
+
+/** QEMU's argument vector for a machine; pure, so it is tested without starting anything. */
+export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
+  if (!MAC_PATTERN.test(spec.mac))
+    throw new LabConfigError(
+      `machine ${spec.name}: MAC "${spec.mac}" is not six hex octets (e.g. 52:54:00:12:34:56)`,
+    );
+  const nicBoot = spec.nicBoot ?? "ipxe";
+  if (spec.firmware === "bios" && nicBoot === "native")
+    throw new LabConfigError(
+      `machine ${spec.name}: SeaBIOS has no PXE of its own; use nicBoot "ipxe" for BIOS machines`,
+    );
+  for (const path of [spec.disk, ...Object.values(files)])
+    if (path?.includes(","))
+      throw new LabConfigError(
+        `machine ${spec.name}: path ${path} contains a comma, which QEMU's option syntax splits on; ` +
+          "use a directory without commas",
+      );
+  const argv = [
+    "-name",
+    spec.name,
+    "-accel",
+    spec.accelerator,
+    "-m",
+    String(spec.memoryMiB ?? DEFAULT_MEMORY_MIB),
+    "-display",
+    "none",
+    "-vga",
+    "none",
+    "-monitor",
+    "none",
+    "-serial",
+    `file:${files.serialLog}`,
+    "-qmp",
+    `unix:${files.qmpSocket},server=on,wait=off`,
+    "-S",
+  ];
+  if (spec.noReboot) argv.push("-no-reboot");
+  if (spec.firmware === "uefi")
+    argv.push(
+      "-machine",
+      "q35",
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE_FILES.ovmfCode}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${files.uefiVars}`,
+    );
+  else argv.push("-fw_cfg", `name=etc/sercon-port,file=${files.sercon}`);
+  let bootIndex = DISK_BOOT_INDEX;
+  if (spec.disk)
+    argv.push(
+      "-drive",
+      `file=${spec.disk},format=raw,if=none,id=disk0`,
+      "-device",
+      `virtio-blk-pci,drive=disk0,bootindex=${bootIndex++}`,
+    );
+  if (spec.network) {
+    argv.push(
+      "-netdev",
+      `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
+      "-device",
+      `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()},bootindex=${bootIndex}` +
+        (nicBoot === "native" ? ",romfile=" : ""),
+    );
+  } else argv.push("-nic", "none");
+  return argv;
+}
+
+export type PowerState = "off" | "on" | "exited";
+
+export class QemuMachine {
+  readonly spec: MachineSpec;
+  readonly files: MachineFiles;
+  readonly #process: ResultPromise;
+  readonly #qmp: QmpClient;
+  #state: PowerState = "off";
+  #exitDetail: string | undefined;
+
+  private constructor(
+    spec: MachineSpec,
+    files: MachineFiles,
+    child: ResultPromise,
+    qmp: QmpClient,
+  ) {
+    this.spec = spec;
+    this.files = files;
+    this.#process = child;
+    this.#qmp = qmp;
+    child.then(
+      (result) =>
+        this.#exited(
+          `exit code ${result.exitCode ?? "?"}, signal ${result.signal ?? "none"}: ${tail(String(result.stderr ?? ""))}`,
+        ),
+      (error: Error) => this.#exited(error.message),
+    );
+  }
+
+  /** Starts QEMU powered off; call powerOn() (or let a WoL gate do it). */
+  static async create(spec: MachineSpec): Promise<QemuMachine> {
+    await mkdir(spec.workDir, { recursive: true });
+    const files = machineFiles(spec.workDir);
+    const argv = qemuArgv(spec, files);
+    await rm(files.qmpSocket, { force: true });
+    await writeFile(files.serialLog, "");
+    if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
+    else await writeFile(files.sercon, SERCON_PORT_BYTES);
+    const [file, args] = spec.network
+      ? ["ip", ["netns", "exec", spec.network.namespace, QEMU, ...argv]]
+      : [QEMU, argv];
+    const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore" });
+    try {
+      const qmp = await QmpClient.connect(files.qmpSocket, QMP_CONNECT_TIMEOUT_MS);
+      return new QemuMachine(spec, files, child, qmp);
+    } catch (error) {
+      child.kill("SIGKILL");
+      const result = await child;
+      throw new MachineExitedError(
+        spec.name,
+        `QEMU did not come up: ${(error as Error).message}; stderr: ${tail(String(result.stderr ?? ""))}`,
+        "",
+      );
+    }
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get mac(): string {
+    return this.spec.mac.toLowerCase();
+  }
+
+  get state(): PowerState {
+    return this.#state;
+  }
+
+  /** Presses the power button: the paused machine starts executing its firmware. */
+  async powerOn(): Promise<void> {
+    if (this.#state !== "off") return;
+    await this.#qmp.execute("cont");
+    this.#state = "on";
+  }
+
+  async reset(): Promise<void> {
+    await this.#qmp.execute("system_reset");
+  }
+
+  async serialOutput(): Promise<string> {
+    return readFile(this.files.serialLog, "latin1");
+  }
+
+  /** Current size of the serial log, to wait for text that appears after this point. */
+  async serialOffset(): Promise<number> {
+    return (await stat(this.files.serialLog)).size;
+  }
+
+  /** Resolves with the first match of `pattern` on the serial console after `fromOffset`. */
+  async waitForSerial(
+    pattern: RegExp,
+    timeoutMs: number,
+    fromOffset = 0,
+  ): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const output = (await this.#readFrom(fromOffset)).replaceAll("\r", "");
+      const match = pattern.exec(output);
+      if (match) return match;
+      if (this.#state === "exited")
+        throw new MachineExitedError(this.name, this.#exitDetail ?? "", tail(output));
+      if (Date.now() > deadline)
+        throw new SerialTimeoutError(this.name, pattern, timeoutMs, tail(output));
+      await sleep(SERIAL_POLL_MS);
+    }
+  }
+
+  /** Resolves when QEMU has exited (e.g. the guest powered off under -no-reboot). */
+  async waitForExit(): Promise<void> {
+    await this.#process;
+  }
+
+  /** Ends QEMU (QMP quit, then SIGKILL) and removes its socket and UEFI variables copy. */
+  async stop(): Promise<void> {
+    if (this.#state !== "exited") {
+      await this.#qmp.execute("quit").catch(() => undefined);
+      const quit = await Promise.race([
+        this.#process.then(() => true),
+        sleep(QUIT_GRACE_MS, false),
+      ]);
+      if (!quit) this.#process.kill("SIGKILL");
+      await this.#process;
+    }
+    this.#qmp.close();
+    await rm(this.files.qmpSocket, { force: true });
+    await rm(this.files.uefiVars, { force: true });
+    await rm(this.files.sercon, { force: true });
+  }
+
+  async #readFrom(offset: number): Promise<string> {
+    const handle = await open(this.files.serialLog, "r");
+    try {
+      const { size } = await handle.stat();
+      const length = Math.max(0, size - offset);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, offset);
+      return buffer.toString("latin1");
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #exited(detail: string): void {
+    this.#state = "exited";
+    this.#exitDetail = detail;
+  }
+}
+
+function tail(text: string): string {
+  return text.slice(-LOG_TAIL_CHARS);
+}

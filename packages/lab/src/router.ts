@@ -1,0 +1,140 @@
+/**
+ * The "home router" of the lab: dnsmasq in its own namespace on the lab bridge, handing out
+ * addresses (and an IPv6 router advertisement) but no boot information, like a consumer
+ * router. The RA matters: without one, the 2019 iPXE build waits ~13 s for SLAAC (LAB-NOTES).
+ */
+import { execa, type ResultPromise } from "execa";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HostToolError } from "./errors.js";
+import type { NetHost, VirtualNetwork } from "./netns.js";
+
+export interface RouterOptions {
+  readonly network: VirtualNetwork;
+  /** Directory for the log and the lease file. */
+  readonly workDir: string;
+  /** The router's last octet (default 1). */
+  readonly hostOctet?: number;
+  /** First and last octet of the DHCP pool (default 100–199). */
+  readonly pool?: readonly [number, number];
+  /** Fixed addresses, as a router's "reserved IP" table. */
+  readonly reservations?: readonly { readonly mac: string; readonly address: string }[];
+  readonly leaseTime?: string;
+  /** ULA prefix announced by RA (default fd77::). */
+  readonly ipv6Prefix?: string;
+}
+
+export interface Lease {
+  readonly mac: string;
+  readonly address: string;
+}
+
+const DNSMASQ = "dnsmasq";
+const DEFAULT_ROUTER_OCTET = 1;
+const DEFAULT_POOL: readonly [number, number] = [100, 199];
+const DEFAULT_LEASE_TIME = "1h";
+const DEFAULT_IPV6_PREFIX = "fd77::";
+const IPV6_PREFIX_LENGTH = 64;
+const READY_TIMEOUT_MS = 10_000;
+const POLL_MS = 100;
+/** dnsmasq logs this once its DHCP socket is open. */
+const READY_LINE = /DHCP, IP range/;
+
+export class HomeRouter {
+  readonly host: NetHost;
+  readonly logFile: string;
+  readonly leaseFile: string;
+  readonly #process: ResultPromise;
+
+  private constructor(host: NetHost, logFile: string, leaseFile: string, child: ResultPromise) {
+    this.host = host;
+    this.logFile = logFile;
+    this.leaseFile = leaseFile;
+    this.#process = child;
+  }
+
+  get address(): string {
+    return this.host.address;
+  }
+
+  static async start(options: RouterOptions): Promise<HomeRouter> {
+    const { network } = options;
+    const prefix = options.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
+    const host = await network.addHost("router", options.hostOctet ?? DEFAULT_ROUTER_OCTET, {
+      ipv6: `${prefix}1/${IPV6_PREFIX_LENGTH}`,
+    });
+    await mkdir(options.workDir, { recursive: true });
+    const logFile = join(options.workDir, "dnsmasq.log");
+    const leaseFile = join(options.workDir, "dnsmasq.leases");
+    await writeFile(logFile, "");
+    await writeFile(leaseFile, "");
+    const [first, last] = options.pool ?? DEFAULT_POOL;
+    const args = [
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      // Addresses only: no DNS (port 0) and no PXE; the lab's own server does boot.
+      "--port=0",
+      "--bind-interfaces",
+      `--interface=${host.interface}`,
+      `--dhcp-range=${network.subnet}.${first},${network.subnet}.${last},255.255.255.0,${options.leaseTime ?? DEFAULT_LEASE_TIME}`,
+      "--enable-ra",
+      `--dhcp-range=${prefix},ra-only,${IPV6_PREFIX_LENGTH}`,
+      "--dhcp-authoritative",
+      "--no-ping",
+      "--keep-in-foreground",
+      "--log-dhcp",
+      `--log-facility=${logFile}`,
+      `--dhcp-leasefile=${leaseFile}`,
+      "--pid-file=",
+      "--user=root",
+      ...(options.reservations ?? []).map(({ mac, address }) => `--dhcp-host=${mac},${address}`),
+    ];
+    const [file, fileArgs] = host.argv(DNSMASQ, args);
+    const child = execa(file, fileArgs, { reject: false, stdin: "ignore" });
+    const router = new HomeRouter(host, logFile, leaseFile, child);
+    await router.#waitUntilReady();
+    return router;
+  }
+
+  async log(): Promise<string> {
+    return readFile(this.logFile, "utf8");
+  }
+
+  /** Current leases from dnsmasq's lease file ("expiry mac address hostname client-id"). */
+  async leases(): Promise<Lease[]> {
+    return parseLeaseFile(await readFile(this.leaseFile, "utf8"));
+  }
+
+  async stop(): Promise<void> {
+    this.#process.kill("SIGTERM");
+    await this.#process;
+  }
+
+  async #waitUntilReady(): Promise<void> {
+    let exited = false;
+    void this.#process.then(() => (exited = true));
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!READY_LINE.test(await this.log())) {
+      if (exited || Date.now() > deadline) {
+        this.#process.kill("SIGKILL");
+        const result = await this.#process;
+        throw new HostToolError(
+          DNSMASQ,
+          `did not start serving DHCP: ${String(result.stderr ?? "")}${await this.log()}`,
+          "Install dnsmasq-base (`apt-get install dnsmasq-base`) and check the log above",
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+export function parseLeaseFile(content: string): Lease[] {
+  return content
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 3 && /^\d+$/.test(fields[0]!))
+    .map((fields) => ({ mac: fields[1]!, address: fields[2]! }));
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { LabConfigError } from "../src/errors.js";
+import { machineFiles, qemuArgv, type MachineSpec } from "../src/qemu.js";
+
+const files = machineFiles("/lab/m1");
+const base: MachineSpec = {
+  name: "m1",
+  firmware: "uefi",
+  mac: "52:54:00:77:00:01",
+  workDir: "/lab/m1",
+  network: { namespace: "mtest1x0lan", tap: "tap0" },
+  disk: "/lab/m1/disk.img",
+  accelerator: "tcg",
+};
+
+function optionAfter(argv: string[], flag: string): string[] {
+  return argv.flatMap((value, index) => (argv[index - 1] === flag ? [value] : []));
+}
+
+describe("qemuArgv", () => {
+  it("starts every machine paused with a QMP socket and the serial console in a file", () => {
+    const argv = qemuArgv(base, files);
+    expect(argv).toContain("-S");
+    expect(optionAfter(argv, "-qmp")).toEqual(["unix:/lab/m1/qmp.sock,server=on,wait=off"]);
+    expect(optionAfter(argv, "-serial")).toEqual(["file:/lab/m1/serial.log"]);
+    expect(optionAfter(argv, "-accel")).toEqual(["tcg"]);
+  });
+
+  it("boots the disk first and falls through to the NIC", () => {
+    const devices = optionAfter(qemuArgv(base, files), "-device");
+    expect(devices).toEqual([
+      "virtio-blk-pci,drive=disk0,bootindex=1",
+      "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:01,bootindex=2",
+    ]);
+  });
+
+  it("gives UEFI machines q35, OVMF code read-only and their own variables copy", () => {
+    const argv = qemuArgv(base, files);
+    expect(optionAfter(argv, "-machine")).toEqual(["q35"]);
+    expect(optionAfter(argv, "-drive")).toEqual([
+      "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+      "if=pflash,format=raw,unit=1,file=/lab/m1/OVMF_VARS.fd",
+      "file=/lab/m1/disk.img,format=raw,if=none,id=disk0",
+    ]);
+  });
+
+  it("turns the NIC's iPXE ROM off for native UEFI PXE", () => {
+    const devices = optionAfter(qemuArgv({ ...base, nicBoot: "native" }, files), "-device");
+    expect(devices.at(-1)).toMatch(/,romfile=$/);
+  });
+
+  it("sends SeaBIOS output to the serial port on BIOS machines and boots the NIC alone without a disk", () => {
+    const argv = qemuArgv({ ...base, firmware: "bios", disk: undefined }, files);
+    expect(optionAfter(argv, "-fw_cfg")).toEqual(["name=etc/sercon-port,file=/lab/m1/sercon.bin"]);
+    expect(optionAfter(argv, "-machine")).toEqual([]);
+    expect(optionAfter(argv, "-device")).toEqual([
+      "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:01,bootindex=1",
+    ]);
+  });
+
+  it("refuses native PXE on BIOS, paths with commas and malformed MACs", () => {
+    expect(() => qemuArgv({ ...base, firmware: "bios", nicBoot: "native" }, files)).toThrow(
+      /SeaBIOS has no PXE/,
+    );
+    expect(() => qemuArgv({ ...base, disk: "/a,b/disk.img" }, files)).toThrow(LabConfigError);
+    expect(() => qemuArgv({ ...base, mac: "52:54:00:77:00" }, files)).toThrow(/six hex octets/);
+  });
+
+  it("exits on guest reboot only when asked", () => {
+    expect(qemuArgv(base, files)).not.toContain("-no-reboot");
+    expect(qemuArgv({ ...base, noReboot: true }, files)).toContain("-no-reboot");
+  });
+});

@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./installer-artifacts.js";
+export * from "./policy.js";

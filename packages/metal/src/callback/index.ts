@@ -1,0 +1,3 @@
+export * from "./facts.js";
+export * from "./routes.js";
+export * from "./tokens.js";

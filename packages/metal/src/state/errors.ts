@@ -1,0 +1,64 @@
+/** Errors of the state store a user or the orchestrator can meet. */
+import type { Phase } from "./types.js";
+
+export class StateError extends Error {
+  override name = "StateError";
+}
+
+/** Compare-and-set failed: the host was not in a phase the caller expected (someone else moved it). */
+export class PhaseConflictError extends StateError {
+  override name = "PhaseConflictError";
+  constructor(
+    readonly host: string,
+    readonly expected: readonly Phase[],
+    readonly actual: Phase,
+  ) {
+    super(`host "${host}" is in phase ${actual}, not ${expected.join(" or ")}`);
+  }
+}
+
+export class IllegalTransitionError extends StateError {
+  override name = "IllegalTransitionError";
+  constructor(
+    readonly host: string,
+    readonly from: Phase,
+    readonly to: Phase,
+  ) {
+    super(
+      `host "${host}" cannot go from ${from} to ${to} (see docs/state.md for the allowed phases)`,
+    );
+  }
+}
+
+export class UnknownHostError extends StateError {
+  override name = "UnknownHostError";
+  constructor(readonly host: string) {
+    super(`host "${host}" is not in the state (is it in the inventory?)`);
+  }
+}
+
+/** The state file exists but cannot be used; the message says which file and what to do. */
+export class StateFileError extends StateError {
+  override name = "StateFileError";
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(
+      `state file ${file} ${reason}; restore it from a backup or fix it by hand (moving it aside makes every host pending again, so machines that PXE-boot would be reinstalled)`,
+    );
+  }
+}
+
+/** Another live metal process holds the state directory. */
+export class StateLockedError extends StateError {
+  override name = "StateLockedError";
+  constructor(
+    readonly directory: string,
+    readonly pid: number,
+  ) {
+    super(
+      `state directory ${directory} is in use by another metal process (pid ${pid}); wait for it to finish or stop it (\`metal status\` works meanwhile)`,
+    );
+  }
+}

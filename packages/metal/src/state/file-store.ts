@@ -1,0 +1,287 @@
+/**
+ * The embedded state store: `state.json` (replaced atomically on every change) and
+ * `events.jsonl` (append-only history, fsynced per line) in the state directory. Changes are
+ * applied one at a time; each is persisted before listeners hear of it. state.json is written
+ * before the event line, so a crash between the two can lose a history line but never a change.
+ */
+import { EventEmitter } from "node:events";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { appendLine, removeStaleTemps, replaceFile } from "./durable-file.js";
+import { lockStateDirectory, type StateLock } from "./lock.js";
+import {
+  IllegalTransitionError,
+  PhaseConflictError,
+  StateFileError,
+  UnknownHostError,
+} from "./errors.js";
+import type { HostChange, MachineSighting, StateStore } from "./store.js";
+import { isAllowedTransition } from "./transitions.js";
+import {
+  PHASES,
+  type ClusterState,
+  type HostRecord,
+  type Phase,
+  type StateEvent,
+  type StateEventInput,
+  type UnknownMachine,
+} from "./types.js";
+
+export const STATE_FILE = "state.json";
+export const EVENTS_FILE = "events.jsonl";
+
+export type Clock = () => number;
+
+const EMPTY_STATE: ClusterState = { version: 1, seq: 0, hosts: {}, unknownMachines: {} };
+
+function checkState(value: unknown, file: string): ClusterState {
+  const state = value as Partial<ClusterState> | null;
+  if (
+    typeof state !== "object" ||
+    state === null ||
+    state.version !== 1 ||
+    typeof state.seq !== "number" ||
+    typeof state.hosts !== "object" ||
+    typeof state.unknownMachines !== "object"
+  ) {
+    throw new StateFileError(file, "is not a metal state file of version 1");
+  }
+  for (const host of Object.values(state.hosts ?? {})) {
+    if (!PHASES.includes(host.phase)) {
+      throw new StateFileError(file, `has host "${host.name}" in an unknown phase "${host.phase}"`);
+    }
+  }
+  return state as ClusterState;
+}
+
+export interface FileStateStoreOptions {
+  readonly clock?: Clock;
+}
+
+export class FileStateStore implements StateStore {
+  #state: ClusterState;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #events = new EventEmitter();
+  readonly #clock: Clock;
+  readonly #lock: StateLock;
+
+  private constructor(
+    readonly directory: string,
+    state: ClusterState,
+    clock: Clock,
+    lock: StateLock,
+  ) {
+    this.#state = state;
+    this.#clock = clock;
+    this.#lock = lock;
+  }
+
+  /** Opens (creating if needed) and locks the store in `directory`; close() releases it. */
+  static async open(
+    directory: string,
+    options: FileStateStoreOptions = {},
+  ): Promise<FileStateStore> {
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+    const file = join(directory, STATE_FILE);
+    const lock = await lockStateDirectory(directory);
+    try {
+      await removeStaleTemps(file);
+      return new FileStateStore(
+        directory,
+        await readStateFile(file),
+        options.clock ?? Date.now,
+        lock,
+      );
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  snapshot(): ClusterState {
+    return this.#state;
+  }
+
+  host(name: string): HostRecord | undefined {
+    return this.#state.hosts[name];
+  }
+
+  hostsInPhase(...phases: Phase[]): HostRecord[] {
+    return Object.values(this.#state.hosts).filter((host) => phases.includes(host.phase));
+  }
+
+  register(names: readonly string[]): Promise<void> {
+    return this.#serialise(async () => {
+      const now = this.#clock();
+      const added = names.filter((name) => !(name in this.#state.hosts));
+      if (added.length === 0) return;
+      const hosts = { ...this.#state.hosts };
+      for (const name of added) {
+        hosts[name] = {
+          name,
+          phase: "pending",
+          attempt: 1,
+          lastStep: "added from the inventory",
+          since: now,
+          updatedAt: now,
+          tokens: {},
+        };
+      }
+      await this.#commit(
+        { ...this.#state, hosts },
+        added.map((host) => ({ type: "host.added", host })),
+      );
+    });
+  }
+
+  change(name: string, change: HostChange): Promise<HostRecord> {
+    return this.#serialise(async () => {
+      const current = this.#state.hosts[name];
+      if (!current) throw new UnknownHostError(name);
+      const expected: readonly Phase[] =
+        typeof change.expect === "string" ? [change.expect] : change.expect;
+      if (!expected.includes(current.phase))
+        throw new PhaseConflictError(name, expected, current.phase);
+      const to = change.to ?? current.phase;
+      const moves = to !== current.phase;
+      if (moves && !isAllowedTransition(current.phase, to)) {
+        throw new IllegalTransitionError(name, current.phase, to);
+      }
+      const now = this.#clock();
+      const newAttempt = moves && to === "pending";
+      const base: HostRecord = newAttempt
+        ? { ...current, attempt: current.attempt + 1, tokens: {}, installer: undefined }
+        : current;
+      const next: HostRecord = {
+        ...base,
+        ...change.update?.(base),
+        phase: to,
+        lastStep: change.step,
+        failure:
+          to === "failed"
+            ? { reason: change.reason ?? change.step, phase: current.phase }
+            : undefined,
+        since: moves ? now : current.since,
+        updatedAt: now,
+      };
+      const event: StateEventInput = moves
+        ? {
+            type: "host.phase",
+            host: name,
+            from: current.phase,
+            to,
+            attempt: next.attempt,
+            step: change.step,
+            reason: next.failure?.reason,
+          }
+        : { type: "host.step", host: name, phase: to, step: change.step };
+      await this.#commit({ ...this.#state, hosts: { ...this.#state.hosts, [name]: next } }, [
+        event,
+      ]);
+      return next;
+    });
+  }
+
+  recordUnknownMachine(sighting: MachineSighting): Promise<UnknownMachine> {
+    return this.#serialise(async () => {
+      const now = this.#clock();
+      const previous = this.#state.unknownMachines[sighting.mac];
+      const machine: UnknownMachine = {
+        mac: sighting.mac,
+        firstSeen: previous?.firstSeen ?? now,
+        lastSeen: now,
+        count: (previous?.count ?? 0) + 1,
+        arch: sighting.arch ?? previous?.arch,
+      };
+      await this.#commit(
+        {
+          ...this.#state,
+          unknownMachines: { ...this.#state.unknownMachines, [sighting.mac]: machine },
+        },
+        [{ type: "unknown.seen", mac: machine.mac, count: machine.count, arch: machine.arch }],
+      );
+      return machine;
+    });
+  }
+
+  on(_type: "event", listener: (event: StateEvent) => void): () => void {
+    this.#events.on("event", listener);
+    return () => this.#events.off("event", listener);
+  }
+
+  history(): Promise<StateEvent[]> {
+    return readHistory(join(this.directory, EVENTS_FILE));
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    this.#events.removeAllListeners();
+    await this.#lock.release();
+  }
+
+  #serialise<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work, work);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #commit(next: ClusterState, inputs: readonly StateEventInput[]): Promise<void> {
+    const time = this.#clock();
+    const events = inputs.map(
+      (input, index) => ({ ...input, seq: this.#state.seq + index + 1, time }) as StateEvent,
+    );
+    const state: ClusterState = { ...next, seq: this.#state.seq + events.length };
+    await replaceFile(join(this.directory, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    this.#state = state;
+    for (const event of events)
+      await appendLine(join(this.directory, EVENTS_FILE), JSON.stringify(event));
+    for (const event of events) {
+      for (const listener of this.#events.listeners("event") as Array<(e: StateEvent) => void>) {
+        try {
+          listener(event);
+        } catch {
+          // Listeners observe; a failing terminal view must not undo a persisted change.
+        }
+      }
+    }
+  }
+}
+
+/** Reads a state file without opening a store (for `metal status`); missing means empty. */
+export async function readStateFile(file: string): Promise<ClusterState> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return EMPTY_STATE;
+    throw new StateFileError(
+      file,
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new StateFileError(file, "is not valid JSON");
+  }
+  return checkState(parsed, file);
+}
+
+/** The history, oldest first; a last line cut short by a crash is skipped. */
+export async function readHistory(file: string): Promise<StateEvent[]> {
+  const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw error;
+  });
+  const events: StateEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      events.push(JSON.parse(line) as StateEvent);
+    } catch {
+      // Only the line being appended when the process died can be partial.
+    }
+  }
+  return events;
+}

@@ -1,0 +1,73 @@
+import { execFileSync } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HostKeyMissingError } from "../../src/secrets/errors.js";
+import { buildExtraFiles, knownHostsLine } from "../../src/secrets/extra-files.js";
+import { privatePaths } from "../../src/secrets/layout.js";
+import { reconcileSecrets } from "../../src/secrets/reconcile.js";
+import { host, inventory, workspace, type Workspace } from "./helpers.js";
+
+const node1 = host("node1", 11);
+let ws: Workspace;
+beforeEach(async () => {
+  ws = await workspace();
+  await reconcileSecrets({
+    inventory: inventory(ws.repo, [node1]),
+    secretsDir: ws.secretsDir,
+    env: ws.envWithSops,
+  });
+});
+afterEach(async () => {
+  await ws.dispose();
+});
+
+const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
+
+describe("buildExtraFiles", () => {
+  it("lays out etc/ssh/ssh_host_ed25519_key (0600) and .pub (0644) in a private temporary directory", async () => {
+    const extra = await buildExtraFiles(node1, ws.secretsDir);
+    try {
+      const key = path.join(extra.dir, "etc/ssh/ssh_host_ed25519_key");
+      expect(await readFile(key, "utf8")).toBe(
+        await readFile(privatePaths(ws.secretsDir).hostKey("node1"), "utf8"),
+      );
+      expect(await modeOf(key)).toBe(0o600);
+      expect(await modeOf(`${key}.pub`)).toBe(0o644);
+      expect(await modeOf(path.dirname(extra.dir))).toBe(0o700);
+      for (const dir of [extra.dir, path.join(extra.dir, "etc"), path.join(extra.dir, "etc/ssh")]) {
+        expect(await modeOf(dir)).toBe(0o755);
+      }
+      expect(execFileSync("ssh-keygen", ["-y", "-f", key], { encoding: "utf8" })).toBe(
+        await readFile(`${key}.pub`, "utf8"),
+      );
+    } finally {
+      await extra.cleanup();
+    }
+    await expect(stat(path.dirname(extra.dir))).rejects.toThrow(/ENOENT/);
+    await extra.cleanup();
+  });
+
+  it("names the fix when the host has no key yet, leaving nothing behind", async () => {
+    await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
+      HostKeyMissingError,
+    );
+    await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
+      /metal secrets add-host node2/,
+    );
+  });
+});
+
+describe("knownHostsLine", () => {
+  it("pins the future host key under the host's static address and name", async () => {
+    const line = await knownHostsLine(node1, ws.secretsDir);
+    const published = await readFile(path.join(ws.repo, "keys/hosts/node1.pub"), "utf8");
+    expect(line).toBe(`192.168.1.11,node1 ${published.split(" ").slice(0, 2).join(" ")}`);
+    // ssh-keygen -F finds the pinned key for the address, as ssh will on first connect.
+    const knownHosts = path.join(ws.root, "known_hosts");
+    await writeFile(knownHosts, `${line}\n`);
+    expect(
+      execFileSync("ssh-keygen", ["-F", "192.168.1.11", "-f", knownHosts], { encoding: "utf8" }),
+    ).toContain("ssh-ed25519");
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * DHCP for network boot: a pure codec (packet.ts, options.ts, option-types.ts), the proxyDHCP
+ * decisions (proxy.ts, reply.ts) and the UDP server at the edge (server.ts). It answers PXE
+ * clients with a boot file and never leases addresses: the network's own DHCP server does that.
+ */
+export * from "./accessors.js";
+export * from "./constants.js";
+export * from "./option-types.js";
+export * from "./options.js";
+export * from "./packet.js";
+export * from "./proxy.js";
+export * from "./reply.js";
+export * from "./server.js";

@@ -1,0 +1,206 @@
+/**
+ * The proxyDHCP decisions (PXE 2.1 §2.2-§2.4, DESIGN §3), pure: who is a PXE client we answer,
+ * and what the answer is. We never hand out addresses (yiaddr stays 0): the router does that;
+ * we add the boot file. Two answer paths cover the firmware in the field (ADR 0010):
+ *  - DISCOVER on 67 → OFFER with the boot file and option 43 {6: 8}, broadcast (or unicast to
+ *    the relay), for firmware that takes the file from the offer (iPXE, most BIOS ROMs);
+ *  - REQUEST (or INFORM) on 4011 → ACK unicast to the client, for firmware that asks the boot
+ *    server again (OVMF and other EDK2-based UEFI).
+ * Every refusal carries a human reason; the server turns it into a dhcp.ignored event.
+ */
+import { archInfo, type ArchInfo } from "../arch.js";
+import { DhcpDecodeError } from "../errors.js";
+import { firstStageFor, type FirstStageBinaries } from "../ipxe/first-stage.js";
+import type { Mac } from "../mac.js";
+import type { BootDecision } from "../policy.js";
+import {
+  clientArch,
+  clientMac,
+  clientUuid,
+  bootClientClass,
+  isIpxe,
+  messageType,
+} from "./accessors.js";
+import {
+  BootOp,
+  DhcpMessageType,
+  DhcpPort,
+  DISCOVERY_USE_BOOT_FILE,
+  messageTypeName,
+  VendorClass,
+} from "./constants.js";
+import type { DhcpPacket } from "./packet.js";
+import {
+  reply,
+  withBootFile,
+  withMessageType,
+  withNextServer,
+  withOptionFrom,
+  withPxeDiscoveryControl,
+  withServerId,
+  withVendorClass,
+  type ReplyModifier,
+} from "./reply.js";
+
+export const LIMITED_BROADCAST = "255.255.255.255";
+const ZERO_ADDRESS = "0.0.0.0";
+
+export interface Ignore {
+  readonly ignore: string;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** What the server needs to know about a PXE request before it asks the boot policy. */
+export interface PxeRequest {
+  readonly mac: Mac;
+  readonly xid: number;
+  readonly message: number;
+  readonly arch: ArchInfo;
+  readonly uuid: string | undefined;
+  readonly isIpxe: boolean;
+  /** UEFI HTTP boot: answer with an http:// URL and vendor class `HTTPClient`. */
+  readonly httpBoot: boolean;
+  /** Where a reply goes: the relay, the client itself (port 4011), or the broadcast address. */
+  readonly relay: string | undefined;
+}
+
+/** Which message a port answers, and with what (PXE 2.1 §2.2.1, §2.2.3). */
+const ANSWERS: ReadonlyMap<number, ReadonlyMap<number, number>> = new Map<
+  number,
+  ReadonlyMap<number, number>
+>([
+  [DhcpPort.server, new Map<number, number>([[DhcpMessageType.discover, DhcpMessageType.offer]])],
+  [
+    DhcpPort.pxeBootServer,
+    new Map<number, number>([
+      [DhcpMessageType.request, DhcpMessageType.ack],
+      [DhcpMessageType.inform, DhcpMessageType.ack],
+    ]),
+  ],
+]);
+
+function why(error: unknown): string {
+  return error instanceof DhcpDecodeError ? error.message : String(error);
+}
+
+/**
+ * Validates a decoded request arriving on `port` and extracts what the policy is asked about,
+ * or says why we stay silent (not a PXE client, a message we do not answer on this port, an
+ * architecture we cannot boot, a malformed option we need).
+ */
+export function inspectPxeRequest(request: DhcpPacket, port: number): PxeRequest | Ignore {
+  if (request.op !== BootOp.request) return { ignore: `not a BOOTREQUEST (op ${request.op})` };
+  const mac = clientMac(request);
+  if (mac === undefined)
+    return { ignore: `not an Ethernet client (htype ${request.htype}, hlen ${request.hlen})` };
+  try {
+    const message = messageType(request);
+    if (message === undefined) return { ignore: "no DHCP message type (option 53): plain BOOTP" };
+    const clientClass = bootClientClass(request);
+    if (clientClass === undefined)
+      return { ignore: "not a PXE client: option 60 does not start with PXEClient or HTTPClient" };
+    const answers = ANSWERS.get(port);
+    if (!answers?.has(message))
+      return { ignore: `${messageTypeName(message)} on port ${port} is not ours to answer` };
+    const code = clientArch(request);
+    const arch = archInfo(code);
+    if (arch === undefined)
+      return { ignore: `client architecture ${code} (option 93) cannot be booted` };
+    return {
+      mac,
+      xid: request.xid,
+      message,
+      arch,
+      uuid: clientUuid(request),
+      isIpxe: isIpxe(request),
+      httpBoot: arch.httpBoot || clientClass === VendorClass.http,
+      relay: request.giaddr === ZERO_ADDRESS ? undefined : request.giaddr,
+    };
+  } catch (error) {
+    return { ignore: `malformed request: ${why(error)}` };
+  }
+}
+
+export interface ProxyReplyInput {
+  readonly request: DhcpPacket;
+  /** The port the request came in on: 67 or 4011. */
+  readonly port: number;
+  /** Who sent the request (the UDP source): the ACK to a 4011 REQUEST goes back there. */
+  readonly source: Endpoint;
+  /** Our address on the client's network: option 54, siaddr and the TFTP server. */
+  readonly serverAddress: string;
+  /** `http://SERVER:PORT` of the boot HTTP server, without a trailing slash. */
+  readonly httpBaseUrl: string;
+  readonly firstStages: FirstStageBinaries;
+  readonly decision: BootDecision;
+  /** Where broadcast replies go: 255.255.255.255 or the subnet's broadcast address (ADR 0011). */
+  readonly broadcastAddress: string;
+}
+
+export interface ProxyReply {
+  readonly reply: DhcpPacket;
+  readonly destination: Endpoint;
+  readonly bootFile: string;
+}
+
+/** The iPXE script URL: iPXE is running already, so it gets its script, not a first stage. */
+export function ipxeScriptUrl(httpBaseUrl: string, mac: Mac): string {
+  return `${httpBaseUrl}/boot/${mac}.ipxe`;
+}
+
+/** Where UEFI HTTP boot clients fetch first-stage binaries. */
+export function firstStageUrl(httpBaseUrl: string, binary: string): string {
+  return `${httpBaseUrl}/ipxe/${binary}`;
+}
+
+function bootFileFor(input: ProxyReplyInput, pxe: PxeRequest): string | Ignore {
+  const { decision, httpBaseUrl } = input;
+  if (pxe.isIpxe) return ipxeScriptUrl(httpBaseUrl, pxe.mac);
+  const override = decision.action === "ignore" ? undefined : decision.firstStage;
+  const binary = firstStageFor(pxe.arch.firmware, input.firstStages, override);
+  if (binary === undefined)
+    return {
+      ignore: `no first-stage binary configured for ${pxe.arch.firmware} (option 93 = ${pxe.arch.code})`,
+    };
+  return pxe.httpBoot ? firstStageUrl(httpBaseUrl, binary) : binary;
+}
+
+function destinationFor(input: ProxyReplyInput, pxe: PxeRequest): Endpoint {
+  const { port, source } = input;
+  // RFC 2131 §4.1: relayed messages are answered to the relay's server port.
+  if (pxe.relay !== undefined) return { address: pxe.relay, port: DhcpPort.server };
+  // PXE 2.1 §2.2.3: the boot server answers the client where it asked from (OVMF: port 4011).
+  if (port === DhcpPort.pxeBootServer && source.address !== ZERO_ADDRESS) return source;
+  // The client has no address yet: broadcast (RFC 2131 §4.1; PXE ROMs set the broadcast flag).
+  return { address: input.broadcastAddress, port: DhcpPort.client };
+}
+
+/**
+ * The reply to a request on `port` given the policy's decision for the machine, or why we stay
+ * silent. Inspects the request itself (see inspectPxeRequest), so it is safe on any packet.
+ */
+export function proxyReply(input: ProxyReplyInput): ProxyReply | Ignore {
+  const { request, decision, serverAddress } = input;
+  const pxe = inspectPxeRequest(request, input.port);
+  if ("ignore" in pxe) return pxe;
+  if (decision.action === "ignore") return { ignore: `boot policy: ${decision.reason}` };
+  const bootFile = bootFileFor(input, pxe);
+  if (typeof bootFile !== "string") return bootFile;
+  const answer = ANSWERS.get(input.port)?.get(pxe.message) as number;
+  const modifiers: ReplyModifier[] = [
+    withMessageType(answer),
+    withServerId(serverAddress),
+    withNextServer(serverAddress),
+    withVendorClass(pxe.httpBoot ? VendorClass.http : VendorClass.pxe),
+    withOptionFrom(request, "clientMachineId"),
+    withBootFile(bootFile),
+  ];
+  // UEFI HTTP boot does not use PXE vendor options; PXE clients (iPXE included) would otherwise
+  // wait ~3 s for boot server offers (PXE 2.1 §2.4.1; LAB-NOTES timings).
+  if (!pxe.httpBoot) modifiers.push(withPxeDiscoveryControl(DISCOVERY_USE_BOOT_FILE));
+  return { reply: reply(request, ...modifiers), destination: destinationFor(input, pxe), bootFile };
+}

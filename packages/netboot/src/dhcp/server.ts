@@ -1,0 +1,272 @@
+/**
+ * The proxyDHCP server: the socket edge around the pure decisions in proxy.ts. Two UDP sockets,
+ * 0.0.0.0:67 (DISCOVERs, broadcast) and 0.0.0.0:4011 (PXE boot server REQUESTs, unicast). Every
+ * packet goes decode → inspect → boot policy → reply, and every outcome is an event; no input,
+ * however malformed, and no policy failure stops the server.
+ *
+ * Node's dgram has neither SO_BINDTODEVICE nor IP_PKTINFO (PXE-FACTS §8): the server cannot
+ * tell which interface a broadcast came in on, and hears every interface of the machine. On a
+ * multi-homed machine it answers PXE clients on every network it hears, always naming
+ * `serverAddress`; replies go to the subnet broadcast address of `serverAddress` by default,
+ * which the kernel routes out of the interface that owns that subnet (ADR 0011).
+ */
+import dgram from "node:dgram";
+import { ConfigError, DhcpDecodeError } from "../errors.js";
+import { NetbootEvents } from "../events.js";
+import { subnetBroadcastOf } from "../interfaces.js";
+import { DEBIAN_FIRST_STAGES, type FirstStageBinaries } from "../ipxe/first-stage.js";
+import type { BootDecision, BootPolicy } from "../policy.js";
+import {
+  clientArch,
+  clientMac,
+  isIpxe,
+  messageType,
+  userClasses,
+  vendorClass,
+} from "./accessors.js";
+import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
+import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
+import { inspectPxeRequest, LIMITED_BROADCAST, proxyReply, type Endpoint } from "./proxy.js";
+
+export interface ProxyDhcpServerOptions {
+  /** Our IPv4 address on the clients' network: option 54, siaddr, TFTP server. Required. */
+  readonly serverAddress: string;
+  /** `http://SERVER:PORT` of the boot HTTP server (iPXE scripts, HTTP-boot binaries). Required. */
+  readonly httpBaseUrl: string;
+  /** Who gets booted and how. Asked once per request with stage "dhcp". Required. */
+  readonly policy: BootPolicy;
+  /** First-stage file names per firmware. Default: Debian's `ipxe` package (BIOS, UEFI x64). */
+  readonly firstStages?: FirstStageBinaries;
+  /** Where events go. Default: a new bus, readable as `server.events`. */
+  readonly events?: NetbootEvents;
+  /** Ports to bind. Default 67 and 4011; tests in namespaces may pick others. */
+  readonly ports?: { readonly dhcp?: number; readonly pxe?: number };
+  /** Address to bind both sockets to. Default 0.0.0.0 (broadcasts only arrive there). */
+  readonly bindAddress?: string;
+  /**
+   * Destination of broadcast replies. Default: the subnet broadcast address of the interface
+   * that holds `serverAddress` (leaves through that interface on a multi-homed machine; ADR
+   * 0011), or 255.255.255.255 when no local interface holds it.
+   */
+  readonly broadcastAddress?: string;
+}
+
+/** What each socket answers: the logical port the decision rules are written for. */
+type Listener = { readonly socket: dgram.Socket; readonly role: number };
+
+function bindError(port: number, error: NodeJS.ErrnoException): ConfigError {
+  const fix =
+    error.code === "EADDRINUSE"
+      ? "another DHCP or PXE server (dnsmasq, another netboot) is bound to it on this machine; stop it or run in another network namespace"
+      : error.code === "EACCES"
+        ? "binding ports below 1024 needs root or CAP_NET_BIND_SERVICE"
+        : "check the bind address and the network configuration";
+  return new ConfigError(`cannot bind UDP port ${port} for proxyDHCP: ${error.message}; ${fix}`);
+}
+
+export class ProxyDhcpServer {
+  readonly events: NetbootEvents;
+  readonly #options: ProxyDhcpServerOptions;
+  readonly #firstStages: FirstStageBinaries;
+  readonly #broadcastAddress: string;
+  #listeners: Listener[] = [];
+
+  constructor(options: ProxyDhcpServerOptions) {
+    this.#options = options;
+    this.events = options.events ?? new NetbootEvents();
+    this.#firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
+    this.#broadcastAddress =
+      options.broadcastAddress ?? subnetBroadcastOf(options.serverAddress) ?? LIMITED_BROADCAST;
+  }
+
+  /** The address broadcast replies are sent to. */
+  get broadcastAddress(): string {
+    return this.#broadcastAddress;
+  }
+
+  /** Binds both sockets. Rejects with ConfigError (naming port, cause and fix) when one cannot bind. */
+  async start(): Promise<void> {
+    if (this.#listeners.length > 0) return;
+    const ports = this.#options.ports ?? {};
+    const roles: Array<[number, number]> = [
+      [ports.dhcp ?? DhcpPort.server, DhcpPort.server],
+      [ports.pxe ?? DhcpPort.pxeBootServer, DhcpPort.pxeBootServer],
+    ];
+    try {
+      for (const [port, role] of roles) this.#listeners.push(await this.#bind(port, role));
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** The bound port of each role (useful when `ports` asked for 0). */
+  get boundPorts(): { readonly dhcp: number | undefined; readonly pxe: number | undefined } {
+    const portOf = (role: number) => {
+      const listener = this.#listeners.find((candidate) => candidate.role === role);
+      return listener?.socket.address().port;
+    };
+    return { dhcp: portOf(DhcpPort.server), pxe: portOf(DhcpPort.pxeBootServer) };
+  }
+
+  /** Closes both sockets; resolves when they are released. */
+  async close(): Promise<void> {
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    await Promise.all(
+      listeners.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))),
+    );
+  }
+
+  #bind(port: number, role: number): Promise<Listener> {
+    const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+    const listener: Listener = { socket, role };
+    return new Promise((resolve, reject) => {
+      const onBindError = (error: NodeJS.ErrnoException) => {
+        socket.close();
+        reject(bindError(port, error));
+      };
+      socket.once("error", onBindError);
+      socket.bind({ port, address: this.#options.bindAddress ?? "0.0.0.0" }, () => {
+        socket.off("error", onBindError);
+        socket.setBroadcast(true);
+        socket.on("error", (error) =>
+          this.events.emit({ type: "server.error", server: "dhcp", error: error.message }),
+        );
+        socket.on("message", (message, rinfo) => {
+          this.#handle(listener, message, { address: rinfo.address, port: rinfo.port }).catch(
+            (error: unknown) =>
+              this.events.emit({ type: "server.error", server: "dhcp", error: String(error) }),
+          );
+        });
+        resolve(listener);
+      });
+    });
+  }
+
+  #ignored(
+    port: number,
+    from: Endpoint,
+    reason: string,
+    packet?: DhcpPacket,
+    bytes?: Buffer,
+  ): void {
+    const xid =
+      packet?.xid ??
+      (bytes && bytes.length >= HeaderOffset.secs
+        ? bytes.readUInt32BE(HeaderOffset.xid)
+        : undefined);
+    this.events.emit({
+      type: "dhcp.ignored",
+      mac: packet ? clientMac(packet) : undefined,
+      xid,
+      port,
+      from: from.address,
+      reason,
+    });
+  }
+
+  /** Reads what the request event shows without letting a malformed option stop the handler. */
+  #describe(packet: DhcpPacket) {
+    const safely = <T>(read: () => T): T | undefined => {
+      try {
+        return read();
+      } catch (error) {
+        if (error instanceof DhcpDecodeError) return undefined;
+        throw error;
+      }
+    };
+    return {
+      message: messageTypeName(safely(() => messageType(packet))),
+      arch: safely(() => clientArch(packet)),
+      vendorClass: safely(() => vendorClass(packet)),
+      userClass: safely(() => userClasses(packet).join(",")) || undefined,
+      isIpxe: safely(() => isIpxe(packet)) ?? false,
+    };
+  }
+
+  async #handle(listener: Listener, bytes: Buffer, from: Endpoint): Promise<void> {
+    const port = listener.role;
+    let request: DhcpPacket;
+    try {
+      request = decodeDhcp(bytes);
+    } catch (error) {
+      if (!(error instanceof DhcpDecodeError)) throw error;
+      this.#ignored(port, from, error.message, undefined, bytes);
+      return;
+    }
+    const mac = clientMac(request);
+    if (mac !== undefined)
+      this.events.emit({
+        type: "dhcp.request",
+        mac,
+        xid: request.xid,
+        port,
+        from: from.address,
+        relay: request.giaddr === "0.0.0.0" ? undefined : request.giaddr,
+        ...this.#describe(request),
+      });
+    const pxe = inspectPxeRequest(request, port);
+    if ("ignore" in pxe) {
+      this.#ignored(port, from, pxe.ignore, request);
+      return;
+    }
+
+    let decision: BootDecision;
+    try {
+      decision = await this.#options.policy({
+        mac: pxe.mac,
+        arch: pxe.arch.code,
+        firmware: pxe.arch.firmware,
+        uuid: pxe.uuid,
+        stage: "dhcp",
+      });
+    } catch (error) {
+      this.events.emit({
+        type: "policy.error",
+        mac: pxe.mac,
+        stage: "dhcp",
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+
+    const outcome = proxyReply({
+      request,
+      port,
+      source: from,
+      serverAddress: this.#options.serverAddress,
+      httpBaseUrl: this.#options.httpBaseUrl.replace(/\/+$/, ""),
+      firstStages: this.#firstStages,
+      decision,
+      broadcastAddress: this.#broadcastAddress,
+    });
+    if ("ignore" in outcome) {
+      this.#ignored(port, from, outcome.ignore, request);
+      return;
+    }
+    const datagram = encodeDhcp(outcome.reply);
+    const { address, port: destinationPort } = outcome.destination;
+    listener.socket.send(datagram, destinationPort, address, (error) => {
+      if (error) {
+        this.events.emit({
+          type: "server.error",
+          server: "dhcp",
+          error: `sending the ${messageTypeName(messageType(outcome.reply))} for ${pxe.mac} to ${address}:${destinationPort} failed: ${error.message}`,
+        });
+        return;
+      }
+      this.events.emit({
+        type: "dhcp.reply",
+        mac: pxe.mac,
+        xid: request.xid,
+        message: port === DhcpPort.server ? "OFFER" : "ACK",
+        port,
+        to: `${address}:${destinationPort}`,
+        firmware: pxe.arch.firmware,
+        bootFile: outcome.bootFile,
+        nextServer: this.#options.serverAddress,
+      });
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The three servers a network boot needs, started and stopped as one: HTTP (iPXE scripts,
+ * kernels, initrds, first stages for UEFI HTTP boot), TFTP (first stages for PXE firmware) and
+ * proxyDHCP (67 + 4011). DHCP starts last and stops first, so no machine is ever steered to a
+ * server that is not listening yet or any more.
+ */
+import { ProxyDhcpServer } from "./dhcp/server.js";
+import { NetbootEvents } from "./events.js";
+import { createBootHttpServer, type BootHttpServer } from "./http/server.js";
+import {
+  DEBIAN_FIRST_STAGES,
+  DEBIAN_IPXE_DIR,
+  type FirstStageBinaries,
+} from "./ipxe/first-stage.js";
+import type { BootPolicy } from "./policy.js";
+import { TftpServer } from "./tftp/server.js";
+
+export const DEFAULT_HTTP_PORT = 8080;
+
+export interface NetbootServerOptions {
+  /** The IPv4 address machines reach this server at (on the interface facing them). */
+  readonly serverAddress: string;
+  readonly policy: BootPolicy;
+  readonly events?: NetbootEvents;
+  /** Default DEFAULT_HTTP_PORT; 0 picks a free port. */
+  readonly httpPort?: number;
+  /**
+   * Address the HTTP server binds. Default: `serverAddress`, so the boot files are not offered
+   * on the admin machine's other networks.
+   */
+  readonly httpHost?: string;
+  /** Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. */
+  readonly firstStageDir?: string;
+  readonly firstStages?: FirstStageBinaries;
+  /** Overrides for tests and unusual setups; production uses the well-known ports. */
+  readonly ports?: { readonly dhcp?: number; readonly pxe?: number; readonly tftp?: number };
+  /** Where proxyDHCP broadcasts go (see ProxyDhcpServerOptions.broadcastAddress). */
+  readonly broadcastAddress?: string;
+}
+
+export class NetbootServer {
+  readonly events: NetbootEvents;
+  /** The HTTP server: add routes to `http.app` before `start()`. */
+  readonly http: BootHttpServer;
+  readonly #options: NetbootServerOptions;
+  #tftp: TftpServer | undefined;
+  #dhcp: ProxyDhcpServer | undefined;
+  #httpUrl: string | undefined;
+
+  constructor(options: NetbootServerOptions) {
+    this.#options = options;
+    this.events = options.events ?? new NetbootEvents();
+    this.http = createBootHttpServer({
+      policy: options.policy,
+      events: this.events,
+      firstStageDir: options.firstStageDir ?? DEBIAN_IPXE_DIR,
+    });
+  }
+
+  /** The URL machines use for HTTP (known once started). */
+  get httpUrl(): string {
+    if (this.#httpUrl === undefined) throw new Error("NetbootServer: not started");
+    return this.#httpUrl;
+  }
+
+  /** Starts HTTP, then TFTP, then proxyDHCP; on any failure, stops what started and rethrows. */
+  async start(): Promise<void> {
+    const options = this.#options;
+    try {
+      this.#httpUrl = await this.http.listen({
+        host: options.httpHost ?? options.serverAddress,
+        port: options.httpPort ?? DEFAULT_HTTP_PORT,
+      });
+      this.#tftp = new TftpServer({
+        root: options.firstStageDir ?? DEBIAN_IPXE_DIR,
+        events: this.events,
+        ...(options.ports?.tftp === undefined ? {} : { port: options.ports.tftp }),
+      });
+      await this.#tftp.start();
+      this.#dhcp = new ProxyDhcpServer({
+        serverAddress: options.serverAddress,
+        httpBaseUrl: this.#httpUrl,
+        policy: options.policy,
+        events: this.events,
+        firstStages: options.firstStages ?? DEBIAN_FIRST_STAGES,
+        ...(options.ports ? { ports: options.ports } : {}),
+        ...(options.broadcastAddress ? { broadcastAddress: options.broadcastAddress } : {}),
+      });
+      await this.#dhcp.start();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Stops proxyDHCP first, then TFTP (aborting transfers), then HTTP. */
+  async close(): Promise<void> {
+    await this.#dhcp?.close();
+    this.#dhcp = undefined;
+    await this.#tftp?.close();
+    this.#tftp = undefined;
+    await this.http.close();
+  }
+}

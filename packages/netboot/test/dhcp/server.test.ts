@@ -1,0 +1,220 @@
+import dgram from "node:dgram";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  decodeDhcp,
+  DhcpMessageType,
+  encodeDhcp,
+  messageType,
+  NetbootEvents,
+  option,
+  ProxyDhcpServer,
+  readOption,
+  type BootPolicy,
+  type DhcpPacket,
+  type NetbootEvent,
+} from "../../src/index.js";
+
+// Unit tests bind 127.0.0.1 only: the 4011 path answers by unicast to the sender, which loopback
+// can show without namespaces. Broadcast behaviour is in dhcp.netns.test.ts.
+const LOOPBACK = "127.0.0.1";
+
+function pxeRequest(): Buffer {
+  const packet: DhcpPacket = {
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: 42,
+    secs: 0,
+    flags: 0,
+    ciaddr: LOOPBACK,
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: "0.0.0.0",
+    chaddr: Buffer.concat([Buffer.from("525400770001", "hex"), Buffer.alloc(10)]),
+    sname: "",
+    file: "",
+    options: new Map([
+      option("messageType", DhcpMessageType.request),
+      option("vendorClassIdentifier", "PXEClient:Arch:00007:UNDI:003000"),
+      option("clientArchitecture", [7]),
+    ]),
+  };
+  return encodeDhcp(packet);
+}
+
+const servers: ProxyDhcpServer[] = [];
+const sockets: dgram.Socket[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+async function startServer(policy: BootPolicy) {
+  const events = new NetbootEvents();
+  const seen: NetbootEvent[] = [];
+  events.on((event) => seen.push(event));
+  const server = new ProxyDhcpServer({
+    serverAddress: LOOPBACK,
+    httpBaseUrl: "http://127.0.0.1:8080/",
+    policy,
+    events,
+    ports: { dhcp: 0, pxe: 0 },
+    bindAddress: LOOPBACK,
+  });
+  servers.push(server);
+  await server.start();
+  return { server, seen };
+}
+
+async function client(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket("udp4");
+  sockets.push(socket);
+  await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
+  return socket;
+}
+
+function nextReply(socket: dgram.Socket): Promise<DhcpPacket> {
+  return new Promise((resolve) =>
+    socket.once("message", (message) => resolve(decodeDhcp(message))),
+  );
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(check()).toBe(true);
+}
+
+const boot: BootPolicy = () => ({ action: "boot", spec: { kernel: "/k", initrds: [] } });
+
+describe("ProxyDhcpServer", () => {
+  it("ACKs a PXE REQUEST on its boot server port by unicast to the sender, with events", async () => {
+    const { server, seen } = await startServer(boot);
+    const socket = await client();
+    const replied = nextReply(socket);
+    socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+    const ack = await replied;
+    expect(messageType(ack)).toBe(DhcpMessageType.ack);
+    expect(readOption(ack, "bootFileName")).toBe("ipxe.efi");
+    await until(() => seen.some((event) => event.type === "dhcp.reply"));
+    expect(seen.map((event) => event.type)).toEqual(["dhcp.request", "dhcp.reply"]);
+    expect(seen[0]).toMatchObject({
+      mac: "52:54:00:77:00:01",
+      message: "REQUEST",
+      port: 4011,
+      arch: 7,
+    });
+    expect(seen[1]).toMatchObject({ message: "ACK", bootFile: "ipxe.efi", firmware: "uefi-x64" });
+  });
+
+  it("survives garbage, reporting why, and still answers the next valid request", async () => {
+    const { server, seen } = await startServer(boot);
+    const socket = await client();
+    const port = server.boundPorts.pxe as number;
+    for (const garbage of [
+      Buffer.alloc(0),
+      Buffer.from("hello"),
+      Buffer.alloc(400, 0xff),
+      pxeRequest().subarray(0, 250),
+    ])
+      socket.send(garbage, port, LOOPBACK);
+    await until(() => seen.filter((event) => event.type === "dhcp.ignored").length === 4);
+    const replied = nextReply(socket);
+    socket.send(pxeRequest(), port, LOOPBACK);
+    expect(messageType(await replied)).toBe(DhcpMessageType.ack);
+    const reasons = seen.flatMap((event) => (event.type === "dhcp.ignored" ? [event.reason] : []));
+    expect(reasons[1]).toMatch(/shorter than a DHCP header/);
+    expect(reasons[2]).toMatch(/magic cookie/);
+  });
+
+  it("reports a throwing policy as policy.error and does not answer", async () => {
+    const { server, seen } = await startServer(() => {
+      throw new Error("inventory unreadable");
+    });
+    const socket = await client();
+    let answered = false;
+    socket.on("message", () => (answered = true));
+    socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+    await until(() => seen.some((event) => event.type === "policy.error"));
+    expect(seen.find((event) => event.type === "policy.error")).toMatchObject({
+      mac: "52:54:00:77:00:01",
+      stage: "dhcp",
+      error: "inventory unreadable",
+    });
+    expect(answered).toBe(false);
+  });
+
+  it("reports a policy's ignore as dhcp.ignored with its reason", async () => {
+    const { server, seen } = await startServer(() => ({
+      action: "ignore",
+      reason: "not in cluster.toml",
+    }));
+    const socket = await client();
+    socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+    await until(() => seen.some((event) => event.type === "dhcp.ignored"));
+    expect(seen.find((event) => event.type === "dhcp.ignored")).toMatchObject({
+      reason: "boot policy: not in cluster.toml",
+      xid: 42,
+    });
+  });
+
+  it("asks the policy with the machine's MAC, arch and firmware at stage dhcp", async () => {
+    const asked: unknown[] = [];
+    const { server } = await startServer((machine) => {
+      asked.push(machine);
+      return { action: "local" };
+    });
+    const socket = await client();
+    const replied = nextReply(socket);
+    socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+    await replied;
+    expect(asked).toEqual([
+      { mac: "52:54:00:77:00:01", arch: 7, firmware: "uefi-x64", uuid: undefined, stage: "dhcp" },
+    ]);
+  });
+
+  it("refuses to start on a port another server holds, naming the port and the fix", async () => {
+    const holder = dgram.createSocket("udp4");
+    sockets.push(holder);
+    await new Promise<void>((resolve) => holder.bind(0, LOOPBACK, resolve));
+    const taken = holder.address().port;
+    const server = new ProxyDhcpServer({
+      serverAddress: LOOPBACK,
+      httpBaseUrl: "http://127.0.0.1:8080",
+      policy: boot,
+      ports: { dhcp: 0, pxe: taken },
+      bindAddress: LOOPBACK,
+    });
+    await expect(server.start()).rejects.toThrow(ConfigError);
+    await expect(server.start()).rejects.toThrow(
+      new RegExp(`port ${taken}.*another DHCP or PXE server`),
+    );
+  });
+
+  it("releases both ports on close", async () => {
+    const { server } = await startServer(boot);
+    const { dhcp, pxe } = server.boundPorts;
+    await server.close();
+    for (const port of [dhcp, pxe]) {
+      const socket = dgram.createSocket("udp4");
+      sockets.push(socket);
+      await new Promise<void>((resolve) => socket.bind(port, LOOPBACK, resolve));
+    }
+  });
+
+  it("defaults broadcast replies to the subnet broadcast of the server address", () => {
+    const server = new ProxyDhcpServer({
+      serverAddress: LOOPBACK,
+      httpBaseUrl: "http://x",
+      policy: boot,
+    });
+    expect(server.broadcastAddress).toBe("127.255.255.255");
+    const elsewhere = new ProxyDhcpServer({
+      serverAddress: "192.0.2.7",
+      httpBaseUrl: "http://x",
+      policy: boot,
+    });
+    expect(elsewhere.broadcastAddress).toBe("255.255.255.255");
+  });
+});
