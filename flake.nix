@@ -49,8 +49,9 @@
       inventory = (import ./nix/lib/inventory.nix).normalize rawInventory;
       hostSettings = import ./nix/lib/host-settings.nix rawInventory;
 
-      # Public keys only; `metal secrets init` writes them (docs/secrets-layout.md).
-      adminKeyFile = ./secrets/admin.pub;
+      # Public keys only; `metal secrets init` writes them (docs/secrets.md).
+      keysDir = ./keys;
+      adminKeyFile = keysDir + "/admin.pub";
 
       systemOf = arch: "${arch}-linux";
 
@@ -71,6 +72,7 @@
               settings
               inventory
               adminKeyFile
+              keysDir
               ;
             secretsDir = ./secrets;
           };

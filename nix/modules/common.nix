@@ -2,9 +2,25 @@
 {
   lib,
   modulesPath,
+  inventory,
   adminKeyFile,
+  keysDir,
   ...
 }:
+let
+  hostKeyFile = host: keysDir + "/hosts/${host.name}.pub";
+  knownHost = host: {
+    inherit (host) name;
+    value = {
+      hostNames = [
+        host.name
+        "${host.name}.${inventory.cluster.domain}"
+        host.address
+      ];
+      publicKeyFile = hostKeyFile host;
+    };
+  };
+in
 {
   # Firmware and drivers for machines we have not seen (same as the installer's scan).
   imports = [ (modulesPath + "/installer/scan/not-detected.nix") ];
@@ -50,6 +66,10 @@
   };
   users.mutableUsers = false;
   users.users.root.openssh.authorizedKeys.keys = [ (import ../lib/admin-key.nix adminKeyFile) ];
+  # Hosts trust each other's pre-generated host keys (`metal secrets` writes keys/hosts/*.pub).
+  programs.ssh.knownHosts = builtins.listToAttrs (
+    map knownHost (builtins.filter (host: builtins.pathExists (hostKeyFile host)) inventory.hosts)
+  );
 
   time.timeZone = lib.mkDefault "UTC";
   system.stateVersion = "25.11";
