@@ -5,7 +5,7 @@
 #
 #   metal-agent.sh [installer]   report the installer's facts (§2), retry until answered
 #   metal-agent.sh first-boot    report the installed system's first boot (§3), then delete
-#                                the callback env file
+#                                the callback env file once its token is used up (200, 401)
 #
 # Exit codes: 0 accepted, 1 rejected by the server (400/401/409/other non-5xx; the reason is
 # logged), 2 nothing to report with (no callback URL/token, unknown mode).
@@ -221,12 +221,13 @@ address_towards() {
 }
 
 # Posts until the server gives a final answer, backing off while it cannot be reached or
-# answers 5xx. Returns 0 on 200, 1 on any other final answer.
+# answers 5xx. Returns 0 on 200, 1 on any other final answer; leaves it in $final_status.
 post_until_answered() {
   url=$1 token=$2 body=$3
   attempt=1
   while :; do
     status=$(post_once "$url" "$token" "$body")
+    final_status=$status
     case "$status" in
       200)
         log "accepted by $url: $(response_body)"
@@ -298,8 +299,11 @@ report_first_boot() {
     "$(json_string "$(address_towards "$server")")" "$(json_string "$(ssh_host_key)")")
   post_until_answered "${callback%/}/first-boot" "$token" "$body"
   answer=$?
-  # The token is single-use: once the server has answered, the file has no further use.
-  rm -f "$CALLBACK_ENV"
+  # 200 uses the token up and 401 says it is useless; after 400 or 409 it stays valid
+  # (docs/decisions/0063), so the next boot can report again once the cause is fixed.
+  case "$final_status" in
+    200 | 401) rm -f "$CALLBACK_ENV" ;;
+  esac
   [ "$answer" -eq 0 ] || return "$EXIT_REJECTED"
 }
 

@@ -1,6 +1,7 @@
 # First boot of the installed system: tell `metal install` we are up (docs/callback-protocol.md
 # §3). `metal install` puts /var/lib/metal/callback.env in place with --extra-files; the agent
-# deletes it once the server has answered, so later boots skip the unit.
+# deletes it once the token is used up (200) or refused (401), so later boots skip the unit; after
+# a 400 or 409 the token stays valid and the next boot reports again.
 { pkgs, ... }:
 let
   metalAgent = pkgs.callPackage ../installer/agent.nix { };

@@ -272,6 +272,20 @@ for (const shell of shells) {
       });
       await expect(access(join(root, "var/lib/metal/callback.env"))).rejects.toThrow();
     });
+
+    it.each([
+      [401, "deletes", false],
+      [409, "keeps", true],
+    ])("on a first-boot %i it %s callback.env", async (status, _verb, kept) => {
+      const server = await serve([status]);
+      const result = await runAgent("first-boot", server.port);
+      expect(result.exitCode).toBe(EXIT_REJECTED);
+      const stillThere = await access(join(root, "var/lib/metal/callback.env")).then(
+        () => true,
+        () => false,
+      );
+      expect(stillThere).toBe(kept);
+    });
   });
 }
 
