@@ -123,7 +123,10 @@ describe("metal-agent.sh on a virtual network, under busybox", () => {
   /** Starts the agent; wrapped so that awaiting this does not wait for the agent to exit. */
   async function startAgent(mode: "installer" | "first-boot") {
     const root = join(work, "root");
-    await fakeMachine(root, `http://${server.address}:${CALLBACK_PORT}/callback/v1`, "eth0");
+    await fakeMachine(root, {
+      callback: `http://${server.address}:${CALLBACK_PORT}/callback/v1`,
+      routeInterface: "eth0",
+    });
     // PATH with only busybox applets must reach the agent, not `ip netns exec` (busybox's ip
     // has no netns): set it inside the namespace with env(1).
     const [file, args] = machine.argv("env", [

@@ -7,7 +7,7 @@
 import { execa } from "execa";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -15,12 +15,11 @@ import {
   AGENT,
   agentEnv,
   BOOTIF_MAC,
-  BUSYBOX,
-  busyboxPath,
   EXPECTED_DISKS,
   EXPECTED_MEMORY_BYTES,
   fakeMachine,
   ROUTE_INTERFACE_MAC,
+  SHELLS,
   SSH_KEY,
   TOKEN,
 } from "./helpers/fake-machine.js";
@@ -90,38 +89,7 @@ const EXPECTED_INSTALLER_FACTS = {
 
 const callbackOn = (port: number) => `http://127.0.0.1:${port}/callback/v1`;
 
-interface Shell {
-  readonly name: string;
-  readonly available: () => Promise<boolean>;
-  readonly command: string;
-  /** PATH for the agent: busybox gets only its own applets, so it must use busybox wget. */
-  readonly path: (work: string) => Promise<string>;
-}
-
-const shells: Shell[] = [
-  {
-    name: "dash with curl",
-    available: () =>
-      access("/bin/dash").then(
-        () => true,
-        () => false,
-      ),
-    command: "/bin/dash",
-    path: async () => process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-  },
-  {
-    name: "busybox sh with busybox wget",
-    available: () =>
-      access(BUSYBOX).then(
-        () => true,
-        () => false,
-      ),
-    command: BUSYBOX,
-    path: busyboxPath,
-  },
-];
-
-for (const shell of shells) {
+for (const shell of SHELLS) {
   const available = await shell.available();
   if (!available)
     console.warn(
@@ -150,28 +118,29 @@ for (const shell of shells) {
     }
 
     /** Starts the agent; wrapped so that awaiting this does not wait for the agent to exit. */
-    async function startAgent(
-      mode: "installer" | "first-boot",
-      port: number,
-      extraEnv: Record<string, string> = {},
-    ) {
-      await fakeMachine(root, callbackOn(port), "lo");
-      const args = shell.command === BUSYBOX ? ["sh", AGENT, mode] : [AGENT, mode];
-      const agent = execa(shell.command, args, {
+    interface AgentRun {
+      readonly extraEnv?: Record<string, string>;
+      readonly cmdline?: string;
+    }
+
+    async function startAgent(mode: "installer" | "first-boot", port: number, run: AgentRun = {}) {
+      await fakeMachine(root, {
+        callback: callbackOn(port),
+        routeInterface: "lo",
+        ...(run.cmdline === undefined ? {} : { cmdline: run.cmdline }),
+      });
+      const [file, args] = shell.argv(mode);
+      const agent = execa(file, args, {
         reject: false,
         timeout: 30_000,
-        env: { ...agentEnv(root, work, await shell.path(work)), ...extraEnv },
+        env: { ...agentEnv(root, work, await shell.path(work)), ...run.extraEnv },
         extendEnv: false,
       });
       return { agent };
     }
 
-    async function runAgent(
-      mode: "installer" | "first-boot",
-      port: number,
-      extraEnv: Record<string, string> = {},
-    ) {
-      const { agent } = await startAgent(mode, port, extraEnv);
+    async function runAgent(mode: "installer" | "first-boot", port: number, run: AgentRun = {}) {
+      const { agent } = await startAgent(mode, port, run);
       return agent;
     }
 
@@ -198,7 +167,9 @@ for (const shell of shells) {
 
     it("gives up on a request the server never answers and posts again", async () => {
       const server = await serve([NEVER_ANSWER, 200]);
-      const result = await runAgent("installer", server.port, { METAL_HTTP_TIMEOUT_SECONDS: "1" });
+      const result = await runAgent("installer", server.port, {
+        extraEnv: { METAL_HTTP_TIMEOUT_SECONDS: "1" },
+      });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(server.requests).toHaveLength(2);
       expect(result.stderr).toMatch(/attempt 1: no answer from .*retrying/);
@@ -236,21 +207,9 @@ for (const shell of shells) {
 
     it("reports nothing when the kernel command line has no metal.callback", async () => {
       const server = await serve([200]);
-      await fakeMachine(root, callbackOn(server.port), "lo");
-      await writeFile(join(root, "proc/cmdline"), "init=/nix/store/x-nixos/init loglevel=4\n");
-      const result = await execa(
-        shell.command,
-        shell.command === BUSYBOX ? ["sh", AGENT] : [AGENT],
-        {
-          reject: false,
-          env: {
-            PATH: await shell.path(work),
-            TMPDIR: work,
-            METAL_CMDLINE: join(root, "proc/cmdline"),
-          },
-          extendEnv: false,
-        },
-      );
+      const result = await runAgent("installer", server.port, {
+        cmdline: "init=/nix/store/x-nixos/init loglevel=4",
+      });
       expect(result.exitCode).toBe(EXIT_NOTHING_TO_REPORT);
       expect(result.stderr).toContain("not booted by metal install");
       expect(server.requests).toHaveLength(0);

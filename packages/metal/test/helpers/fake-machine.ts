@@ -3,7 +3,7 @@
  * tree in a temporary directory, and the environment that points the agent at it. Shared by the
  * loopback tests and the network-namespace tests.
  */
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { access, mkdir, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -61,16 +61,29 @@ async function writeTree(
   }
 }
 
+export interface FakeMachineOptions {
+  /** Base URL of the callback API. */
+  readonly callback: string;
+  /** The interface the kernel routes to the callback server through (lo, or eth0 in a namespace). */
+  readonly routeInterface: string;
+  /** The whole kernel command line, when a real boot policy made it. */
+  readonly cmdline?: string;
+  readonly routeInterfaceMac?: string;
+}
+
 /**
  * Writes the tree under `root`: UEFI, 4 GB, an NVMe disk with model, serial and by-id links, a
- * virtio disk, and devices the agent must skip (loop, sr, dm). `routeInterface` is the interface
- * the kernel will route to `callback` through (lo on loopback, eth0 in a namespace).
+ * 20 GiB virtio disk, and devices the agent must skip (loop, sr, dm).
  */
-export async function fakeMachine(root: string, callback: string, routeInterface: string) {
+export async function fakeMachine(root: string, options: FakeMachineOptions) {
+  const { callback, routeInterface } = options;
+  const cmdline =
+    options.cmdline ??
+    `BOOT_IMAGE=/bzImage init=/nix/store/x-nixos/init loglevel=4 metal.callback=${callback} metal.token=${TOKEN} metal.host=node1 BOOTIF=01-52-54-00-AB-12-34`;
   await writeTree(
     root,
     {
-      "proc/cmdline": `BOOT_IMAGE=/bzImage init=/nix/store/x-nixos/init loglevel=4 metal.callback=${callback} metal.token=${TOKEN} metal.host=node1 BOOTIF=01-52-54-00-AB-12-34\n`,
+      "proc/cmdline": `${cmdline}\n`,
       "proc/meminfo": "MemTotal:        4017500 kB\nMemFree:         3000000 kB\n",
       "proc/sys/kernel/hostname": "nixos\n",
       "sys/firmware/efi/systab": "",
@@ -81,7 +94,7 @@ export async function fakeMachine(root: string, callback: string, routeInterface
       "sys/block/loop0/size": "2048\n",
       "sys/block/sr0/size": "2048\n",
       "sys/block/dm-0/size": "2048\n",
-      [`sys/class/net/${routeInterface}/address`]: `${ROUTE_INTERFACE_MAC}\n`,
+      [`sys/class/net/${routeInterface}/address`]: `${options.routeInterfaceMac ?? ROUTE_INTERFACE_MAC}\n`,
       "etc/ssh/ssh_host_ed25519_key.pub": `${SSH_KEY}\n`,
       "var/lib/metal/callback.env": `METAL_CALLBACK=${callback}\nMETAL_TOKEN=${TOKEN}\n`,
     },
@@ -114,3 +127,34 @@ export function agentEnv(root: string, work: string, path: string): Record<strin
     ...BACKOFF_FOR_TESTS,
   };
 }
+
+/** A shell the agent runs under, as on one kind of machine. */
+export interface Shell {
+  readonly name: string;
+  readonly available: () => Promise<boolean>;
+  /** argv that runs the agent in `mode`. */
+  readonly argv: (mode: string) => [string, string[]];
+  /** PATH for the agent: busybox gets only its own applets, so it must use busybox wget. */
+  readonly path: (work: string) => Promise<string>;
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+export const SHELLS: readonly Shell[] = [
+  {
+    name: "dash with curl (the NixOS installer)",
+    available: () => exists("/bin/dash"),
+    argv: (mode) => ["/bin/dash", [AGENT, mode]],
+    path: async () => process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+  },
+  {
+    name: "busybox sh with busybox wget (the lab's initramfs)",
+    available: () => exists(BUSYBOX),
+    argv: (mode) => [BUSYBOX, ["sh", AGENT, mode]],
+    path: busyboxPath,
+  },
+];
