@@ -3,7 +3,7 @@
  * tree in a temporary directory, and the environment that points the agent at it. Shared by the
  * loopback tests and the network-namespace tests.
  */
-import { access, mkdir, symlink, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -108,6 +108,7 @@ export async function fakeMachine(root: string, options: FakeMachineOptions) {
 /** A PATH holding only busybox applets, so the agent runs as in the lab's initramfs. */
 export async function busyboxPath(work: string): Promise<string> {
   const bin = join(work, "busybox-bin");
+  await rm(bin, { recursive: true, force: true });
   await mkdir(bin, { recursive: true });
   for (const applet of BUSYBOX_APPLETS) await symlink(BUSYBOX, join(bin, applet));
   return bin;
