@@ -220,6 +220,19 @@ address_towards() {
   done
 }
 
+# sshd (or the lab's dropbear) may still be generating its host key: the server refuses facts
+# without one, so wait for it.
+ssh_host_key_when_ready() {
+  while :; do
+    key=$(ssh_host_key)
+    if [ -n "$key" ]; then
+      printf '%s' "$key"
+      return
+    fi
+    back_off "no SSH host key yet (${METAL_SSH_HOST_KEY:-/etc/ssh/ssh_host_*_key.pub})"
+  done
+}
+
 # Posts until the server gives a final answer, backing off while it cannot be reached or
 # answers 5xx. Returns 0 on 200, 1 on any other final answer; leaves it in $final_status.
 post_until_answered() {
@@ -272,7 +285,7 @@ report_installer() {
   hostname=$(first_line "$PROC_ROOT/sys/kernel/hostname") || hostname=""
   body=$(printf '{"agent":%s,"mac":%s,"ip":%s,"hostname":%s,"sshHostKey":%s,"firmware":%s,"memoryBytes":%s,"disks":%s}' \
     "$(json_string "$AGENT")" "$(json_string "$mac")" "$(json_string "$(address_towards "$server")")" \
-    "$(json_string "$hostname")" "$(json_string "$(ssh_host_key)")" "$(json_string "$(firmware)")" \
+    "$(json_string "$hostname")" "$(json_string "$(ssh_host_key_when_ready)")" "$(json_string "$(firmware)")" \
     "$(memory_bytes)" "$(disks_json)")
   post_until_answered "${callback%/}/installer" "$token" "$body" || return "$EXIT_REJECTED"
 }
@@ -296,7 +309,7 @@ report_first_boot() {
   mac=$(first_line "$SYS_ROOT/class/net/$(route_field "$server" dev)/address") || mac=""
   body=$(printf '{"agent":%s,"mac":%s,"ip":%s,"sshHostKey":%s}' \
     "$(json_string "$AGENT")" "$(json_string "$mac")" \
-    "$(json_string "$(address_towards "$server")")" "$(json_string "$(ssh_host_key)")")
+    "$(json_string "$(address_towards "$server")")" "$(json_string "$(ssh_host_key_when_ready)")")
   post_until_answered "${callback%/}/first-boot" "$token" "$body"
   answer=$?
   # 200 uses the token up and 401 says it is useless; after 400 or 409 it stays valid

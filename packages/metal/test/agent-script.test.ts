@@ -7,7 +7,7 @@
 import { execa } from "execa";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -23,6 +23,7 @@ import {
   SSH_KEY,
   TOKEN,
 } from "./helpers/fake-machine.js";
+import { Output } from "./helpers/output.js";
 
 const EXIT_REJECTED = 1;
 const EXIT_NOTHING_TO_REPORT = 2;
@@ -136,7 +137,7 @@ for (const shell of SHELLS) {
         env: { ...agentEnv(root, work, await shell.path(work)), ...run.extraEnv },
         extendEnv: false,
       });
-      return { agent };
+      return { agent, stderr: new Output(agent.stderr) };
     }
 
     async function runAgent(mode: "installer" | "first-boot", port: number, run: AgentRun = {}) {
@@ -175,16 +176,23 @@ for (const shell of SHELLS) {
       expect(result.stderr).toMatch(/attempt 1: no answer from .*retrying/);
     });
 
+    it("waits for the SSH host key that sshd is still generating", async () => {
+      const server = await serve([200]);
+      const { agent, stderr } = await startAgent("installer", server.port, {
+        extraEnv: { METAL_SSH_HOST_KEY: join(work, "not-yet.pub") },
+      });
+      await stderr.waitFor("no SSH host key yet");
+      await writeFile(join(work, "not-yet.pub"), `${SSH_KEY}\n`);
+      const result = await agent;
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0]?.body).toMatchObject({ sshHostKey: SSH_KEY });
+    });
+
     it("keeps retrying while nothing listens and reports once the server comes up", async () => {
       const port = await freePort();
-      const { agent } = await startAgent("installer", port);
-      await new Promise<void>((resolve) => {
-        let seen = "";
-        agent.stderr.on("data", (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (seen.includes("no answer")) resolve();
-        });
-      });
+      const { agent, stderr } = await startAgent("installer", port);
+      await stderr.waitFor("no answer");
       const server = await serve([200], port);
       const result = await agent;
       expect(result.exitCode, result.stderr).toBe(0);
