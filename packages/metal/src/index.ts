@@ -7,3 +7,4 @@ export * from "./check/checks.js";
 export * from "./check/ports.js";
 export * from "./status/report.js";
 export * from "./secrets/index.js";
+export * from "./nix/index.js";
