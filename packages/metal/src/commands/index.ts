@@ -1,6 +1,14 @@
 import type { Command } from "commander";
+import { loadInventory } from "../inventory/load.js";
 import { registerCheck } from "./check.js";
+import { secretsCommand } from "./secrets.js";
+import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
-export const commands: ReadonlyArray<(program: Command) => void> = [registerCheck, registerStatus];
+export const commands: ReadonlyArray<(program: Command) => void> = [
+  registerCheck,
+  registerStatus,
+  secretsCommand({ loadInventory }),
+  registerDeploy,
+];

@@ -66,10 +66,14 @@ export interface InstallOutputLine {
   readonly line: string;
 }
 
+/**
+ * Without a store (a `metal deploy` dashboard), there are no host cards and no unknown
+ * machines: the page shows the deploy alone.
+ */
 export interface DashboardSources {
   readonly inventory: Inventory;
-  readonly store: StateStore;
-  readonly netbootEvents: NetbootEvents;
+  readonly store?: StateStore | undefined;
+  readonly netbootEvents?: NetbootEvents | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   readonly clock?: () => number;
@@ -108,7 +112,7 @@ export class DashboardModel {
     this.#sources = sources;
     this.#clock = sources.clock ?? Date.now;
     this.#hostsByMac = new Map(sources.inventory.hosts.map((host) => [host.mac, host]));
-    for (const host of sources.inventory.hosts) {
+    for (const host of sources.store ? sources.inventory.hosts : []) {
       const card: HostCard = {
         name: host.name,
         mac: host.mac,
@@ -142,8 +146,10 @@ export class DashboardModel {
     }
     this.#unknown = this.#unknownMachines();
     this.#unsubscribe = [
-      sources.netbootEvents.on((event) => this.#onNetboot(event)),
-      sources.store.on("event", (event) => this.#onState(event)),
+      ...(sources.netbootEvents
+        ? [sources.netbootEvents.on((event) => this.#onNetboot(event))]
+        : []),
+      ...(sources.store ? [sources.store.on("event", (event) => this.#onState(event))] : []),
       ...(sources.deployEvents ? [sources.deployEvents.on((event) => this.#onDeploy(event))] : []),
       ...(sources.installOutput
         ? [sources.installOutput.on((output) => this.#onOutput(output))]
@@ -174,7 +180,7 @@ export class DashboardModel {
   }
 
   #syncRecord(card: HostCard): void {
-    const record = this.#sources.store.host(card.name);
+    const record = this.#sources.store?.host(card.name);
     if (!record) return;
     card.phase = record.phase;
     card.attempt = record.attempt;
@@ -188,7 +194,8 @@ export class DashboardModel {
   }
 
   #unknownMachines(): readonly UnknownMachineStatus[] {
-    return statusReport(this.#sources.store.snapshot(), this.#sources.inventory).unknownMachines;
+    const store = this.#sources.store;
+    return store ? statusReport(store.snapshot(), this.#sources.inventory).unknownMachines : [];
   }
 
   #addEntry(card: HostCard, time: number, level: TimelineLevel, text: string): void {
@@ -285,7 +292,7 @@ export class DashboardModel {
     if (!card) return;
     this.#syncRecord(card);
     if (event.type === "host.phase") {
-      const facts = this.#sources.store.host(event.host)?.installer?.facts;
+      const facts = this.#sources.store?.host(event.host)?.installer?.facts;
       if (event.to === "installer" && facts)
         this.#addEntry(card, event.time, "info", factsLine(facts));
       if (event.to === "pending") card.downloads = [];

@@ -152,4 +152,35 @@ describe("the dashboard server", () => {
     expect(text).toContain("metal_wol_sent_total 3");
     expect(text).toContain("metal_install_duration_seconds_count 2");
   });
+
+  it("shows only the deploy when it has no install state (metal deploy --dashboard)", async () => {
+    const feed = new EventFeed<DashboardDeployEvent>();
+    const deployOnly = await startDashboard({
+      port: 0,
+      inventory: env.inventory,
+      deployEvents: feed,
+    });
+    try {
+      feed.emit({
+        type: "deploy.plan",
+        time: Date.now(),
+        deployId: "d2",
+        batches: [["node2"]],
+        skipped: ["node1"],
+        dryRun: true,
+      });
+      const view = (await (
+        await fetch(new URL("api/snapshot", deployOnly.url))
+      ).json()) as DashboardSnapshot;
+      expect(view.hosts).toEqual([]);
+      expect(view.deploy?.nodes.map((node) => [node.host, node.status])).toEqual([
+        ["node2", "waiting"],
+        ["node1", "skipped"],
+      ]);
+      const metrics = await (await fetch(new URL("metrics", deployOnly.url))).text();
+      expect(metrics).not.toMatch(/^metal_hosts\{/m);
+    } finally {
+      await deployOnly.close();
+    }
+  });
 });
