@@ -1,8 +1,13 @@
+import Fastify from "fastify";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
 import type { DashboardSnapshot, InstallOutputLine } from "../../src/ui/dashboard-model.js";
-import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
+import {
+  registerDashboard,
+  startDashboard,
+  type RunningDashboard,
+} from "../../src/ui/dashboard.js";
 import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
@@ -181,6 +186,31 @@ describe("the dashboard server", () => {
       expect(metrics).not.toMatch(/^metal_hosts\{/m);
     } finally {
       await deployOnly.close();
+    }
+  });
+});
+
+describe("the dashboard as a plugin", () => {
+  it("mounts under a prefix on another app, the page at PREFIX/ with its feed beside it", async () => {
+    const env = await fixture();
+    const app = Fastify();
+    try {
+      await registerDashboard(app, {
+        prefix: "/dashboard",
+        inventory: env.inventory,
+        store: env.store,
+        netbootEvents: new NetbootEvents(),
+      });
+      const page = await app.inject({ url: "/dashboard/" });
+      expect(page.headers["content-type"]).toMatch(/^text\/html/);
+      const bare = await app.inject({ url: "/dashboard" });
+      expect([bare.statusCode, bare.headers.location]).toEqual([302, "/dashboard/"]);
+      expect((await app.inject({ url: "/dashboard/dashboard.js" })).statusCode).toBe(200);
+      expect((await app.inject({ url: "/dashboard/metrics" })).body).toContain("metal_hosts");
+      expect((await app.inject({ url: "/" })).statusCode).toBe(404);
+    } finally {
+      await app.close();
+      await env.cleanup();
     }
   });
 });
