@@ -15,3 +15,5 @@ export * from "./dhcp/index.js";
 // The TFTP codec shares names with the DHCP one (encodingLength, …): reach it as tftp.*.
 export * as tftp from "./tftp/index.js";
 export { TftpServer, type TftpServerOptions } from "./tftp/server.js";
+export * from "./server.js";
+export { describeEvent, type DescribedEvent, type EventLevel } from "./cli/describe-event.js";
