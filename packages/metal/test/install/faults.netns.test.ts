@@ -99,7 +99,7 @@ beforeEach(async () => {
   await ensureLabKeys(await loadInventory(inventoryFile), secretsDir);
 });
 
-function startInstall(): ResultPromise {
+function startInstall() {
   const [file, args] = server.argv("node", [
     CLI,
     "install",
@@ -120,7 +120,7 @@ function startInstall(): ResultPromise {
     "--first-boot-timeout",
     "60",
   ]);
-  return execa(file, args, { reject: false, all: true });
+  return execa(file, args, { reject: false, all: true, encoding: "utf8" });
 }
 
 const serverUrl = `10.77.0.${SERVER_OCTET}:${HTTP_PORT}`;
