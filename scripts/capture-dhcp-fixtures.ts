@@ -15,23 +15,20 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { VirtualNetwork } from "../packages/lab/src/netns.js";
+import {
+  qemuArgs,
+  routerDnsmasqArgs,
+  type LabFirmware,
+} from "../packages/netboot/test/dhcp/lab.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.join(here, "../packages/netboot/test/fixtures/dhcp");
-const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-const CLIENT_MAC = "52:54:00:77:00:01";
-/** Set on every machine so option 97 can be checked against a known SMBIOS UUID. */
-const CLIENT_UUID = "8f2b6c1e-4d3a-4b5c-9e7f-0a1b2c3d4e5f";
 const CAPTURE_FILTER = "udp port 67 or udp port 68 or udp port 4011";
-const ROUTER_RANGE = "10.77.0.100,10.77.0.199,255.255.255.0,1h";
-
-type Firmware = "bios-ipxe" | "ovmf-native" | "ovmf-ipxe";
 
 interface Scenario {
   readonly name: string;
   readonly description: string;
-  readonly firmware: Firmware;
+  readonly firmware: LabFirmware;
   /** Run a dnsmasq home router (addresses only) and a dnsmasq proxyDHCP beside the client. */
   readonly withDnsmasq: boolean;
   /** Stop once this many tshark summary lines match. */
@@ -78,49 +75,13 @@ const SCENARIOS: readonly Scenario[] = [
     name: "ipxe-bios-dnsmasq-proxy",
     description:
       "QEMU SeaBIOS + iPXE ROM next to a dnsmasq router (10.77.0.1) and a dnsmasq proxyDHCP " +
-      "(10.77.0.2): DISCOVER, both OFFERs, REQUEST, ACK",
+      "(10.77.0.2): DISCOVER, both OFFERs, REQUEST, ACK, then iPXE's boot server REQUEST on 4011 and its ACK",
     firmware: "bios-ipxe",
     withDnsmasq: true,
     stopWhen: { pattern: /DHCP ACK/, count: 1 },
     timeoutSeconds: 180,
   },
 ];
-
-function qemuArgs(firmware: Firmware, tap: string, work: string): string[] {
-  const common = [
-    "-accel",
-    "tcg",
-    "-m",
-    "256",
-    "-display",
-    "none",
-    "-vga",
-    "none",
-    "-monitor",
-    "none",
-    "-serial",
-    "none",
-    "-uuid",
-    CLIENT_UUID,
-    "-netdev",
-    `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-  ];
-  const nic = `virtio-net-pci,netdev=n0,mac=${CLIENT_MAC}`;
-  if (firmware === "bios-ipxe") return [...common, "-boot", "n", "-device", nic];
-  const vars = path.join(work, "vars.fd");
-  copyFileSync(OVMF_VARS, vars);
-  return [
-    ...common,
-    "-machine",
-    "q35",
-    "-drive",
-    `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-    "-drive",
-    `if=pflash,format=raw,unit=1,file=${vars}`,
-    "-device",
-    firmware === "ovmf-native" ? `${nic},romfile=` : nic,
-  ];
-}
 
 async function waitForLines(
   capture: ResultPromise,
@@ -153,25 +114,14 @@ async function capture(scenario: Scenario): Promise<void> {
   const children: ResultPromise[] = [];
   try {
     if (scenario.withDnsmasq) {
-      const router = await network.addHost("router", 1);
+      const router = await network.addHost("router", 1, { ipv6: "fd77::1/64" });
       const proxy = await network.addHost("proxy", 2);
       children.push(
-        router.run(
-          "dnsmasq",
-          [
-            "--port=0",
-            "--bind-interfaces",
-            "--interface=eth0",
-            `--dhcp-range=${ROUTER_RANGE}`,
-            "--no-ping",
-            "--keep-in-foreground",
-            "--log-dhcp",
-            "--conf-file=/dev/null",
-            `--dhcp-leasefile=${path.join(work, "router.leases")}`,
-            "--log-facility=-",
-          ],
-          { reject: false, stdout: "inherit", stderr: "inherit" },
-        ),
+        router.run("dnsmasq", routerDnsmasqArgs(path.join(work, "router.leases")), {
+          reject: false,
+          stdout: "inherit",
+          stderr: "inherit",
+        }),
         proxy.run(
           "dnsmasq",
           [

@@ -1,12 +1,13 @@
 /**
  * Debian's kernel for lab machines, fetched without touching /boot: `apt-get download` the
- * versioned linux-image package, `dpkg -x` it into a scratch directory, keep only vmlinuz and
- * the modules a lab machine needs, and publish that into the cache with one atomic rename so
+ * versioned linux-image package, unpack only vmlinuz and the modules a lab machine needs into
+ * a scratch directory, and publish that into the cache with one atomic rename so
  * concurrent callers never see (or corrupt) a half-written entry.
  */
 import { mkdir, mkdtemp, readdir, rename, rm, copyFile, access } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, basename } from "node:path";
+import { execa, ExecaError } from "execa";
 import { KernelFetchError } from "./errors.js";
 import { runTool } from "./host-tool.js";
 
@@ -104,7 +105,10 @@ async function populate(cacheDir: string, entry: string, version: string): Promi
         `apt-get download ${debianPackage} produced no .deb; check the version and apt sources`,
       );
     const unpacked = join(scratch, "root");
-    await runTool("dpkg-deb", ["-x", join(scratch, deb), unpacked]);
+    await extractMembers(join(scratch, deb), unpacked, [
+      `./boot/vmlinuz-${version}-amd64`,
+      ...LAB_MODULES.map((relative) => `./lib/modules/${version}-amd64/kernel/${relative}.ko*`),
+    ]);
     const staged = join(scratch, "entry");
     await mkdir(join(staged, "modules"), { recursive: true });
     await copyFile(join(unpacked, "boot", `vmlinuz-${version}-amd64`), join(staged, "vmlinuz"));
@@ -114,6 +118,34 @@ async function populate(cacheDir: string, entry: string, version: string): Promi
     await publish(staged, entry);
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Unpacks only the members we keep (`dpkg-deb -x` would write ~400 MB of modules), streaming
+ * the package's data tarball into tar.
+ */
+async function extractMembers(
+  deb: string,
+  target: string,
+  patterns: readonly string[],
+): Promise<void> {
+  await mkdir(target, { recursive: true });
+  try {
+    // buffer: false, or execa would hold (and cut off at maxBuffer) the ~400 MB tarball.
+    await execa("dpkg-deb", ["--fsys-tarfile", deb], { buffer: false }).pipe("tar", [
+      "-x",
+      "-C",
+      target,
+      "--wildcards",
+      ...patterns,
+    ]);
+  } catch (error) {
+    if (!(error instanceof ExecaError)) throw error;
+    throw new KernelFetchError(
+      `could not unpack ${basename(deb)} (dpkg-deb --fsys-tarfile | tar -x): ` +
+        `${error.shortMessage}; check that dpkg and tar are installed and the .deb is complete`,
+    );
   }
 }
 

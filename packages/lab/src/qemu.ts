@@ -28,7 +28,10 @@ export interface MachineSpec {
   /** Raw disk image; boots first, falling through to the NIC while it is blank. */
   readonly disk?: string;
   readonly memoryMiB?: number;
-  /** Make a guest reboot end QEMU instead (handy with `poweroff -f` as the end of a test). */
+  /**
+   * Make a guest reboot or poweroff end QEMU (handy with `poweroff -f` as the end of a test).
+   * Otherwise a guest poweroff leaves the machine "off", ready for powerOn() again.
+   */
   readonly noReboot?: boolean;
   readonly accelerator: Accelerator;
 }
@@ -105,7 +108,9 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     `unix:${files.qmpSocket},server=on,wait=off`,
     "-S",
   ];
-  if (spec.noReboot) argv.push("-no-reboot");
+  // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
+  // "off" and can be woken again (by Wake-on-LAN) like real hardware.
+  argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
   if (spec.firmware === "uefi")
     argv.push(
       "-machine",
@@ -144,6 +149,8 @@ export class QemuMachine {
   readonly #process: ResultPromise;
   readonly #qmp: QmpClient;
   #state: PowerState = "off";
+  /** Set after a guest poweroff: the firmware must start over, not resume where it stopped. */
+  #needsReset = false;
   #exitDetail: string | undefined;
 
   private constructor(
@@ -156,6 +163,12 @@ export class QemuMachine {
     this.files = files;
     this.#process = child;
     this.#qmp = qmp;
+    qmp.onEvent((event) => {
+      if (event.event === "SHUTDOWN" && event.data?.guest === true && this.#state === "on") {
+        this.#state = "off";
+        this.#needsReset = true;
+      }
+    });
     child.then(
       (result) =>
         this.#exited(
@@ -178,8 +191,10 @@ export class QemuMachine {
       ? ["ip", ["netns", "exec", spec.network.namespace, QEMU, ...argv]]
       : [QEMU, argv];
     const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore" });
+    let exited = false;
+    void child.then(() => (exited = true));
     try {
-      const qmp = await QmpClient.connect(files.qmpSocket, QMP_CONNECT_TIMEOUT_MS);
+      const qmp = await QmpClient.connect(files.qmpSocket, QMP_CONNECT_TIMEOUT_MS, () => exited);
       return new QemuMachine(spec, files, child, qmp);
     } catch (error) {
       child.kill("SIGKILL");
@@ -204,11 +219,13 @@ export class QemuMachine {
     return this.#state;
   }
 
-  /** Presses the power button: the paused machine starts executing its firmware. */
+  /** Presses the power button: the machine (re)starts its firmware. No-op when on. */
   async powerOn(): Promise<void> {
     if (this.#state !== "off") return;
-    await this.#qmp.execute("cont");
     this.#state = "on";
+    if (this.#needsReset) await this.#qmp.execute("system_reset");
+    this.#needsReset = false;
+    await this.#qmp.execute("cont");
   }
 
   async reset(): Promise<void> {

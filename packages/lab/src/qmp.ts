@@ -1,12 +1,18 @@
 /**
  * A minimal client for QEMU's machine protocol (QMP, docs/interop/qmp-spec): newline-separated
- * JSON over a unix socket, one command in flight at a time, asynchronous events skipped.
+ * JSON over a unix socket, commands answered in order, asynchronous events passed to handlers.
  */
 import { createConnection, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QmpError } from "./errors.js";
 
 const CONNECT_RETRY_MS = 50;
+
+/** An asynchronous QMP event, e.g. { event: "SHUTDOWN", data: { guest: true, … } }. */
+export interface QmpEvent {
+  readonly event: string;
+  readonly data?: Record<string, unknown>;
+}
 
 interface Pending {
   resolve(value: unknown): void;
@@ -16,6 +22,7 @@ interface Pending {
 export class QmpClient {
   readonly #socket: Socket;
   readonly #pending: Pending[] = [];
+  readonly #eventHandlers: ((event: QmpEvent) => void)[] = [];
   #buffer = "";
   #closedError: Error | undefined;
 
@@ -27,8 +34,15 @@ export class QmpClient {
     socket.on("close", () => this.#fail(new QmpError("QMP socket closed (QEMU exited?)")));
   }
 
-  /** Connects (retrying until QEMU has created the socket), reads the greeting, negotiates. */
-  static async connect(path: string, timeoutMs: number): Promise<QmpClient> {
+  /**
+   * Connects (retrying until QEMU has created the socket), reads the greeting, negotiates.
+   * `gaveUp` ends the retries early, e.g. once the QEMU process has exited.
+   */
+  static async connect(
+    path: string,
+    timeoutMs: number,
+    gaveUp: () => boolean = () => false,
+  ): Promise<QmpClient> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -39,7 +53,7 @@ export class QmpClient {
         await client.execute("qmp_capabilities");
         return client;
       } catch (error) {
-        if (Date.now() > deadline)
+        if (Date.now() > deadline || gaveUp())
           throw new QmpError(
             `could not talk QMP on ${path} within ${timeoutMs} ms: ${(error as Error).message}`,
           );
@@ -57,6 +71,10 @@ export class QmpClient {
     return result;
   }
 
+  onEvent(handler: (event: QmpEvent) => void): void {
+    this.#eventHandlers.push(handler);
+  }
+
   close(): void {
     this.#socket.destroy();
   }
@@ -72,7 +90,10 @@ export class QmpClient {
   }
 
   #dispatch(message: Record<string, unknown>): void {
-    if ("event" in message) return;
+    if ("event" in message) {
+      for (const handler of this.#eventHandlers) handler(message as unknown as QmpEvent);
+      return;
+    }
     const pending = this.#pending.shift();
     if (!pending) return;
     if ("error" in message) {

@@ -15,6 +15,8 @@ import type { VirtualNetwork } from "./netns.js";
 export interface Wakeable {
   readonly name: string;
   readonly mac: string;
+  /** Only an "off" machine is woken; powerOn() must leave "off" before its first await. */
+  readonly state: string;
   powerOn(): Promise<void>;
 }
 
@@ -24,7 +26,7 @@ export interface WakeEvent {
   /** Sender as "address:port". */
   readonly from: string;
   readonly port: number;
-  /** false when the machine was already on (a repeated packet). */
+  /** false when the machine was already on (a repeated packet changes nothing). */
   readonly poweredOn: boolean;
   readonly at: Date;
 }
@@ -69,7 +71,6 @@ export class WolGate {
   readonly ignored: IgnoredPacket[] = [];
   readonly #options: WolGateOptions;
   readonly #byMac: Map<string, Wakeable>;
-  readonly #woken = new Set<string>();
   #process: ResultPromise | undefined;
 
   private constructor(options: WolGateOptions) {
@@ -145,17 +146,9 @@ export class WolGate {
     const expected = this.#options.passwords?.[packet.mac]?.toLowerCase();
     if (expected !== undefined && packet.password !== expected)
       return ignore(`magic packet for ${packet.mac} without its SecureOn password`);
-    const alreadyOn = this.#woken.has(packet.mac);
-    this.#woken.add(packet.mac);
-    if (!alreadyOn) await machine.powerOn();
-    const event = {
-      machine: machine.name,
-      mac: packet.mac,
-      from,
-      port,
-      poweredOn: !alreadyOn,
-      at: new Date(),
-    };
+    const poweredOn = machine.state === "off";
+    if (poweredOn) await machine.powerOn();
+    const event = { machine: machine.name, mac: packet.mac, from, port, poweredOn, at: new Date() };
     this.wakes.push(event);
     this.#options.onWake?.(event);
   }

@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,18 @@ describe("Debian kernel and busybox initramfs", () => {
     const again = await fetchKernel({ version: kernel.version });
     expect(again).toEqual(kernel);
   });
+
+  it("gives two concurrent callers with an empty cache the same complete entry", async () => {
+    const cacheDir = join(work, "fresh-cache");
+    const [a, b] = await Promise.all([
+      fetchKernel({ cacheDir, version: kernel.version }),
+      fetchKernel({ cacheDir, version: kernel.version }),
+    ]);
+    expect(a).toEqual(b);
+    expect(await readdir(cacheDir)).toEqual([`kernel-${kernel.version}`]);
+    const [cached, fresh] = await Promise.all([readFile(kernel.vmlinuz), readFile(a.vmlinuz)]);
+    expect(fresh.equals(cached)).toBe(true);
+  }, 300_000);
 
   it("builds the same initramfs twice with busybox links, modules, dropbear and files", async () => {
     const hostKey = await generateHostKey(work);

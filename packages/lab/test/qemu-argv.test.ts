@@ -66,8 +66,11 @@ describe("qemuArgv", () => {
     expect(() => qemuArgv({ ...base, mac: "52:54:00:77:00" }, files)).toThrow(/six hex octets/);
   });
 
-  it("exits on guest reboot only when asked", () => {
+  it("stays alive powered off after a guest poweroff unless asked to exit on reboot", () => {
+    expect(qemuArgv(base, files)).toContain("-no-shutdown");
     expect(qemuArgv(base, files)).not.toContain("-no-reboot");
-    expect(qemuArgv({ ...base, noReboot: true }, files)).toContain("-no-reboot");
+    const exiting = qemuArgv({ ...base, noReboot: true }, files);
+    expect(exiting).toContain("-no-reboot");
+    expect(exiting).not.toContain("-no-shutdown");
   });
 });

@@ -73,15 +73,3 @@ export function broadcastAddressOf(
 ): string {
   return interfaceIpv4(interfaceName, interfaces).broadcast;
 }
-
-/** The directed broadcast address of the local interface holding `address`, if any. */
-export function subnetBroadcastOf(
-  address: string,
-  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
-): string | undefined {
-  for (const entries of Object.values(interfaces)) {
-    const entry = entries?.find((info) => info.family === "IPv4" && info.address === address);
-    if (entry) return directedBroadcast(entry.address, entry.netmask);
-  }
-  return undefined;
-}

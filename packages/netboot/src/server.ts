@@ -4,7 +4,12 @@
  * proxyDHCP (67 + 4011). DHCP starts last and stops first, so no machine is ever steered to a
  * server that is not listening yet or any more.
  */
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { ProxyDhcpServer } from "./dhcp/server.js";
+import { ConfigError } from "./errors.js";
+import { stageFirstStages } from "./ipxe/stage.js";
 import { NetbootEvents } from "./events.js";
 import { createBootHttpServer, type BootHttpServer } from "./http/server.js";
 import {
@@ -16,6 +21,8 @@ import type { BootPolicy } from "./policy.js";
 import { TftpServer } from "./tftp/server.js";
 
 export const DEFAULT_HTTP_PORT = 8080;
+
+let instances = 0;
 
 export interface NetbootServerOptions {
   /** The IPv4 address machines reach this server at (on the interface facing them). */
@@ -29,7 +36,10 @@ export interface NetbootServerOptions {
    * on the admin machine's other networks.
    */
   readonly httpHost?: string;
-  /** Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. */
+  /**
+   * Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. Its
+   * files are copied into a private directory at start (see ipxe/stage.ts).
+   */
   readonly firstStageDir?: string;
   readonly firstStages?: FirstStageBinaries;
   /** Overrides for tests and unusual setups; production uses the well-known ports. */
@@ -43,6 +53,8 @@ export class NetbootServer {
   /** The HTTP server: add routes to `http.app` before `start()`. */
   readonly http: BootHttpServer;
   readonly #options: NetbootServerOptions;
+  /** Private copy of the first stages (ipxe/stage.ts), filled by start(). */
+  readonly #stageRoot: string;
   #tftp: TftpServer | undefined;
   #dhcp: ProxyDhcpServer | undefined;
   #httpUrl: string | undefined;
@@ -50,10 +62,11 @@ export class NetbootServer {
   constructor(options: NetbootServerOptions) {
     this.#options = options;
     this.events = options.events ?? new NetbootEvents();
+    this.#stageRoot = path.join(tmpdir(), `netboot-first-stage-${process.pid}-${instances++}`);
     this.http = createBootHttpServer({
       policy: options.policy,
       events: this.events,
-      firstStageDir: options.firstStageDir ?? DEBIAN_IPXE_DIR,
+      firstStageDir: this.#stageRoot,
     });
   }
 
@@ -66,13 +79,23 @@ export class NetbootServer {
   /** Starts HTTP, then TFTP, then proxyDHCP; on any failure, stops what started and rethrows. */
   async start(): Promise<void> {
     const options = this.#options;
+    const firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
     try {
+      const sourceDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
+      const staged = await stageFirstStages(sourceDir, this.#stageRoot);
+      const configured = Object.values(firstStages);
+      if (!configured.some((name) => staged.includes(name))) {
+        throw new ConfigError(
+          `first-stage directory ${sourceDir} has none of ${configured.join(", ")} ` +
+            `(install Debian's ipxe package, or point it at your iPXE binaries)`,
+        );
+      }
       this.#httpUrl = await this.http.listen({
         host: options.httpHost ?? options.serverAddress,
         port: options.httpPort ?? DEFAULT_HTTP_PORT,
       });
       this.#tftp = new TftpServer({
-        root: options.firstStageDir ?? DEBIAN_IPXE_DIR,
+        root: this.#stageRoot,
         events: this.events,
         ...(options.ports?.tftp === undefined ? {} : { port: options.ports.tftp }),
       });
@@ -82,7 +105,7 @@ export class NetbootServer {
         httpBaseUrl: this.#httpUrl,
         policy: options.policy,
         events: this.events,
-        firstStages: options.firstStages ?? DEBIAN_FIRST_STAGES,
+        firstStages,
         ...(options.ports ? { ports: options.ports } : {}),
         ...(options.broadcastAddress ? { broadcastAddress: options.broadcastAddress } : {}),
       });
@@ -100,5 +123,6 @@ export class NetbootServer {
     await this.#tftp?.close();
     this.#tftp = undefined;
     await this.http.close();
+    await rm(this.#stageRoot, { recursive: true, force: true });
   }
 }

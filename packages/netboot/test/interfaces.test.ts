@@ -1,7 +1,7 @@
 import type { NetworkInterfaceInfo } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../src/errors.js";
-import { broadcastAddressOf, directedBroadcast, subnetBroadcastOf } from "../src/interfaces.js";
+import { broadcastAddressOf, directedBroadcast } from "../src/interfaces.js";
 
 function ipv4(address: string, netmask: string): NetworkInterfaceInfo {
   return {
@@ -53,13 +53,5 @@ describe("broadcastAddressOf", () => {
 
   it("reads this machine's interfaces by default", () => {
     expect(broadcastAddressOf("lo")).toBe("127.255.255.255");
-  });
-});
-
-describe("subnetBroadcastOf", () => {
-  it("finds the interface holding an address and returns its directed broadcast", () => {
-    const interfaces = { eth0: [ipv4("10.77.0.2", "255.255.255.0")] };
-    expect(subnetBroadcastOf("10.77.0.2", interfaces)).toBe("10.77.0.255");
-    expect(subnetBroadcastOf("10.77.0.3", interfaces)).toBeUndefined();
   });
 });

@@ -76,7 +76,9 @@ describe("metal secrets rotate", () => {
   });
 
   it("names the known hosts when the host is not in the inventory", async () => {
-    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(HostNotInInventoryError);
+    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
+      HostNotInInventoryError,
+    );
     await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
       /"node9" is not in the inventory \(hosts: node1, node2\)/,
     );

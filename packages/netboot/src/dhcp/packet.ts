@@ -127,7 +127,9 @@ export function decodeDhcp(bytes: Uint8Array): DhcpPacket {
     readOptionsArea(buffer, HeaderOffset.sname, HeaderOffset.sname + HeaderSize.sname, collected);
 
   const options = new Map<number, Buffer>();
-  for (const [code, parts] of collected) options.set(code, Buffer.from(Buffer.concat(parts)));
+  // Copies, so the packet never aliases the caller's (possibly reused) receive buffer.
+  for (const [code, parts] of collected)
+    options.set(code, parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts));
 
   return {
     op: buffer.readUInt8(HeaderOffset.op),

@@ -20,6 +20,7 @@ import {
   bootClientClass,
   isIpxe,
   messageType,
+  pxeVendorOptions,
 } from "./accessors.js";
 import {
   BootOp,
@@ -27,6 +28,7 @@ import {
   DhcpPort,
   DISCOVERY_USE_BOOT_FILE,
   messageTypeName,
+  PxeSubOption,
   VendorClass,
 } from "./constants.js";
 import type { DhcpPacket } from "./packet.js";
@@ -36,7 +38,7 @@ import {
   withMessageType,
   withNextServer,
   withOptionFrom,
-  withPxeDiscoveryControl,
+  withPxeVendorOptions,
   withServerId,
   withVendorClass,
   type ReplyModifier,
@@ -66,6 +68,8 @@ export interface PxeRequest {
   readonly httpBoot: boolean;
   /** Where a reply goes: the relay, the client itself (port 4011), or the broadcast address. */
   readonly relay: string | undefined;
+  /** PXE boot item (43.71) of a boot server REQUEST, echoed in the ACK (PXE 2.1 §2.2.3). */
+  readonly bootItem: Buffer | undefined;
 }
 
 /** Which message a port answers, and with what (PXE 2.1 §2.2.1, §2.2.3). */
@@ -119,6 +123,7 @@ export function inspectPxeRequest(request: DhcpPacket, port: number): PxeRequest
       isIpxe: isIpxe(request),
       httpBoot: arch.httpBoot || clientClass === VendorClass.http,
       relay: request.giaddr === ZERO_ADDRESS ? undefined : request.giaddr,
+      bootItem: pxeVendorOptions(request).get(PxeSubOption.bootItem),
     };
   } catch (error) {
     return { ignore: `malformed request: ${why(error)}` };
@@ -164,7 +169,7 @@ function bootFileFor(input: ProxyReplyInput, pxe: PxeRequest): string | Ignore {
   const binary = firstStageFor(pxe.arch.firmware, input.firstStages, override);
   if (binary === undefined)
     return {
-      ignore: `no first-stage binary configured for ${pxe.arch.firmware} (option 93 = ${pxe.arch.code})`,
+      ignore: `no first-stage binary configured for ${pxe.arch.firmware} (option 93 = ${pxe.arch.code ?? "absent"})`,
     };
   return pxe.httpBoot ? firstStageUrl(httpBaseUrl, binary) : binary;
 }
@@ -175,8 +180,17 @@ function destinationFor(input: ProxyReplyInput, pxe: PxeRequest): Endpoint {
   if (pxe.relay !== undefined) return { address: pxe.relay, port: DhcpPort.server };
   // PXE 2.1 §2.2.3: the boot server answers the client where it asked from (OVMF: port 4011).
   if (port === DhcpPort.pxeBootServer && source.address !== ZERO_ADDRESS) return source;
-  // The client has no address yet: broadcast (RFC 2131 §4.1; PXE ROMs set the broadcast flag).
+  // The client has no address yet and we give none, so there is nothing to unicast to: broadcast
+  // whatever the flag says (RFC 2131 §4.1; the iPXE BIOS ROM leaves the flag clear).
   return { address: input.broadcastAddress, port: DhcpPort.client };
+}
+
+function pxeVendorOptionsFor(pxe: PxeRequest): Map<number, Buffer> {
+  const options = new Map<number, Buffer>([
+    [PxeSubOption.discoveryControl, Buffer.from([DISCOVERY_USE_BOOT_FILE])],
+  ]);
+  if (pxe.bootItem !== undefined) options.set(PxeSubOption.bootItem, pxe.bootItem);
+  return options;
 }
 
 /**
@@ -201,6 +215,6 @@ export function proxyReply(input: ProxyReplyInput): ProxyReply | Ignore {
   ];
   // UEFI HTTP boot does not use PXE vendor options; PXE clients (iPXE included) would otherwise
   // wait ~3 s for boot server offers (PXE 2.1 §2.4.1; LAB-NOTES timings).
-  if (!pxe.httpBoot) modifiers.push(withPxeDiscoveryControl(DISCOVERY_USE_BOOT_FILE));
+  if (!pxe.httpBoot) modifiers.push(withPxeVendorOptions(pxeVendorOptionsFor(pxe)));
   return { reply: reply(request, ...modifiers), destination: destinationFor(input, pxe), bootFile };
 }

@@ -2,7 +2,7 @@
  * Building replies the way RFC 2131 §4.3.1 (table 3) reads: start from the request, then apply
  * modifiers — `reply(request, withMessageType(offer), withServerId(ip), withBootFile(name))`.
  */
-import { BootOp, HeaderSize, PxeSubOption } from "./constants.js";
+import { BootOp, HeaderSize } from "./constants.js";
 import { option, type OptionName, type OptionValue, optionSpec } from "./options.js";
 import type { DhcpPacket } from "./packet.js";
 
@@ -84,10 +84,7 @@ export function withOptionFrom(request: DhcpPacket, name: OptionName): ReplyModi
   };
 }
 
-/** Option 43 with PXE discovery control (sub-option 6), e.g. 8 = boot the file in this offer. */
-export function withPxeDiscoveryControl(bits: number): ReplyModifier {
-  return withOption(
-    "vendorSpecific",
-    new Map([[PxeSubOption.discoveryControl, Buffer.from([bits])]]),
-  );
+/** Option 43 as PXE vendor sub-options (PXE 2.1 §2.4.1), e.g. {6: [8]} → `06 01 08 ff`. */
+export function withPxeVendorOptions(subOptions: ReadonlyMap<number, Buffer>): ReplyModifier {
+  return withOption("vendorSpecific", subOptions);
 }

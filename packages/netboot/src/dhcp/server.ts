@@ -5,15 +5,17 @@
  * however malformed, and no policy failure stops the server.
  *
  * Node's dgram has neither SO_BINDTODEVICE nor IP_PKTINFO (PXE-FACTS §8): the server cannot
- * tell which interface a broadcast came in on, and hears every interface of the machine. On a
- * multi-homed machine it answers PXE clients on every network it hears, always naming
- * `serverAddress`; replies go to the subnet broadcast address of `serverAddress` by default,
- * which the kernel routes out of the interface that owns that subnet (ADR 0011).
+ * tell which interface a packet came in on, and hears every interface of the machine. So it
+ * answers PXE clients on every network it hears, always naming `serverAddress`. Broadcast
+ * replies (to 255.255.255.255, the only broadcast OVMF accepts: ADR 0011) would follow the
+ * default route on a multi-homed machine; they are sent from a third socket bound to
+ * `serverAddress`:67 instead, and Linux sends a limited broadcast from a socket bound to a local
+ * address out of that address's interface (net/ipv4/route.c, "direct limited broadcast via
+ * necessary interface"), which the namespace test measures.
  */
 import dgram from "node:dgram";
 import { ConfigError, DhcpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
-import { subnetBroadcastOf } from "../interfaces.js";
 import { DEBIAN_FIRST_STAGES, type FirstStageBinaries } from "../ipxe/first-stage.js";
 import type { BootDecision, BootPolicy } from "../policy.js";
 import {
@@ -41,27 +43,35 @@ export interface ProxyDhcpServerOptions {
   readonly events?: NetbootEvents;
   /** Ports to bind. Default 67 and 4011; tests in namespaces may pick others. */
   readonly ports?: { readonly dhcp?: number; readonly pxe?: number };
-  /** Address to bind both sockets to. Default 0.0.0.0 (broadcasts only arrive there). */
+  /**
+   * Address the listening sockets bind to. Default 0.0.0.0: broadcasts only arrive there. Any
+   * other address (tests on 127.0.0.1) also means no egress socket on `serverAddress`.
+   */
   readonly bindAddress?: string;
   /**
-   * Destination of broadcast replies. Default: the subnet broadcast address of the interface
-   * that holds `serverAddress` (leaves through that interface on a multi-homed machine; ADR
-   * 0011), or 255.255.255.255 when no local interface holds it.
+   * Destination of broadcast replies. Default 255.255.255.255: OVMF (EDK2) ignores offers sent
+   * to the subnet broadcast address (ADR 0011).
    */
   readonly broadcastAddress?: string;
 }
 
-/** What each socket answers: the logical port the decision rules are written for. */
+/** `role` is the logical port the decision rules are written for (67 or 4011). */
 type Listener = { readonly socket: dgram.Socket; readonly role: number };
 
-function bindError(port: number, error: NodeJS.ErrnoException): ConfigError {
+const WILDCARD = "0.0.0.0";
+
+function bindError(address: string, port: number, error: NodeJS.ErrnoException): ConfigError {
   const fix =
-    error.code === "EADDRINUSE"
-      ? "another DHCP or PXE server (dnsmasq, another netboot) is bound to it on this machine; stop it or run in another network namespace"
-      : error.code === "EACCES"
-        ? "binding ports below 1024 needs root or CAP_NET_BIND_SERVICE"
-        : "check the bind address and the network configuration";
-  return new ConfigError(`cannot bind UDP port ${port} for proxyDHCP: ${error.message}; ${fix}`);
+    error.code === "EADDRNOTAVAIL"
+      ? "serverAddress must be an address of this machine, on the network the PXE clients are on"
+      : error.code === "EADDRINUSE"
+        ? "another DHCP or PXE server (dnsmasq, another netboot) is bound to it on this machine; stop it or run in another network namespace"
+        : error.code === "EACCES"
+          ? "binding ports below 1024 needs root or CAP_NET_BIND_SERVICE"
+          : "check the bind address and the network configuration";
+  return new ConfigError(
+    `cannot bind UDP ${address}:${port} for proxyDHCP: ${error.message}; ${fix}`,
+  );
 }
 
 export class ProxyDhcpServer {
@@ -70,13 +80,13 @@ export class ProxyDhcpServer {
   readonly #firstStages: FirstStageBinaries;
   readonly #broadcastAddress: string;
   #listeners: Listener[] = [];
+  #egress: Listener | undefined;
 
   constructor(options: ProxyDhcpServerOptions) {
     this.#options = options;
     this.events = options.events ?? new NetbootEvents();
     this.#firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
-    this.#broadcastAddress =
-      options.broadcastAddress ?? subnetBroadcastOf(options.serverAddress) ?? LIMITED_BROADCAST;
+    this.#broadcastAddress = options.broadcastAddress ?? LIMITED_BROADCAST;
   }
 
   /** The address broadcast replies are sent to. */
@@ -84,7 +94,10 @@ export class ProxyDhcpServer {
     return this.#broadcastAddress;
   }
 
-  /** Binds both sockets. Rejects with ConfigError (naming port, cause and fix) when one cannot bind. */
+  /**
+   * Binds 0.0.0.0:67, 0.0.0.0:4011 and the egress socket `serverAddress`:67. Rejects with a
+   * ConfigError (naming address, port, cause and fix) when one cannot bind.
+   */
   async start(): Promise<void> {
     if (this.#listeners.length > 0) return;
     const ports = this.#options.ports ?? {};
@@ -92,8 +105,17 @@ export class ProxyDhcpServer {
       [ports.dhcp ?? DhcpPort.server, DhcpPort.server],
       [ports.pxe ?? DhcpPort.pxeBootServer, DhcpPort.pxeBootServer],
     ];
+    const bindAddress = this.#options.bindAddress ?? WILDCARD;
     try {
-      for (const [port, role] of roles) this.#listeners.push(await this.#bind(port, role));
+      for (const [port, role] of roles)
+        this.#listeners.push(await this.#bind(bindAddress, port, role));
+      // The egress socket: replies on port 67 leave from serverAddress:67 (see the module doc).
+      // It also receives what is unicast to serverAddress:67 (relay agents), so it answers too.
+      if (bindAddress === WILDCARD) {
+        const dhcpPort = this.#listeners[0]?.socket.address().port as number;
+        this.#egress = await this.#bind(this.#options.serverAddress, dhcpPort, DhcpPort.server);
+        this.#listeners.push(this.#egress);
+      }
     } catch (error) {
       await this.close();
       throw error;
@@ -109,25 +131,26 @@ export class ProxyDhcpServer {
     return { dhcp: portOf(DhcpPort.server), pxe: portOf(DhcpPort.pxeBootServer) };
   }
 
-  /** Closes both sockets; resolves when they are released. */
+  /** Closes every socket; resolves when the ports are released. */
   async close(): Promise<void> {
     const listeners = this.#listeners;
     this.#listeners = [];
+    this.#egress = undefined;
     await Promise.all(
       listeners.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))),
     );
   }
 
-  #bind(port: number, role: number): Promise<Listener> {
+  #bind(address: string, port: number, role: number): Promise<Listener> {
     const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
     const listener: Listener = { socket, role };
     return new Promise((resolve, reject) => {
       const onBindError = (error: NodeJS.ErrnoException) => {
         socket.close();
-        reject(bindError(port, error));
+        reject(bindError(address, port, error));
       };
       socket.once("error", onBindError);
-      socket.bind({ port, address: this.#options.bindAddress ?? "0.0.0.0" }, () => {
+      socket.bind({ port, address }, () => {
         socket.off("error", onBindError);
         socket.setBroadcast(true);
         socket.on("error", (error) =>
@@ -247,7 +270,8 @@ export class ProxyDhcpServer {
     }
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
-    listener.socket.send(datagram, destinationPort, address, (error) => {
+    const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;
+    sender.socket.send(datagram, destinationPort, address, (error) => {
       if (error) {
         this.events.emit({
           type: "server.error",

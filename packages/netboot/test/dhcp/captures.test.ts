@@ -94,6 +94,16 @@ describe("dnsmasq's proxyDHCP replies (reference)", () => {
     expect(ack.file).toBe("ipxe.0");
   });
 
+  it("is asked by iPXE on 4011, from port 68, with a boot item (43.71), after a menu offer", () => {
+    const exchange = readCapture("ipxe-bios-dnsmasq-proxy");
+    const request = exchange.find((d) => d.destination.port === 4011);
+    expect(request?.source).toEqual({ address: "10.77.0.130", port: 68 });
+    const decoded = decodeDhcp(request?.payload ?? Buffer.alloc(0));
+    expect(pxeVendorOptions(decoded).get(71)).toEqual(Buffer.from([0x80, 0, 0, 0]));
+    const ack = exchange.find((d) => d.source.port === 4011);
+    expect(ack?.destination).toEqual({ address: "10.77.0.130", port: 68 });
+  });
+
   it("offers iPXE a PXE boot menu in option 43", () => {
     const exchange = readCapture("ipxe-bios-dnsmasq-proxy");
     const proxyOffer = exchange.find((d) => d.source.address === "10.77.0.2");

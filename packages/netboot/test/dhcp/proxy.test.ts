@@ -207,6 +207,23 @@ describe("proxyReply on port 4011", () => {
   });
 });
 
+describe("proxyReply on port 4011, iPXE", () => {
+  it("ACKs iPXE's boot server REQUEST back to its port 68, echoing the boot item (43.71)", () => {
+    const datagram = readCapture("ipxe-bios-dnsmasq-proxy").find(
+      (d) => d.destination.port === 4011,
+    )!;
+    expect(datagram.source.port).toBe(68);
+    const { reply, destination, bootFile } = answered({
+      request: decodeDhcp(datagram.payload),
+      port: 4011,
+      source: datagram.source,
+    });
+    expect(destination).toEqual({ address: "10.77.0.130", port: 68 });
+    expect(bootFile).toBe(`${HTTP_BASE}/boot/${MAC}.ipxe`);
+    expect(reply.options.get(43)?.toString("hex")).toBe("060108470480000000ff");
+  });
+});
+
 describe("proxyReply ignores, with a reason", () => {
   it.each<[string, RequestShape, number, RegExp]>([
     ["a client that is not PXE", { vendorClass: "MSFT 5.0" }, 67, /not a PXE client/],

@@ -62,6 +62,8 @@ async function startServer(policy: BootPolicy) {
     events,
     ports: { dhcp: 0, pxe: 0 },
     bindAddress: LOOPBACK,
+    // Never a real broadcast from a unit test, even if one sends a DISCOVER some day.
+    broadcastAddress: LOOPBACK,
   });
   servers.push(server);
   await server.start();
@@ -188,7 +190,7 @@ describe("ProxyDhcpServer", () => {
     });
     await expect(server.start()).rejects.toThrow(ConfigError);
     await expect(server.start()).rejects.toThrow(
-      new RegExp(`port ${taken}.*another DHCP or PXE server`),
+      new RegExp(`127.0.0.1:${taken}.*another DHCP or PXE server`),
     );
   });
 
@@ -203,18 +205,11 @@ describe("ProxyDhcpServer", () => {
     }
   });
 
-  it("defaults broadcast replies to the subnet broadcast of the server address", () => {
-    const server = new ProxyDhcpServer({
-      serverAddress: LOOPBACK,
-      httpBaseUrl: "http://x",
-      policy: boot,
-    });
-    expect(server.broadcastAddress).toBe("127.255.255.255");
-    const elsewhere = new ProxyDhcpServer({
-      serverAddress: "192.0.2.7",
-      httpBaseUrl: "http://x",
-      policy: boot,
-    });
-    expect(elsewhere.broadcastAddress).toBe("255.255.255.255");
+  it("broadcasts replies to 255.255.255.255 unless told otherwise", () => {
+    const options = { serverAddress: LOOPBACK, httpBaseUrl: "http://x", policy: boot };
+    expect(new ProxyDhcpServer(options).broadcastAddress).toBe("255.255.255.255");
+    expect(
+      new ProxyDhcpServer({ ...options, broadcastAddress: "10.77.0.255" }).broadcastAddress,
+    ).toBe("10.77.0.255");
   });
 });

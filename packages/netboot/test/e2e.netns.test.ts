@@ -1,0 +1,144 @@
+/**
+ * End to end, with real firmware: a BIOS machine (SeaBIOS + QEMU's iPXE ROM) and a UEFI machine
+ * using OVMF's own PXE (NIC ROM off, as on real UEFI hardware: it fetches ipxe.efi over TFTP
+ * first) PXE-boot from `netboot serve` next to a dnsmasq home router that hands out addresses.
+ * Each boots Debian's kernel and a busybox initramfs over HTTP, which reports back over HTTP.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildInitramfs, fetchKernel, initPreamble, Lab, type LabKernel } from "lab";
+import { ReportListener } from "../../lab/test/support/report-listener.js";
+
+const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
+const BOOT_TIMEOUT_MS = 300_000;
+const REPORT_PORT = 8081;
+const BIOS_MAC = "52:54:00:77:40:01";
+const UEFI_MAC = "52:54:00:77:40:02";
+
+interface LoggedEvent {
+  readonly msg: string;
+  readonly event?: { readonly type: string } & Record<string, unknown>;
+}
+
+describe("netboot serve boots real firmware next to a home router", () => {
+  let work: string;
+  let kernel: LabKernel;
+  let lab: Lab;
+  let listener: ReportListener;
+  let server: ResultPromise | undefined;
+  const logged: LoggedEvent[] = [];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "netboot-e2e-"));
+    kernel = await fetchKernel();
+    const initrd = await buildInitramfs(
+      {
+        script:
+          initPreamble({ modules: kernel.modules.map((module) => module.name) }) +
+          'mac=$(cat /sys/class/net/"$net_interface"/address)\n' +
+          `wget -q -O /dev/null "$cmdline_report/booted?mac=$mac&address=$net_address"\n` +
+          "poweroff -f\n",
+        modules: kernel.modules,
+      },
+      join(work, "initrd.gz"),
+    );
+    lab = await Lab.create({
+      workDir: join(work, "lab"),
+      namespacePrefix: "mtest",
+      machines: [
+        { name: "bios", mac: BIOS_MAC, firmware: "bios", nicBoot: "ipxe", diskSizeMiB: 16 },
+        { name: "uefi", mac: UEFI_MAC, firmware: "uefi", nicBoot: "native", diskSizeMiB: 16 },
+      ],
+    });
+    const serverHost = await lab.addHost("server", 2);
+    listener = await ReportListener.start(await lab.addHost("reporter", 3), REPORT_PORT);
+
+    const [file, args] = serverHost.argv(process.execPath, [
+      CLI,
+      "serve",
+      "--interface",
+      "eth0",
+      "--kernel",
+      kernel.vmlinuz,
+      "--initrd",
+      initrd.path,
+      "--cmdline",
+      `console=ttyS0 report=${listener.url}`,
+      "--json",
+    ]);
+    server = execa(file, args, { reject: false, stdin: "ignore" });
+    await waitForServing(server, logged);
+  }, 300_000);
+
+  afterAll(async () => {
+    server?.kill("SIGTERM");
+    await server;
+    await listener?.stop();
+    await lab?.destroy();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it(
+    "gets a BIOS iPXE machine and a native UEFI PXE machine to the kernel, then stops on SIGTERM",
+    async () => {
+      for (const machine of lab.machines) await machine.powerOn();
+      const [bios, uefi] = await Promise.all([
+        listener.waitFor(new RegExp(`mac=${BIOS_MAC}`), BOOT_TIMEOUT_MS),
+        listener.waitFor(new RegExp(`mac=${UEFI_MAC}`), BOOT_TIMEOUT_MS),
+      ]);
+      // Both got their address from the router's pool, not from us.
+      for (const report of [bios, uefi]) {
+        const address = new URL(report.url, listener.url).searchParams.get("address") ?? "";
+        expect(address).toMatch(/^10\.77\.0\.\d+$/);
+        expect(["10.77.0.2", "10.77.0.3"]).not.toContain(address);
+      }
+
+      const events = logged.flatMap((line) => (line.event ? [line.event] : []));
+      const replies = events.filter((event) => event.type === "dhcp.reply");
+      // The iPXE ROM is iPXE already: straight to its script. OVMF gets ipxe.efi first.
+      expect(replies).toContainEqual(
+        expect.objectContaining({
+          mac: BIOS_MAC,
+          bootFile: expect.stringMatching(/\/boot\/.*\.ipxe$/),
+        }),
+      );
+      expect(replies).toContainEqual(
+        expect.objectContaining({ mac: UEFI_MAC, firmware: "uefi-x64", bootFile: "ipxe.efi" }),
+      );
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: "tftp.end", file: "ipxe.efi" }),
+      );
+      const downloads = events.filter((event) => event.type === "http.file.end" && event.complete);
+      expect(downloads.length).toBeGreaterThanOrEqual(4); // kernel + initrd, per machine
+
+      server?.kill("SIGTERM");
+      const result = await server;
+      expect(result?.exitCode).toBe(0);
+    },
+    BOOT_TIMEOUT_MS + 60_000,
+  );
+});
+
+/** Collects the JSON log lines and resolves once the server says it is serving. */
+function waitForServing(child: ResultPromise, into: LoggedEvent[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines.filter(Boolean)) {
+        const entry = JSON.parse(line) as LoggedEvent;
+        into.push(entry);
+        if (entry.msg.startsWith("serving on")) resolve();
+      }
+    });
+    void child.then((result) =>
+      reject(new Error(`netboot serve exited early (${result.exitCode}): ${result.stderr}`)),
+    );
+  });
+}
