@@ -110,8 +110,9 @@ export function registerInstall(program: Command): void {
       const stateDir = resolve(flags.state ?? defaultStateDir(inventoryPath));
       const interrupt = new AbortController();
       const stop = () => interrupt.abort();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
       const eventLog = openEventLog(stateDir);
       try {
         const summary = await runInstall({

@@ -263,7 +263,6 @@ async function runWithStore(
       callbackBaseUrl,
     }),
     httpPort: options.httpPort,
-    broadcastAddress: network.broadcast,
   });
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
     const described = describeEvent(event);

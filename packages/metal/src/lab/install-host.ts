@@ -86,7 +86,9 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
   const extra = gzipSync(encodeCpio(await treeEntries(options.extraFiles), 0));
   await writeFile(initrd, Buffer.concat([await readFile(options.systemInitrd), extra]));
   const image = path.join(options.workDir, "disk.img");
-  options.log(`building ${host.name}'s disk: ${settings.partitions.map((p) => `${p.partlabel} ${p.size}`).join(", ")}`);
+  options.log(
+    `building ${host.name}'s disk: ${settings.partitions.map((p) => `${p.partlabel} ${p.size}`).join(", ")}`,
+  );
   await buildDiskImage(
     {
       kernel: options.kernel,
@@ -102,7 +104,9 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
   try {
     const runs = await dataRuns(image);
     const blocks = runs.reduce((sum, run) => sum + run.countBlocks, 0);
-    options.log(`writing ${blocks} MiB of data in ${runs.length} runs to ${host.disk} on ${options.ip} over SSH`);
+    options.log(
+      `writing ${blocks} MiB of data in ${runs.length} runs to ${host.disk} on ${options.ip} over SSH`,
+    );
     const ssh = (command: string) => [
       "-i",
       options.key,

@@ -34,6 +34,8 @@ const MIB = 1024 * 1024;
 /** Machines wake in seconds; a lost packet is re-sent soon. */
 const LAB_WAKE_INTERVAL_SECONDS = 5;
 const LAB_FIRST_BOOT_TIMEOUT_SECONDS = 600;
+/** Exit code when metal install died of a signal (it was killed, not asked to stop). */
+const EXIT_KILLED = 1;
 
 /** Where `metal lab` keeps its files; `lab.json` tells `metal lab down` what to remove. */
 export function labPaths(workDir: string) {
@@ -176,23 +178,31 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       ...(options.json ? ["--json"] : []),
     ]);
     const install = execa(file, args, { stdio: "inherit", reject: false });
-    const forward = () => install.kill("SIGTERM");
-    process.once("SIGTERM", forward);
-    // Ctrl-C reaches the child through the terminal's process group; metal lab waits for it.
-    process.once("SIGINT", () => undefined);
-    const result = await install;
-    process.off("SIGTERM", forward);
-    const code = result.exitCode ?? 1;
-    options.out(`metal lab: metal install exited with code ${code}`);
-    if (options.downAfter) return code;
-    options.out(
-      "metal lab: the lab keeps running so you can look around; Ctrl-C here or `metal lab down` removes it",
-    );
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
-    return code;
+    let stopRequested = false;
+    let wake: () => void = () => undefined;
+    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
+    // Ctrl-C reaches the child through the terminal's process group; SIGTERM is passed on.
+    const onSignal = (signal: NodeJS.Signals) => {
+      stopRequested = true;
+      if (signal === "SIGTERM") install.kill("SIGTERM");
+      wake();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      const result = await install;
+      const code = result.exitCode ?? EXIT_KILLED;
+      options.out(`metal lab: metal install exited with code ${code}`);
+      if (options.downAfter || stopRequested) return code;
+      options.out(
+        "metal lab: the lab keeps running so you can look around; Ctrl-C here or `metal lab down` removes it",
+      );
+      await new Promise<void>((resolve) => (wake = resolve));
+      return code;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
   } finally {
     await lab.destroy();
     await rm(paths.record, { force: true });

@@ -21,9 +21,10 @@ export function remoteWriterScript(device: string): string {
   );
 }
 
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
+
 function isZero(block: Buffer, length: number): boolean {
-  for (let index = 0; index < length; index++) if (block[index] !== 0) return false;
-  return true;
+  return block.subarray(0, length).equals(ZERO_BLOCK.subarray(0, length));
 }
 
 export interface DataRun {

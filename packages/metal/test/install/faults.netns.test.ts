@@ -222,4 +222,24 @@ describe("metal install under faults", () => {
     },
     RUN_TIMEOUT_MS * 3,
   );
+
+  it(
+    "stops cleanly on SIGTERM: installs killed, servers closed, exit 130 with the summary, and the state resumes",
+    async () => {
+      await writeFile(join(fakeDir, "hold"), "node1\n");
+      const run = startInstall();
+      await callBackAll();
+      await until(
+        "node1 installing",
+        async () => (await readFile(join(fakeDir, "pid-node1"), "utf8").catch(() => "")) !== "",
+      );
+      run.kill("SIGTERM");
+      const result = await run;
+      expect(result.exitCode, result.all).toBe(130);
+      expect(result.all).toContain("interrupted:");
+      expect(result.all).toContain("run metal install again to resume");
+      expect((await state()).hosts.node1?.phase).toBe("installing");
+    },
+    RUN_TIMEOUT_MS * 2,
+  );
 });
