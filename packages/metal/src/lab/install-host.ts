@@ -19,6 +19,7 @@ import { installedCmdline } from "./images.js";
 import { dataRuns, remoteWriterScript, sparseStream } from "./sparse-write.js";
 
 const MIB = 1024 * 1024;
+const SECTOR_BYTES = 512;
 /** Reboot after the SSH session has closed, or the client waits on a dying connection. */
 const DETACHED_REBOOT = 'setsid sh -c "sleep 0.5; reboot -f" </dev/null >/dev/null 2>&1 &';
 const SSH_CONNECT_TIMEOUT_SECONDS = 20;
@@ -89,7 +90,7 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
   options.log(
     `building ${host.name}'s disk: ${settings.partitions.map((p) => `${p.partlabel} ${p.size}`).join(", ")}`,
   );
-  await buildDiskImage(
+  const built = await buildDiskImage(
     {
       kernel: options.kernel,
       initrd,
@@ -102,7 +103,15 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
     image,
   );
   try {
-    const runs = await dataRuns(image);
+    // Data lives in the GPT and the ESP at the start and the backup GPT in the last block;
+    // root and Ceph are left unformatted.
+    const espPartition = built.partitions[0]!;
+    const espEnd = (espPartition.startSector + espPartition.sectors) * SECTOR_BYTES;
+    const totalBlocks = mib(machine.diskSize);
+    const runs = await dataRuns(image, [
+      { first: 0, end: Math.ceil(espEnd / MIB) },
+      { first: totalBlocks - 1, end: totalBlocks },
+    ]);
     const blocks = runs.reduce((sum, run) => sum + run.countBlocks, 0);
     options.log(
       `writing ${blocks} MiB of data in ${runs.length} runs to ${host.disk} on ${options.ip} over SSH`,
