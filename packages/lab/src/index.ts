@@ -13,3 +13,4 @@ export * from "./magic-packet.js";
 export * from "./wol-gate.js";
 export * from "./lab.js";
 export * from "./host-tool.js";
+export * from "./udp-relay.js";

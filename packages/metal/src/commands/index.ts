@@ -1,7 +1,10 @@
 import type { Command } from "commander";
+import { loadInventory } from "../inventory/load.js";
 import { registerCheck } from "./check.js";
 import { registerInstall } from "./install.js";
 import { registerLab } from "./lab.js";
+import { secretsCommand } from "./secrets.js";
+import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
@@ -10,4 +13,6 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   registerStatus,
   registerInstall,
   registerLab,
+  secretsCommand({ loadInventory }),
+  registerDeploy,
 ];

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import type { Command } from "commander";
+import { DEFAULT_INVENTORY_FILE } from "../inventory/load.js";
 import type { Inventory } from "../inventory/types.js";
 import { SopsFailedError } from "../secrets/errors.js";
 import { REPO_PATHS, repoRootOf, resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
@@ -24,8 +25,6 @@ interface SecretsOptions {
   readonly secretsDir: string | undefined;
 }
 
-export const DEFAULT_INVENTORY = "cluster.toml";
-
 /** Exit code for work that failed (sops refused); other errors are usage/config errors (2). */
 const EXIT_WORK_FAILED = 1;
 
@@ -38,7 +37,7 @@ export function secretsCommand(deps: SecretsCommandDeps): (program: Command) => 
       );
     const withOptions = (command: Command) =>
       command
-        .option("--inventory <file>", "the cluster inventory", DEFAULT_INVENTORY)
+        .option("--inventory <file>", "the cluster inventory", DEFAULT_INVENTORY_FILE)
         .option(
           "--secrets-dir <dir>",
           `private keys (default: $${SECRETS_DIR_ENV}, else ~/.config/metal/<cluster>)`,

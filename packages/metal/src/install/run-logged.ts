@@ -16,6 +16,8 @@ export interface LoggedRun {
   /** Signal name when the process was killed. */
   readonly signal: string | undefined;
   readonly tail: readonly string[];
+  /** Standard output alone, for commands whose answer is printed (a store path). */
+  readonly stdout: string;
 }
 
 export interface RunLoggedOptions {
@@ -66,5 +68,10 @@ export async function runLogged(options: RunLoggedOptions): Promise<LoggedRun> {
   await new Promise<void>((resolve, reject) =>
     log.end((error?: Error | null) => (error ? reject(error) : resolve())),
   );
-  return { exitCode: result.exitCode, signal: result.signal ?? undefined, tail };
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal ?? undefined,
+    tail,
+    stdout: String(result.stdout),
+  };
 }

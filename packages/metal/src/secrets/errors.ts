@@ -8,7 +8,7 @@ export class SopsMissingError extends SecretsError {
   override name = "SopsMissingError";
   constructor(readonly pending: readonly string[]) {
     super(
-      `sops is not on PATH, so ${pending.join(", ")} cannot be encrypted; nothing secret was written. ` +
+      `sops is not on PATH, so ${pending.join(", ")} cannot be encrypted or re-keyed; nothing was written. ` +
         `Get sops from the flake's devShell (\`nix develop\`, then rerun) or install sops 3.9 or newer; ` +
         `metal never writes secrets in plain text inside the repository.`,
     );

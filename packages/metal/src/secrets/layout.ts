@@ -12,7 +12,8 @@ export const REPO_PATHS = {
   sopsConfig: ".sops.yaml",
   clusterSecrets: "secrets/cluster.yaml",
   hostSecrets: (host: string) => `secrets/hosts/${host}.yaml`,
-  adminPublicKey: "keys/admin.pub",
+  /** Beside the encrypted files: the flake reads all it needs from secrets/ (docs/secrets-layout.md). */
+  adminPublicKey: "secrets/admin.pub",
   adminAgeRecipient: "keys/admin.age",
   hostPublicKey: (host: string) => `keys/hosts/${host}.pub`,
   hostAgeRecipient: (host: string) => `keys/hosts/${host}.age`,

@@ -2,12 +2,18 @@ import path from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { secretsCommand } from "../../src/commands/secrets.js";
-import { host, inventory, workspace, type Workspace } from "../secrets/helpers.js";
+import {
+  host,
+  inventory,
+  SOPS_TEST_TIMEOUT,
+  workspace,
+  type Workspace,
+} from "../secrets/helpers.js";
 
 let ws: Workspace;
 beforeEach(async () => {
   ws = await workspace();
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   vi.restoreAllMocks();
   await ws.dispose();
@@ -34,7 +40,7 @@ async function metal(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string>
   return output;
 }
 
-describe("metal secrets (command line)", () => {
+describe("metal secrets (command line)", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("init prints what it made, then a rerun prints that nothing changed", async () => {
     const inventoryFlag = ["--inventory", path.join(ws.repo, "cluster.toml")];
     const first = await metal(ws.envWithSops, "init", ...inventoryFlag);

@@ -18,6 +18,8 @@ describe("runLogged", () => {
     expect(first.exitCode).toBe(3);
     expect(first.tail).toHaveLength(TAIL_LINES);
     expect(first.tail.at(-1)).toBe("oops");
+    expect(first.stdout).not.toContain("oops");
+    expect(first.stdout.split("\n").at(-1)).toBe("line 30");
     await runLogged({ argv: ["sh", "-c", "echo second"], logFile, header: "attempt 2" });
     const log = await readFile(logFile, "utf8");
     expect(log).toContain("attempt 1");

@@ -6,7 +6,7 @@ import { HostKeyMissingError } from "../../src/secrets/errors.js";
 import { buildExtraFiles, knownHostsLine } from "../../src/secrets/extra-files.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
-import { host, inventory, workspace, type Workspace } from "./helpers.js";
+import { host, inventory, workspace, type Workspace, SOPS_TEST_TIMEOUT } from "./helpers.js";
 
 const node1 = host("node1", 11);
 let ws: Workspace;
@@ -17,14 +17,14 @@ beforeEach(async () => {
     secretsDir: ws.secretsDir,
     env: ws.envWithSops,
   });
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   await ws.dispose();
 });
 
 const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
 
-describe("buildExtraFiles", () => {
+describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("lays out etc/ssh/ssh_host_ed25519_key (0600) and .pub (0644) in a private temporary directory", async () => {
     const extra = await buildExtraFiles(node1, ws.secretsDir);
     try {
@@ -48,6 +48,28 @@ describe("buildExtraFiles", () => {
     await extra.cleanup();
   });
 
+  it("adds the caller's files (the first-boot callback env) with their modes", async () => {
+    const extra = await buildExtraFiles(node1, ws.secretsDir, [
+      { path: "var/lib/metal/callback.env", content: "METAL_TOKEN=mt1.x\n", mode: 0o600 },
+    ]);
+    try {
+      const env = path.join(extra.dir, "var/lib/metal/callback.env");
+      expect(await readFile(env, "utf8")).toBe("METAL_TOKEN=mt1.x\n");
+      expect(await modeOf(env)).toBe(0o600);
+      expect(await modeOf(path.join(extra.dir, "var/lib/metal"))).toBe(0o755);
+    } finally {
+      await extra.cleanup();
+    }
+  });
+
+  it("refuses a file path that would land outside the target's root", async () => {
+    for (const bad of ["/etc/passwd", "../escape", "var/../../escape"]) {
+      await expect(
+        buildExtraFiles(node1, ws.secretsDir, [{ path: bad, content: "", mode: 0o600 }]),
+      ).rejects.toThrow(/must be relative to \/ of the target/);
+    }
+  });
+
   it("names the fix when the host has no key yet, leaving nothing behind", async () => {
     await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
       HostKeyMissingError,
@@ -58,7 +80,7 @@ describe("buildExtraFiles", () => {
   });
 });
 
-describe("knownHostsLine", () => {
+describe("knownHostsLine", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("pins the future host key under the host's static address and name", async () => {
     const line = await knownHostsLine(node1, ws.secretsDir);
     const published = await readFile(path.join(ws.repo, "keys/hosts/node1.pub"), "utf8");

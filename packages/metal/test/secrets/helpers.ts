@@ -4,6 +4,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Host, Inventory } from "../../src/inventory/types.js";
 
+/**
+ * Each fake sops call starts a Node process; on a shared two-core machine a test with ten of
+ * them can pass Vitest's 5 s default without anything being wrong.
+ */
+export const SOPS_TEST_TIMEOUT = 60_000;
+
 const FAKE_SOPS = fileURLToPath(new URL("./fixtures/fake-sops.mjs", import.meta.url));
 
 export function host(name: string, octet: number): Host {

@@ -8,13 +8,22 @@ import { SopsMissingError } from "../../src/secrets/errors.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { filesContaining, leakMarkers } from "../../src/secrets/leak-markers.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
-import { host, inventory, snapshot, sopsCalls, workspace, type Workspace } from "./helpers.js";
+import { recipientsOfEncryptedFile } from "../../src/secrets/sops.js";
+import {
+  host,
+  inventory,
+  snapshot,
+  sopsCalls,
+  workspace,
+  type Workspace,
+  SOPS_TEST_TIMEOUT,
+} from "./helpers.js";
 
 const hosts = [host("node1", 11), host("node2", 12)];
 let ws: Workspace;
 beforeEach(async () => {
   ws = await workspace();
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   await ws.dispose();
 });
@@ -26,7 +35,7 @@ async function modeOf(file: string): Promise<number> {
   return (await stat(file)).mode & 0o777;
 }
 
-describe("metal secrets init", () => {
+describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("without sops says so, names the devShell, and writes nothing at all", async () => {
     const error = await init(ws.envWithoutSops).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SopsMissingError);
@@ -56,13 +65,13 @@ describe("metal secrets init", () => {
       "cluster.toml",
       "keys/",
       "keys/admin.age",
-      "keys/admin.pub",
       "keys/hosts/",
       "keys/hosts/node1.age",
       "keys/hosts/node1.pub",
       "keys/hosts/node2.age",
       "keys/hosts/node2.pub",
       "secrets/",
+      "secrets/admin.pub",
       "secrets/cluster.yaml",
       "secrets/hosts/",
       "secrets/hosts/node1.yaml",
@@ -154,8 +163,26 @@ describe("metal secrets init", () => {
     }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(
-      /keys\/admin\.pub exists but its private key .* --secrets-dir/,
+      /secrets\/admin\.pub exists but its private key .* --secrets-dir/,
     );
+    await expect(stat(elsewhere)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("re-keys the cluster file without a host that left the inventory", async () => {
+    await init(ws.envWithSops, [...hosts, host("node3", 13)]);
+    const node3 = (await readFile(path.join(ws.repo, "keys/hosts/node3.age"), "utf8")).trim();
+    const changes = await init(ws.envWithSops, hosts);
+    expect(changes).toEqual([
+      { path: ".sops.yaml", action: "updated", what: "sops creation rules" },
+      {
+        path: "secrets/cluster.yaml",
+        action: "re-encrypted",
+        what: "sops updatekeys: admin + 2 host(s): node1, node2",
+      },
+    ]);
+    const cluster = await readFile(path.join(ws.repo, "secrets/cluster.yaml"), "utf8");
+    expect(recipientsOfEncryptedFile(cluster)).not.toContain(node3);
+    expect(await readFile(path.join(ws.repo, ".sops.yaml"), "utf8")).not.toContain(node3);
   });
 
   it("re-keys the cluster file when the inventory gains a host", async () => {

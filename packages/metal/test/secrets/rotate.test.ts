@@ -5,7 +5,15 @@ import { SopsMissingError, HostNotInInventoryError } from "../../src/secrets/err
 import { privatePaths } from "../../src/secrets/layout.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
 import { addHost, rotateHostKey } from "../../src/secrets/rotate.js";
-import { host, inventory, snapshot, sopsCalls, workspace, type Workspace } from "./helpers.js";
+import {
+  host,
+  inventory,
+  snapshot,
+  sopsCalls,
+  workspace,
+  type Workspace,
+  SOPS_TEST_TIMEOUT,
+} from "./helpers.js";
 
 const hosts = [host("node1", 11), host("node2", 12)];
 let ws: Workspace;
@@ -16,7 +24,7 @@ beforeEach(async () => {
     secretsDir: ws.secretsDir,
     env: ws.envWithSops,
   });
-});
+}, SOPS_TEST_TIMEOUT);
 afterEach(async () => {
   await ws.dispose();
 });
@@ -28,7 +36,7 @@ const context = (env: NodeJS.ProcessEnv, list = hosts) => ({
 });
 const read = (relative: string) => readFile(path.join(ws.repo, relative), "utf8");
 
-describe("metal secrets rotate", () => {
+describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("makes a new host key, keeps the old one aside, and re-keys the files that host reads", async () => {
     const own = privatePaths(ws.secretsDir);
     const oldKey = await readFile(own.hostKey("node1"), "utf8");
@@ -85,7 +93,7 @@ describe("metal secrets rotate", () => {
   });
 });
 
-describe("metal secrets add-host", () => {
+describe("metal secrets add-host", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("gives a new inventory host a key, a rule and its own secrets file, and re-keys the cluster file", async () => {
     const callsBefore = (await sopsCalls(ws.sopsLog)).length;
     const report = await addHost(context(ws.envWithSops, [...hosts, host("node3", 13)]), "node3");

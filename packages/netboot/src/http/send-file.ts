@@ -1,8 +1,11 @@
 /**
- * One file response: @fastify/send does Range, HEAD, conditional requests and Content-Length
- * and hands back a read stream, which fastify pipes into the socket with back-pressure, so a
- * response holds at most a few chunks in memory whatever the file size. This module adds the
- * start/end events with the bytes that really left.
+ * One file response. @fastify/send decides it (Range, HEAD, conditional requests, status and
+ * headers with Content-Length); a body of file bytes is then copied by file-pump.ts, which keeps
+ * memory flat whatever the file size, and every other answer (HEAD, 304, 416, …) goes through
+ * fastify as send built it. Emits http.file.start / http.file.end with the bytes that left.
+ *
+ * File bodies bypass fastify's reply (`reply.hijack()`), so fastify's onSend and onResponse
+ * hooks do not see them; the events are how callers observe file transfers.
  */
 import { ReadStream } from "node:fs";
 import path from "node:path";
@@ -10,13 +13,18 @@ import send from "@fastify/send";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { NetbootEvents } from "../events.js";
 import type { Mac } from "../mac.js";
+import { pumpFileRange, type ByteRange } from "./file-pump.js";
 
 export interface FileResponseContext {
   readonly events: NetbootEvents;
-  /** Read chunk size: larger chunks mean fewer reads and writes per GiB. */
-  readonly highWaterMark: number;
+  /** Bytes per read and per socket write. */
+  readonly chunkBytes: number;
   readonly mac: Mac | undefined;
 }
+
+const HTTP_OK = 200;
+const HTTP_PARTIAL_CONTENT = 206;
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\//;
 
 export async function sendFile(
   request: FastifyRequest,
@@ -31,7 +39,6 @@ export async function sendFile(
     index: false,
     // Boot files may be rebuilt between attempts; ETag and Last-Modified still allow revalidation.
     cacheControl: false,
-    highWaterMark: context.highWaterMark,
   });
   const { stream, statusCode, headers } = result;
   const size = result.type === "file" ? result.metadata.stat.size : 0;
@@ -40,33 +47,43 @@ export async function sendFile(
   context.events.emit({ type: "http.file.start", ...common, bytes: bodyBytes, size });
 
   const response = reply.raw;
-  let complete = false;
-  response.once("finish", () => (complete = true));
+  let sent = 0;
+  let finished = false;
+  response.once("finish", () => (finished = true));
   response.once("close", () => {
     context.events.emit({
       type: "http.file.end",
       ...common,
       status: statusCode,
-      bytes: bytesSent(stream, complete, bodyBytes, response.writableLength),
+      bytes: finished ? bodyBytes : sent,
       durationMs: performance.now() - startedAt,
-      complete,
+      complete: finished,
     });
   });
-  return reply.code(statusCode).headers(headers).send(stream);
+
+  const range = stream instanceof ReadStream ? fileBodyRange(statusCode, headers) : undefined;
+  if (!range) return reply.code(statusCode).headers(headers).send(stream);
+
+  // send opened a read stream for the body; file-pump reads the file itself.
+  stream.destroy();
+  reply.hijack();
+  response.writeHead(statusCode, headers);
+  try {
+    await pumpFileRange(response, filePath, range, context.chunkBytes, (bytes) => (sent += bytes));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    context.events.emit({ type: "server.error", server: "http", error: message });
+    // Headers are out: cutting the connection is the only way left to say "incomplete".
+    response.destroy();
+  }
+  return reply;
 }
 
-/**
- * What left for the client. A finished response carried its whole Content-Length; one cut short
- * carried what was read from the file minus what still sat in the stream's and the response's
- * buffers (error pages that are not file streams count as nothing then).
- */
-function bytesSent(
-  stream: NodeJS.ReadableStream,
-  complete: boolean,
-  bodyBytes: number,
-  bufferedInResponse: number,
-): number {
-  if (complete) return bodyBytes;
-  if (!(stream instanceof ReadStream)) return 0;
-  return Math.max(0, stream.bytesRead - stream.readableLength - bufferedInResponse);
+/** The bytes of the file a 200 or 206 answer from send carries. */
+function fileBodyRange(status: number, headers: Record<string, string>): ByteRange | undefined {
+  const length = Number(headers["Content-Length"]);
+  if (status === HTTP_OK) return { start: 0, length };
+  const match = CONTENT_RANGE.exec(headers["Content-Range"] ?? "");
+  if (status !== HTTP_PARTIAL_CONTENT || !match) return undefined;
+  return { start: Number(match[1]), length };
 }

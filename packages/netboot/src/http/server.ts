@@ -28,7 +28,7 @@ import {
 } from "../ipxe/script.js";
 import { isMac, parseMac, type Mac } from "../mac.js";
 import type { BootDecision, BootPolicy, BootSpec } from "../policy.js";
-import { resolveUnderRoot } from "../rooted-path.js";
+import { resolveUnderRoot, type RootedFile } from "../rooted-path.js";
 import { BootFileTable, bootFileUrlPath, type BootFile } from "./file-table.js";
 import { sendFile } from "./send-file.js";
 
@@ -46,8 +46,8 @@ export interface BootHttpServerOptions {
   readonly baseUrl?: string;
   /** Retries of the rendered boot scripts. Default: DEFAULT_FETCH_RETRY (5 × 5 s). */
   readonly retry?: FetchRetry;
-  /** Read chunk size for file responses. Default: FILE_CHUNK_BYTES. */
-  readonly highWaterMark?: number;
+  /** Bytes per disk read and socket write of a file response. Default: FILE_CHUNK_BYTES. */
+  readonly chunkBytes?: number;
   /** A pino logger for fastify's own request logs. Default: none (the library emits events). */
   readonly logger?: FastifyBaseLogger;
 }
@@ -61,8 +61,8 @@ export interface BootHttpServer {
 }
 
 /**
- * 256 KiB reads: four times fewer reads and socket writes per GiB than Node's 64 KiB default,
- * while 8 concurrent downloads still hold only a few MiB (measured in bench/http.bench.ts).
+ * 256 KiB: a quarter of the reads and socket writes per GiB of Node's 64 KiB stream default,
+ * and two such buffers per download keep 8 concurrent downloads at 4 MiB (bench/http.bench.ts).
  */
 export const FILE_CHUNK_BYTES = 256 * 1024;
 
@@ -70,14 +70,9 @@ const SCRIPT_SUFFIX = ".ipxe";
 const TEXT = "text/plain; charset=utf-8";
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", ""]);
 
-/** Where iPXE fetches the script for a MAC: what a DHCP server hands to iPXE as its boot file. */
-export function bootScriptPath(mac: Mac): string {
-  return `/boot/${mac}${SCRIPT_SUFFIX}`;
-}
-
 export function createBootHttpServer(options: BootHttpServerOptions): BootHttpServer {
   const firstStageDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
-  const highWaterMark = options.highWaterMark ?? FILE_CHUNK_BYTES;
+  const chunkBytes = options.chunkBytes ?? FILE_CHUNK_BYTES;
   const { events, policy } = options;
   const files = new BootFileTable();
   let baseUrl = options.baseUrl?.replace(/\/+$/, "");
@@ -144,12 +139,12 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
   }
 
   async function registerExisting(filePath: string, role: string): Promise<BootFile> {
-    const file = files.register(filePath);
-    const info = await stat(file.path).catch(() => undefined);
+    const info = await stat(filePath).catch(() => undefined);
     if (!info?.isFile()) {
-      throw new ConfigError(`the boot spec's ${role} ${file.path} is not a readable file`);
+      throw new ConfigError(`the boot spec's ${role} ${filePath} is not a readable file`);
     }
-    return file;
+    // Registered only once it exists: a failed render leaves nothing servable behind.
+    return files.register(filePath);
   }
 
   app.route<{ Params: { id: string; name: string }; Querystring: { mac?: string } }>({
@@ -166,7 +161,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       }
       const macText = request.query.mac;
       const mac = macText !== undefined && isMac(macText) ? parseMac(macText) : undefined;
-      return sendFile(request, reply, file.path, { events, highWaterMark, mac });
+      return sendFile(request, reply, file.path, { events, chunkBytes, mac });
     },
   });
 
@@ -174,13 +169,16 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     method: ["GET", "HEAD"],
     url: "/ipxe/:name",
     handler: async (request, reply) => {
+      let file: RootedFile;
       try {
-        const file = await resolveUnderRoot(firstStageDir, request.params.name);
-        return await sendFile(request, reply, file.path, { events, highWaterMark, mac: undefined });
+        file = await resolveUnderRoot(firstStageDir, request.params.name);
       } catch (error) {
         if (error instanceof PathRefusedError) return sendText(reply, 404, error.message);
-        throw error;
+        const message = `first-stage directory ${firstStageDir} is unusable: ${errorMessage(error)}`;
+        events.emit({ type: "server.error", server: "http", error: message });
+        return sendText(reply, 500, message);
       }
+      return sendFile(request, reply, file.path, { events, chunkBytes, mac: undefined });
     },
   });
 

@@ -13,9 +13,8 @@ import {
 
 const OPCODE_LENGTH = 2;
 const NUL = 0;
-// Filenames and option strings are ASCII by RFC; decoding as UTF-8 without `fatal` maps any
-// other byte sequence to U+FFFD instead of throwing, so odd names are refused by the resolver.
-const text = new TextDecoder("utf-8");
+// Filenames and option strings are ASCII by RFC; Buffer's UTF-8 decoding maps any other byte
+// sequence to U+FFFD instead of throwing, so odd names reach the resolver and are refused there.
 
 const TYPE_BY_OPCODE = new Map<number, TftpPacketType>(
   Object.entries(TftpOpcode).map(([name, code]) => [code, name as TftpPacketType]),
@@ -26,13 +25,13 @@ export function decodeTftp(bytes: Uint8Array): TftpPacket {
   if (bytes.length < OPCODE_LENGTH) {
     throw new TftpDecodeError(`${bytes.length} bytes is shorter than an opcode`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const opcode = view.getUint16(0);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const opcode = buffer.readUInt16BE(0);
   const type = TYPE_BY_OPCODE.get(opcode);
   switch (type) {
     case "RRQ":
     case "WRQ": {
-      const strings = readStrings(bytes, OPCODE_LENGTH);
+      const strings = readStrings(buffer, OPCODE_LENGTH);
       const [filename, mode, ...rest] = strings;
       if (filename === undefined) throw new TftpDecodeError(`${type} has no filename`);
       if (mode === undefined) throw new TftpDecodeError(`${type} has no transfer mode`);
@@ -42,22 +41,22 @@ export function decodeTftp(bytes: Uint8Array): TftpPacket {
       requireHeader(bytes, type);
       return {
         type,
-        block: view.getUint16(OPCODE_LENGTH),
+        block: buffer.readUInt16BE(OPCODE_LENGTH),
         data: bytes.subarray(TFTP_HEADER_LENGTH),
       };
     case "ACK":
       // Trailing bytes after the block number are ignored: some embedded stacks pad ACKs.
       requireHeader(bytes, type);
-      return { type, block: view.getUint16(OPCODE_LENGTH) };
+      return { type, block: buffer.readUInt16BE(OPCODE_LENGTH) };
     case "ERROR": {
       requireHeader(bytes, type);
-      const end = bytes.indexOf(NUL, TFTP_HEADER_LENGTH);
+      const end = buffer.indexOf(NUL, TFTP_HEADER_LENGTH);
       // A missing terminator is tolerated: the message is diagnostic text, not protocol.
-      const message = text.decode(bytes.subarray(TFTP_HEADER_LENGTH, end === -1 ? undefined : end));
-      return { type, code: view.getUint16(OPCODE_LENGTH), message };
+      const message = buffer.toString("utf8", TFTP_HEADER_LENGTH, end === -1 ? undefined : end);
+      return { type, code: buffer.readUInt16BE(OPCODE_LENGTH), message };
     }
     case "OACK":
-      return { type, options: toOptions(readStrings(bytes, OPCODE_LENGTH), type) };
+      return { type, options: toOptions(readStrings(buffer, OPCODE_LENGTH), type) };
     case undefined:
       throw new TftpDecodeError(`unknown opcode ${opcode}`);
   }
@@ -73,7 +72,7 @@ function requireHeader(bytes: Uint8Array, type: TftpPacketType): void {
  * NUL-terminated strings from `offset` to the end. Every string must be terminated (RFC 1350
  * §5, RFC 2347 §2); a run of NULs at the very end is padding some PXE ROMs add, not strings.
  */
-function readStrings(bytes: Uint8Array, offset: number): string[] {
+function readStrings(bytes: Buffer, offset: number): string[] {
   const strings: string[] = [];
   let position = offset;
   while (position < bytes.length) {
@@ -82,7 +81,7 @@ function readStrings(bytes: Uint8Array, offset: number): string[] {
       throw new TftpDecodeError(`string at byte ${position} is not NUL-terminated`);
     }
     if (end === position && bytes.subarray(position).every((byte) => byte === NUL)) break;
-    strings.push(text.decode(bytes.subarray(position, end)));
+    strings.push(bytes.toString("utf8", position, end));
     position = end + 1;
   }
   return strings;

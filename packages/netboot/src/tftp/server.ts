@@ -189,10 +189,14 @@ export class TftpServer {
       const resolved = await resolveUnderRoot(this.#options.root, file);
       source = await openFileSource(resolved.path);
     } catch (error) {
-      const notFound = error instanceof PathRefusedError && error.notFound;
-      const reason = error instanceof Error ? error.message : String(error);
-      const code = notFound ? TftpErrorCode.FileNotFound : TftpErrorCode.AccessViolation;
-      this.#refuse(client, file, code, reason);
+      if (error instanceof PathRefusedError) {
+        const code = error.notFound ? TftpErrorCode.FileNotFound : TftpErrorCode.AccessViolation;
+        this.#refuse(client, file, code, error.message);
+      } else {
+        // fs errors name server paths: the client gets the gist, the event gets the details.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#refuse(client, file, TftpErrorCode.AccessViolation, "cannot open file", reason);
+      }
       return;
     }
     let socket: dgram.Socket | undefined;
@@ -202,7 +206,7 @@ export class TftpServer {
       await this.#run(request, client, source, socket, session());
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      this.#refuse(client, file, TftpErrorCode.NotDefined, `server error: ${reason}`);
+      this.#refuse(client, file, TftpErrorCode.NotDefined, "server error", reason);
       this.events.emit({ type: "server.error", server: "tftp", error: `${peer}: ${reason}` });
     } finally {
       await source.close().catch(() => undefined);
@@ -255,6 +259,8 @@ export class TftpServer {
       windowsize: negotiated.windowSize,
     });
     transfer.start();
+    // close() may have run while this transfer's socket was being bound.
+    if (this.#closing) transfer.abort(SHUTDOWN_REASON);
     const outcome = await transfer.done;
     if (outcome.ok) {
       this.events.emit({
@@ -281,10 +287,19 @@ export class TftpServer {
     return socket;
   }
 
-  /** Answers a request with an ERROR from the listening socket and reports why. */
-  #refuse(client: Peer, file: string | undefined, code: number, reason: string): void {
-    this.#socket?.send(encodeError(code, reason), client.port, client.address, ignoreSendError);
-    this.#emitError(peerName(client), file, reason);
+  /**
+   * Answers a request with an ERROR from the listening socket and reports why; `detail` goes
+   * only into the event when the client must not see it.
+   */
+  #refuse(
+    client: Peer,
+    file: string | undefined,
+    code: number,
+    message: string,
+    detail = message,
+  ): void {
+    this.#socket?.send(encodeError(code, message), client.port, client.address, ignoreSendError);
+    this.#emitError(peerName(client), file, detail);
   }
 
   #emitError(peer: string, file: string | undefined, reason: string): void {

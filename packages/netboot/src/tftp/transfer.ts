@@ -79,6 +79,8 @@ export class ReadTransfer {
   #intervalMs: number;
   #timer: unknown;
   #resentOnDuplicate = false;
+  /** The read of the next window, started while the client acknowledges the current one. */
+  #prefetch: Promise<void> = Promise.resolve();
 
   constructor(options: ReadTransferOptions) {
     this.#options = options;
@@ -182,10 +184,16 @@ export class ReadTransfer {
     }
     this.#lastSent = last;
     this.#arm();
+    if (last < this.#totalBlocks) {
+      const next = Math.min(last + this.#options.windowSize, this.#totalBlocks);
+      // A failed read-ahead is retried (and reported) by the read that needs the blocks.
+      this.#prefetch = this.#load(last + 1, next).catch(() => undefined);
+    }
   }
 
   /** Reads the blocks of [first, last] not cached yet with one read, and frames them. */
   async #load(first: number, last: number): Promise<void> {
+    await this.#prefetch;
     let missing = first;
     while (missing <= last && this.#cache.has(missing)) missing++;
     if (missing > last) return;
@@ -193,6 +201,7 @@ export class ReadTransfer {
     const position = (missing - 1) * blockSize;
     const length = Math.min((last - missing + 1) * blockSize, source.size - position);
     const bytes = await source.read(position, length);
+    if (this.#phase === "finished") return;
     if (bytes.length !== length) {
       throw new Error(`expected ${length} bytes at offset ${position}, got ${bytes.length}`);
     }

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from "node:fs/promis
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NetbootEvents, type NetbootEvent } from "../../src/events.js";
 import { createBootHttpServer, type BootHttpServer } from "../../src/http/server.js";
@@ -196,7 +197,7 @@ describe("GET|HEAD /files/:id/:name", () => {
     ]);
   });
 
-  it("answers ranges: the first bytes, a suffix, and 416 for one past the end", async () => {
+  it("answers ranges: the first bytes, a suffix, the whole file for several, 416 past the end", async () => {
     const { server } = harness(bootDecision());
     const url = await kernelPath(server);
     const first = await server.app.inject({ url, headers: { range: "bytes=0-9" } });
@@ -209,6 +210,10 @@ describe("GET|HEAD /files/:id/:name", () => {
     expect(suffix.statusCode).toBe(206);
     expect(suffix.headers["content-range"]).toBe("bytes 990-999/1000");
     expect(suffix.rawPayload.equals(KERNEL_BYTES.subarray(990))).toBe(true);
+
+    const several = await server.app.inject({ url, headers: { range: "bytes=0-1,5-6" } });
+    expect(several.statusCode).toBe(200);
+    expect(several.rawPayload.equals(KERNEL_BYTES)).toBe(true);
 
     const invalid = await server.app.inject({ url, headers: { range: "bytes=1000-" } });
     expect(invalid.statusCode).toBe(416);
@@ -247,6 +252,42 @@ describe("GET|HEAD /ipxe/:name", () => {
       expect(response.statusCode).toBe(404);
       expect(response.body).not.toContain("not for clients");
     }
+  });
+});
+
+describe("logging", () => {
+  it("writes fastify's request logs to a pino logger given as option", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) });
+    const server = createBootHttpServer({
+      policy: () => ({ action: "local" }),
+      events: new NetbootEvents(),
+      baseUrl: BASE,
+      logger,
+    });
+    servers.push(server);
+    await server.app.inject(`/boot/${MAC}.ipxe`);
+    expect(lines.some((line) => line.includes(`/boot/${MAC}.ipxe`))).toBe(true);
+  });
+});
+
+describe("a missing first-stage directory", () => {
+  it("answers 500 naming the directory and emits server.error", async () => {
+    const events = new NetbootEvents();
+    const seen: NetbootEvent[] = [];
+    events.on((event) => seen.push(event));
+    const missing = path.join(dir, "no-such-dir");
+    const server = createBootHttpServer({
+      policy: () => ({ action: "local" }),
+      events,
+      firstStageDir: missing,
+      baseUrl: BASE,
+    });
+    servers.push(server);
+    const response = await server.app.inject("/ipxe/ipxe.efi");
+    expect(response.statusCode).toBe(500);
+    expect(response.body).toContain(missing);
+    expect(seen).toMatchObject([{ type: "server.error", server: "http" }]);
   });
 });
 

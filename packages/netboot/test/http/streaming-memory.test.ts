@@ -14,7 +14,8 @@ const MIB = 1024 * 1024;
 /** Generous: buffers are a few MiB; growing with the file would mean hundreds. */
 const MAX_RSS_GROWTH = 100 * MIB;
 const WARMUP_BYTES = 16 * MIB;
-const SERVER = fileURLToPath(new URL("./fixtures/serve-one-file.ts", import.meta.url));
+const SERVER = fileURLToPath(new URL("./fixtures/serve-one-file.mjs", import.meta.url));
+const LIBRARY = fileURLToPath(new URL("../../src/index.ts", import.meta.url));
 
 /** A /proc/PID/status field in bytes (the kernel reports kB). */
 function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
@@ -53,7 +54,7 @@ describe("file streaming", () => {
     const file = path.join(dir, "initrd.img");
     await writeFile(file, "");
     await truncate(file, GIB);
-    const server = spawn(process.execPath, ["--import", "tsx", SERVER, file], {
+    const server = spawn(process.execPath, ["--import", "tsx", SERVER, LIBRARY, file], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     child = server;

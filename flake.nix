@@ -1,0 +1,129 @@
+{
+  description = "metal: a homelab that installs itself (NixOS + k3s on bare metal)";
+
+  # No flake.lock is committed from our build machines (no network, no nixpkgs there): run
+  # `nix flake lock` once on a machine with Nix and commit the result (docs/nix.md).
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+    disko = {
+      url = "github:nix-community/disko";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+    sops-nix = {
+      url = "github:Mic92/sops-nix";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+    nixos-anywhere = {
+      url = "github:nix-community/nixos-anywhere";
+      inputs.nixpkgs.follows = "nixpkgs";
+      inputs.disko.follows = "disko";
+    };
+  };
+
+  outputs =
+    {
+      self,
+      nixpkgs,
+      disko,
+      sops-nix,
+      nixos-anywhere,
+    }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      # The one inventory (docs/inventory.md). Flakes only see files git knows about:
+      # `git add cluster.toml` after creating it.
+      inventoryFile =
+        if builtins.pathExists ./cluster.toml then
+          ./cluster.toml
+        else if builtins.pathExists ./examples/homelab.toml then
+          ./examples/homelab.toml
+        else
+          throw "metal: no inventory: write cluster.toml (see docs/inventory.md) and `git add` it";
+      rawInventory = builtins.fromTOML (builtins.readFile inventoryFile);
+      inventory = (import ./nix/lib/inventory.nix).normalize rawInventory;
+      hostSettings = import ./nix/lib/host-settings.nix rawInventory;
+
+      # Public keys only; `metal secrets init` writes them (docs/secrets.md).
+      keysDir = ./keys;
+      adminKeyFile = keysDir + "/admin.pub";
+
+      systemOf = arch: "${arch}-linux";
+
+      mkInstaller =
+        system:
+        lib.nixosSystem {
+          inherit system;
+          specialArgs = { inherit adminKeyFile; };
+          modules = [ ./nix/installer/netboot.nix ];
+        };
+
+      mkHost =
+        settings:
+        lib.nixosSystem {
+          system = systemOf settings.arch;
+          specialArgs = {
+            inherit
+              settings
+              inventory
+              adminKeyFile
+              keysDir
+              ;
+            secretsDir = ./secrets;
+          };
+          modules = [
+            disko.nixosModules.disko
+            sops-nix.nixosModules.sops
+            ./nix/modules
+          ];
+        };
+    in
+    {
+      nixosConfigurations =
+        if hostSettings ? installer then
+          throw "metal: a host in ${toString inventoryFile} is named `installer`, which names the netboot installer; rename the host"
+        else
+          lib.mapAttrs (_name: mkHost) hostSettings // { installer = mkInstaller "x86_64-linux"; };
+
+      packages = forAllSystems (
+        pkgs:
+        let
+          installerSystem = mkInstaller pkgs.stdenv.hostPlatform.system;
+        in
+        {
+          default = pkgs.callPackage ./nix/package.nix { };
+          installer = pkgs.callPackage ./nix/installer/artifacts.nix { nixos = installerSystem; };
+        }
+      );
+
+      apps = forAllSystems (pkgs: {
+        metal = {
+          type = "app";
+          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/metal";
+        };
+      });
+
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          packages = [
+            pkgs.nodejs_22
+            nixos-anywhere.packages.${pkgs.stdenv.hostPlatform.system}.default
+            pkgs.sops
+            pkgs.ssh-to-age
+            pkgs.age
+            pkgs.kubectl
+          ];
+        };
+      });
+
+      # The multi-node VM test needs KVM and x86_64 k3s images: only on x86_64-linux.
+      checks.x86_64-linux.cluster = import ./nix/tests/cluster.nix {
+        pkgs = nixpkgs.legacyPackages.x86_64-linux;
+      };
+    };
+}

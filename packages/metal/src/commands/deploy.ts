@@ -1,0 +1,66 @@
+/**
+ * `metal deploy`: declares the flags, loads the inventory and hands over to deploy/command.ts.
+ */
+import { Option, type Command } from "commander";
+import { runDeployCommand, type DeployFlags } from "../deploy/command.js";
+import { REBOOT_MODES } from "../deploy/commands.js";
+import { DEFAULT_DEPLOY_TIMING } from "../deploy/deploy.js";
+import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/index.js";
+
+const MS_PER_SECOND = 1000;
+
+export function registerDeploy(program: Command): void {
+  program
+    .command("deploy")
+    .description(
+      "Roll the flake's NixOS configuration out to the cluster: servers one at a time (init server " +
+        "last), then agents in batches; cordon, drain, nixos-rebuild, wait Ready, uncordon. " +
+        "Stops at the first failure; a rerun resumes. See docs/deploy.md",
+    )
+    .argument("[hosts...]", "inventory hosts to deploy (default: all)")
+    .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
+    .option("--state <dir>", "state directory (default: .metal beside the inventory)")
+    .option("--dry-run", "print the plan and every command; change nothing", false)
+    .option("--parallel <n>", "agents deployed at once (servers: always one)", "1")
+    .addOption(
+      new Option("--reboot <mode>", "reboot when the kernel/initrd changed, always, or never")
+        .choices(REBOOT_MODES)
+        .default("auto"),
+    )
+    .option("--kubeconfig <file>", "reach the API with this kubeconfig instead of an SSH tunnel")
+    .option(
+      "--known-hosts <file>",
+      "SSH host keys to trust (default: the host keys in the secrets directory)",
+    )
+    .option("--identity <file>", "SSH private key for root (default: the secrets' admin key)")
+    .option(
+      "--secrets-dir <dir>",
+      "metal secrets directory (default: $METAL_SECRETS_DIR, ~/.config/metal/CLUSTER)",
+    )
+    .option("--commands <file>", "JSON object replacing command templates (docs/deploy.md)")
+    .option(
+      "--drain-timeout <seconds>",
+      "how long a drain may take",
+      String(DEFAULT_DEPLOY_TIMING.drainTimeoutMs / MS_PER_SECOND),
+    )
+    .option(
+      "--ready-timeout <seconds>",
+      "how long a node may take to come back Ready",
+      String(DEFAULT_DEPLOY_TIMING.readyTimeoutMs / MS_PER_SECOND),
+    )
+    .option("--json", "one JSON event a line instead of text", false)
+    .addHelpText(
+      "after",
+      `
+Exit codes:
+  0  every planned node deployed (or the dry run printed)
+  1  a step failed: the report names node, step, error, how to resume or roll back
+  2  usage or inventory error: nothing was changed`,
+    )
+    .action(async (hosts: string[], flags: DeployFlags & { inventory: string }) => {
+      const inventory = await loadInventory(flags.inventory);
+      process.exitCode = await runDeployCommand(inventory, hosts, flags, {
+        write: (text) => process.stdout.write(text),
+      });
+    });
+}

@@ -1,0 +1,83 @@
+/**
+ * What a deploy reports while it runs. One small union so the terminal view, `--json` output,
+ * the history file and (later) the dashboard all read the same records.
+ */
+
+/** The steps every node goes through, in order. */
+export const DEPLOY_STEPS = [
+  "health",
+  "cordon",
+  "drain",
+  "build",
+  "activate",
+  "reboot",
+  "wait-ready",
+  "uncordon",
+] as const;
+export type DeployStep = (typeof DEPLOY_STEPS)[number];
+
+interface Base {
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  /** Identifies one deploy across resumes: a rerun that resumes keeps the id. */
+  readonly deployId: string;
+}
+
+export interface DeployPlanEvent extends Base {
+  readonly type: "deploy.plan";
+  /** Batches in order; each batch runs at once, the next starts only when it succeeded. */
+  readonly batches: readonly (readonly string[])[];
+  /** Nodes a previous run of this deploy already finished. */
+  readonly skipped: readonly string[];
+  readonly dryRun: boolean;
+}
+
+export interface DeployStepEvent extends Base {
+  readonly type: "deploy.step";
+  readonly host: string;
+  readonly step: DeployStep;
+  /** "planned" only in a dry run. */
+  readonly status: "planned" | "start" | "done";
+  /** What the step did or would do, e.g. the command line or the pods it evicted. */
+  readonly detail: string;
+}
+
+export interface DeployWarningEvent extends Base {
+  readonly type: "deploy.warning";
+  readonly host: string | undefined;
+  readonly message: string;
+}
+
+export interface DeployHostDoneEvent extends Base {
+  readonly type: "deploy.host.done";
+  readonly host: string;
+}
+
+export interface DeployFailedEvent extends Base {
+  readonly type: "deploy.failed";
+  readonly host: string;
+  readonly step: DeployStep;
+  readonly error: string;
+  /** What to do next, one instruction a line. */
+  readonly recovery: readonly string[];
+}
+
+export interface DeployFinishedEvent extends Base {
+  readonly type: "deploy.finished";
+  readonly ok: boolean;
+  readonly deployed: readonly string[];
+}
+
+export type DeployEvent =
+  | DeployPlanEvent
+  | DeployStepEvent
+  | DeployWarningEvent
+  | DeployHostDoneEvent
+  | DeployFailedEvent
+  | DeployFinishedEvent;
+
+/** Distributive Omit, so each member of the union keeps its own fields. */
+type WithoutStamp<E> = E extends DeployEvent ? Omit<E, "time" | "deployId"> : never;
+export type DeployEventInput = WithoutStamp<DeployEvent>;
+
+export type DeployEventListener = (event: DeployEvent) => void;

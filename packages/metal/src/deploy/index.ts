@@ -1,0 +1,11 @@
+export * from "./cluster-api.js";
+export * from "./commands.js";
+export { runDeploy, deployPaths, DEFAULT_DEPLOY_TIMING } from "./deploy.js";
+export type { DeployOptions, DeployOutcome, DeployFailure, DeployTiming } from "./deploy.js";
+export * from "./errors.js";
+export * from "./events.js";
+export * from "./kube-access.js";
+export { describeDeployEvent, formatFailureReport } from "./output.js";
+export * from "./plan.js";
+export * from "./ssh.js";
+export * from "./ssh-tunnel.js";

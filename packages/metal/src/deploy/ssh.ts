@@ -1,0 +1,27 @@
+/**
+ * SSH options every deploy connection uses: batch mode and strict host key checking against a
+ * known_hosts file metal controls, never the user's trust-on-first-use defaults.
+ */
+export interface SshSettings {
+  /** OpenSSH known_hosts holding every node's host key. */
+  readonly knownHostsFile: string;
+  /** Private key to log in with; the ssh agent and default keys otherwise. */
+  readonly identityFile: string | undefined;
+  readonly port: number | undefined;
+}
+
+export function sshOptions(settings: SshSettings): string[] {
+  return [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${settings.knownHostsFile}`,
+    // Only metal's file decides which host keys are trusted.
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    ...(settings.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", settings.identityFile] : []),
+    ...(settings.port === undefined ? [] : ["-p", String(settings.port)]),
+  ];
+}

@@ -1,0 +1,25 @@
+/** Errors of asking Nix about the inventory; each says what failed, why, and how to fix it. */
+export class NixMissingError extends Error {
+  constructor() {
+    super(
+      "nix-instantiate is not installed, so the Nix side of the inventory cannot be evaluated; " +
+        "install Nix (Debian: apt-get install nix-bin, or run scripts/bootstrap.sh)",
+    );
+    this.name = "NixMissingError";
+  }
+}
+
+export class NixEvaluationError extends Error {
+  constructor(
+    readonly entry: string,
+    readonly inventoryFile: string,
+    readonly stderr: string,
+  ) {
+    const reason = stderr.split("\n").find((line) => line.startsWith("error:")) ?? stderr.trim();
+    super(
+      `Nix could not evaluate nix/lib/${entry} for ${inventoryFile}: ${reason}; ` +
+        "fix the inventory field the message names (docs/inventory.md)",
+    );
+    this.name = "NixEvaluationError";
+  }
+}

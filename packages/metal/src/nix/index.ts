@@ -1,0 +1,2 @@
+export { evaluateNixDiskoLayouts, evaluateNixHostSettings } from "./evaluate.js";
+export { NixEvaluationError, NixMissingError } from "./errors.js";

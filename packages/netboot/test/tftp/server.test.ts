@@ -1,0 +1,212 @@
+import { createHash, randomBytes } from "node:crypto";
+import dgram from "node:dgram";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.js";
+import type { NetbootEvent } from "../../src/events.js";
+import { decodeTftp } from "../../src/tftp/decode.js";
+import { encodeTftp } from "../../src/tftp/encode.js";
+import { TftpErrorCode } from "../../src/tftp/packet.js";
+import { TftpServer, type TftpServerAddress } from "../../src/tftp/server.js";
+import { tftpGet } from "./client.js";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+let root: string;
+const content = randomBytes(300_000);
+const servers: TftpServer[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "tftp-server-"));
+  await writeFile(path.join(root, "ipxe.efi"), content);
+  await writeFile(path.join(root, "exact.bin"), content.subarray(0, 4 * 512));
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+async function startServer(
+  options: Partial<ConstructorParameters<typeof TftpServer>[0]> = {},
+): Promise<{ server: TftpServer; address: TftpServerAddress; events: NetbootEvent[] }> {
+  const server = new TftpServer({ root, address: "127.0.0.1", port: 0, ...options });
+  servers.push(server);
+  const events: NetbootEvent[] = [];
+  server.events.on((event) => events.push(event));
+  const address = await server.start();
+  return { server, address, events };
+}
+
+/** Sends one packet from a fresh socket and returns the first reply (or undefined). */
+async function exchange(address: TftpServerAddress, bytes: Buffer, waitMs = 1000) {
+  const socket = dgram.createSocket("udp4");
+  return new Promise<ReturnType<typeof decodeTftp> | undefined>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      resolve(undefined);
+    }, waitMs);
+    socket.on("message", (reply) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(decodeTftp(reply));
+    });
+    socket.send(bytes, address.port, address.address);
+  });
+}
+
+describe("TftpServer on loopback", () => {
+  it("serves a file byte for byte without options, from its own transfer port", async () => {
+    const { address, events } = await startServer();
+    const result = await tftpGet(address, "ipxe.efi");
+    expect(result.error).toBeUndefined();
+    expect(result.oack).toBeUndefined();
+    expect(result.serverPort).not.toBe(address.port);
+    expect(sha256(result.data)).toBe(sha256(content));
+    await expect.poll(() => events.map((event) => event.type)).toEqual(["tftp.start", "tftp.end"]);
+    expect(events[0]).toMatchObject({ file: "ipxe.efi", size: content.length, blksize: 512 });
+    expect(events[1]).toMatchObject({ bytes: content.length });
+  });
+
+  it("negotiates blksize, tsize and windowsize in an OACK and serves with them", async () => {
+    const { address, events } = await startServer();
+    const result = await tftpGet(address, "/ipxe.efi", {
+      options: [
+        { name: "blksize", value: "9000" },
+        { name: "tsize", value: "0" },
+        { name: "windowsize", value: "8" },
+        { name: "x-unknown", value: "1" },
+      ],
+    });
+    expect(result.oack).toEqual([
+      { name: "blksize", value: "1468" },
+      { name: "tsize", value: String(content.length) },
+      { name: "windowsize", value: "8" },
+    ]);
+    expect(sha256(result.data)).toBe(sha256(content));
+    await expect.poll(() => events[0]).toMatchObject({ blksize: 1468, windowsize: 8 });
+  });
+
+  it("ends a file of whole blocks with an empty block", async () => {
+    const { address } = await startServer();
+    const result = await tftpGet(address, "exact.bin");
+    expect(result.data.length).toBe(4 * 512);
+  });
+
+  it("answers a write request with ERROR access violation", async () => {
+    const { address, events } = await startServer();
+    const reply = await exchange(
+      address,
+      encodeTftp({ type: "WRQ", filename: "new.bin", mode: "octet", options: [] }),
+    );
+    expect(reply).toMatchObject({ type: "ERROR", code: TftpErrorCode.AccessViolation });
+    expect(events).toMatchObject([{ type: "tftp.error", file: "new.bin" }]);
+  });
+
+  it("answers a missing file with ERROR file not found", async () => {
+    const { address } = await startServer();
+    const result = await tftpGet(address, "nothing.efi");
+    expect(result.error).toMatchObject({ code: TftpErrorCode.FileNotFound });
+  });
+
+  it.each(["../../../../etc/passwd", "/../etc/passwd", "..\\..\\etc\\passwd"])(
+    "refuses the traversal %s with ERROR access violation",
+    async (name) => {
+      const { address } = await startServer();
+      const result = await tftpGet(address, name);
+      expect(result.error).toMatchObject({ code: TftpErrorCode.AccessViolation });
+      expect(result.data.length).toBe(0);
+    },
+  );
+
+  it("refuses netascii mode with ERROR illegal operation", async () => {
+    const { address } = await startServer();
+    const result = await tftpGet(address, "ipxe.efi", { mode: "netascii" });
+    expect(result.error).toMatchObject({ code: TftpErrorCode.IllegalOperation });
+  });
+
+  it("answers ERROR server busy beyond maxTransfers", async () => {
+    const { server, address } = await startServer({ maxTransfers: 1 });
+    // A client that never acknowledges keeps its transfer open.
+    const silent = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+    silent.send(
+      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
+      address.port,
+      address.address,
+    );
+    await expect.poll(() => server.activeTransfers).toBe(1);
+    const result = await tftpGet(address, "ipxe.efi");
+    expect(result.error?.message).toMatch(/server busy/);
+    silent.close();
+  });
+
+  it("answers a stranger on a transfer port with ERROR unknown transfer ID and carries on", async () => {
+    const { address } = await startServer();
+    let strangerReply: ReturnType<typeof decodeTftp> | undefined;
+    const result = await tftpGet(address, "ipxe.efi", {
+      onFirstReply: (_socket, serverPort) => {
+        void exchange(
+          { address: address.address, port: serverPort },
+          Buffer.from([0, 4, 0, 1]),
+        ).then((reply) => (strangerReply = reply));
+      },
+    });
+    expect(sha256(result.data)).toBe(sha256(content));
+    await expect
+      .poll(() => strangerReply)
+      .toMatchObject({
+        type: "ERROR",
+        code: TftpErrorCode.UnknownTransferId,
+      });
+  });
+
+  it("close() aborts transfers in progress with an ERROR and releases them", async () => {
+    const { server, address, events } = await startServer();
+    const silent = dgram.createSocket("udp4");
+    const replies: ReturnType<typeof decodeTftp>[] = [];
+    silent.on("message", (bytes) => replies.push(decodeTftp(bytes)));
+    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+    silent.send(
+      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
+      address.port,
+      address.address,
+    );
+    await expect.poll(() => server.activeTransfers).toBe(1);
+    await server.close();
+    expect(server.activeTransfers).toBe(0);
+    await expect
+      .poll(() => replies.at(-1))
+      .toMatchObject({ type: "ERROR", message: "server shutting down" });
+    expect(events.at(-1)).toMatchObject({ type: "tftp.error", reason: "server shutting down" });
+    silent.close();
+  });
+
+  it("gives up on a silent client after its retransmissions", async () => {
+    const { server, address, events } = await startServer({ timeoutMs: 20, maxRetransmits: 2 });
+    const silent = dgram.createSocket("udp4");
+    let dataPackets = 0;
+    silent.on("message", (bytes) => decodeTftp(bytes).type === "DATA" && dataPackets++);
+    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+    silent.send(
+      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
+      address.port,
+      address.address,
+    );
+    await expect.poll(() => events.at(-1)?.type).toBe("tftp.error");
+    await expect.poll(() => server.activeTransfers).toBe(0);
+    // The first DATA and two retransmissions (the last may still be in the socket's queue).
+    await expect.poll(() => dataPackets).toBe(3);
+    silent.close();
+  });
+
+  it("refuses to start on a missing root or a port in use, saying how to fix it", async () => {
+    await expect(
+      new TftpServer({ root: path.join(root, "nope"), port: 0 }).start(),
+    ).rejects.toThrow(ConfigError);
+    const { address } = await startServer();
+    const second = new TftpServer({ root, address: "127.0.0.1", port: address.port });
+    await expect(second.start()).rejects.toThrow(/already uses it/);
+  });
+});
