@@ -18,12 +18,3 @@ export * from "./cli/event-logger.js";
 // with other protocols' names; the server itself also at the top level.
 export * as tftp from "./tftp/index.js";
 export { TftpServer, type TftpServerAddress, type TftpServerOptions } from "./tftp/server.js";
-export { TftpServer, type TftpServerOptions } from "./tftp/server.js";
-export * from "./server.js";
-export { describeEvent, type DescribedEvent, type EventLevel } from "./cli/describe-event.js";
-export {
-  createEventLogger,
-  type EventContext,
-  type EventLogger,
-  type EventLoggerOptions,
-} from "./cli/event-logger.js";
