@@ -12,4 +12,5 @@ export * from "./router.js";
 export * from "./magic-packet.js";
 export * from "./wol-gate.js";
 export * from "./lab.js";
+export * from "./host-tool.js";
 export * from "./udp-relay.js";

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { loadInventory } from "../inventory/load.js";
 import { registerCheck } from "./check.js";
+import { registerInstall } from "./install.js";
+import { registerLab } from "./lab.js";
 import { secretsCommand } from "./secrets.js";
 import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
@@ -9,6 +11,8 @@ import { registerStatus } from "./status.js";
 export const commands: ReadonlyArray<(program: Command) => void> = [
   registerCheck,
   registerStatus,
+  registerInstall,
+  registerLab,
   secretsCommand({ loadInventory }),
   registerDeploy,
 ];

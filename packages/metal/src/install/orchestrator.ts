@@ -1,0 +1,335 @@
+/**
+ * `metal install` as one function: load the state, decide what this run does (resume.ts), serve
+ * PXE + the callback API on one HTTP server, wake the machines, install each host as soon as its
+ * installer has called back (bounded parallelism), wait for every installed system's first boot,
+ * and end with a summary once every host is `ready` or `failed`. Everything it started is closed
+ * before it returns, whether it finished, failed or was interrupted.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  describeEvent,
+  interfaceIpv4,
+  NetbootServer,
+  sendWakeOnLan,
+  type NetbootEvent,
+} from "netboot";
+import pLimit from "p-limit";
+import { createBootPolicy } from "../boot/policy.js";
+import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
+import type { Host, Inventory } from "../inventory/types.js";
+import { privatePaths } from "../secrets/layout.js";
+import { FileStateStore } from "../state/file-store.js";
+import type { StateStore } from "../state/store.js";
+import type { Phase, StateEvent } from "../state/types.js";
+import { ConfigError } from "./errors.js";
+import { hostLogFile, installHost } from "./host-install.js";
+import type { ProgressEvent, ProgressView } from "./progress.js";
+import { prepareRun } from "./resume.js";
+import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
+import { buildSummary, type InstallSummary } from "./summary.js";
+import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
+
+export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
+const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
+
+export interface InstallRunOptions {
+  readonly inventory: Inventory;
+  readonly stateDir: string;
+  readonly installerDir: string;
+  readonly secretsDir: string;
+  readonly reinstall?: readonly string[];
+  readonly httpPort: number;
+  /** Where machines reach us; default: the IPv4 address of `network.interface`. */
+  readonly serverAddress?: string;
+  readonly broadcastAddress?: string;
+  readonly wakeIntervalMs?: number;
+  readonly firstBootTimeoutMs?: number;
+  readonly backOff?: BackOff;
+  /** Does an installer still answer (resume)? Default: TCP to its SSH port. */
+  readonly installerAnswers?: (address: string) => Promise<boolean>;
+  /** Creates the progress view once the hosts and their phases are known. */
+  readonly view: (
+    hosts: ReadonlyArray<{ name: string; phase: Phase; step: string }>,
+    startedAt: number,
+  ) => ProgressView;
+  /** Every event, for the JSON log. */
+  readonly log?: (event: ProgressEvent) => void;
+  /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
+  readonly signal: AbortSignal;
+}
+
+/** The admin key and each host's pre-generated key must exist before anything is served. */
+async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise<void> {
+  const paths = privatePaths(secretsDir);
+  const missing: string[] = [];
+  for (const file of [paths.adminSshKey, ...hosts.map((host) => paths.hostKey(host.name))]) {
+    if ((await readFile(file).catch(() => undefined)) === undefined) missing.push(file);
+  }
+  if (missing.length > 0)
+    throw new ConfigError(
+      `missing keys in the secrets directory ${secretsDir}: ${missing.join(", ")}. Run \`metal secrets init\` ` +
+        "(or pass --secrets-dir where your keys are)",
+    );
+}
+
+function stateEventToProgress(
+  event: StateEvent,
+  hostsByName: Map<string, Host>,
+): ProgressEvent | undefined {
+  if (event.type === "host.phase")
+    return {
+      time: event.time,
+      kind: "phase",
+      level: event.to === "failed" ? "error" : "info",
+      host: event.host,
+      mac: hostsByName.get(event.host)?.mac,
+      phase: event.to,
+      message: event.reason ? `${event.step}: ${event.reason}` : event.step,
+    };
+  if (event.type === "host.step")
+    return {
+      time: event.time,
+      kind: "step",
+      level: "info",
+      host: event.host,
+      mac: hostsByName.get(event.host)?.mac,
+      phase: event.phase,
+      message: event.step,
+    };
+  if (event.type === "unknown.seen")
+    return {
+      time: event.time,
+      kind: "step",
+      level: event.count === 1 ? "warn" : "debug",
+      host: undefined,
+      mac: event.mac,
+      phase: undefined,
+      message: `machine ${event.mac} PXE-booted but is not in the inventory (ignored; see metal status)`,
+    };
+  return undefined;
+}
+
+export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
+  const store = await FileStateStore.open(options.stateDir);
+  try {
+    return await runWithStore(options, store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function runWithStore(
+  options: InstallRunOptions,
+  store: StateStore,
+): Promise<InstallSummary> {
+  const { inventory, stateDir, signal } = options;
+  const names = inventory.hosts.map((host) => host.name);
+  const hostsByName = new Map(inventory.hosts.map((host) => [host.name, host]));
+  const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host]));
+  const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
+    buildSummary({
+      store,
+      hosts: names,
+      logFile: (host) => hostLogFile(stateDir, host),
+      finishedAt,
+      startedAt,
+      now: Date.now(),
+      interrupted: signal.aborted,
+    });
+
+  await prepareRun({
+    store,
+    inventory,
+    reinstall: options.reinstall ?? [],
+    ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
+  });
+  const phaseOf = (name: string) => store.host(name)!.phase;
+  if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
+
+  await checkSecrets(
+    options.secretsDir,
+    inventory.hosts.filter((host) => phaseOf(host.name) !== "ready"),
+  );
+  const network = options.serverAddress
+    ? { address: options.serverAddress, broadcast: options.broadcastAddress ?? "255.255.255.255" }
+    : interfaceIpv4(inventory.network.interface);
+  const callbackBaseUrl = `http://${network.address}:${options.httpPort}${CALLBACK_PATH}`;
+  const startedAt = Date.now();
+  const finishedAt = new Map<string, number>();
+  const view = options.view(
+    names.map((name) => ({ name, phase: phaseOf(name), step: store.host(name)!.lastStep })),
+    startedAt,
+  );
+  const show = (event: ProgressEvent) => {
+    options.log?.(event);
+    view.show(event);
+  };
+
+  const installs = new AbortController();
+  const stopInstalls = () => installs.abort();
+  signal.addEventListener("abort", stopInstalls, { once: true });
+  const limit = pLimit(inventory.install.parallel);
+  const active = new Set<string>();
+  const running: Promise<void>[] = [];
+  const firstBootTimers = new Map<string, NodeJS.Timeout>();
+  let settle: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (settle = resolve));
+  const allFinal = () => names.every((name) => FINAL_PHASES.includes(phaseOf(name)));
+
+  const startInstall = (host: Host) => {
+    if (active.has(host.name)) return;
+    active.add(host.name);
+    const job = limit(() =>
+      installHost(
+        {
+          inventory,
+          store,
+          secretsDir: options.secretsDir,
+          stateDir,
+          callbackBaseUrl,
+          backOff: options.backOff ?? DEFAULT_INSTALL_BACK_OFF,
+          signal: installs.signal,
+          onLine: (name, line) =>
+            show({
+              time: Date.now(),
+              kind: "output",
+              level: "info",
+              host: name,
+              mac: host.mac,
+              phase: phaseOf(name),
+              message: line,
+            }),
+        },
+        host,
+      ),
+    )
+      .catch((error: unknown) =>
+        show({
+          time: Date.now(),
+          kind: "server",
+          level: "error",
+          host: host.name,
+          mac: host.mac,
+          phase: phaseOf(host.name),
+          message: `install of ${host.name} stopped: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+      )
+      .finally(() => active.delete(host.name));
+    running.push(job);
+  };
+
+  const awaitFirstBoot = (host: Host) => {
+    if (firstBootTimers.has(host.name)) return;
+    const timeout = options.firstBootTimeoutMs ?? DEFAULT_FIRST_BOOT_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      void store
+        .change(host.name, {
+          expect: "installed",
+          to: "failed",
+          step: "no first boot",
+          reason:
+            `the installed system did not call back within ${Math.round(timeout / 60_000)} min; ` +
+            "check its console (did it boot from its disk? is the network up?)",
+        })
+        .catch(() => undefined);
+    }, timeout);
+    firstBootTimers.set(host.name, timer);
+  };
+
+  const onPhase = (name: string, phase: Phase) => {
+    const host = hostsByName.get(name);
+    if (!host) return;
+    if (phase === "installer") startInstall(host);
+    if (phase === "installed") awaitFirstBoot(host);
+    if (FINAL_PHASES.includes(phase)) {
+      finishedAt.set(name, Date.now());
+      clearTimeout(firstBootTimers.get(name));
+    }
+    if (allFinal()) settle();
+  };
+
+  const unsubscribeState = store.on("event", (event) => {
+    const progress = stateEventToProgress(event, hostsByName);
+    if (progress) show(progress);
+    if (event.type === "host.phase") onPhase(event.host, event.to);
+  });
+
+  const server = new NetbootServer({
+    serverAddress: network.address,
+    policy: await createBootPolicy({
+      inventory,
+      store,
+      installerDir: options.installerDir,
+      callbackBaseUrl,
+    }),
+    httpPort: options.httpPort,
+  });
+  const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
+    const described = describeEvent(event);
+    const host = described.mac ? hostsByMac.get(described.mac) : undefined;
+    show({
+      time: event.time,
+      kind: "netboot",
+      level: described.level,
+      host: host?.name,
+      mac: described.mac,
+      phase: host ? phaseOf(host.name) : undefined,
+      message: described.message,
+    });
+  });
+  await registerCallbackRoutes(server.http.app, {
+    inventory,
+    store,
+    expectedHostKey: (host) =>
+      readFile(privatePaths(options.secretsDir).hostPublicKey(host), "utf8").catch(() => undefined),
+  });
+
+  let wake: { stop(): void } | undefined;
+  try {
+    await server.start();
+    show({
+      time: Date.now(),
+      kind: "server",
+      level: "info",
+      host: undefined,
+      mac: undefined,
+      phase: undefined,
+      message: `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
+    });
+    wake = startWakeLoop({
+      store,
+      hosts: inventory.hosts,
+      intervalMs: options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS,
+      send: (mac) =>
+        sendWakeOnLan({ mac, broadcastAddress: network.broadcast, events: server.events }),
+      onError: (name, error) =>
+        show({
+          time: Date.now(),
+          kind: "server",
+          level: "warn",
+          host: name,
+          mac: hostsByName.get(name)?.mac,
+          phase: phaseOf(name),
+          message: `Wake-on-LAN failed: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+    });
+    for (const name of names) onPhase(name, phaseOf(name));
+    const aborted = new Promise<void>((resolve) =>
+      signal.aborted
+        ? resolve()
+        : signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    await Promise.race([finished, aborted]);
+  } finally {
+    wake?.stop();
+    installs.abort();
+    await Promise.allSettled(running);
+    for (const timer of firstBootTimers.values()) clearTimeout(timer);
+    await server.close();
+    unsubscribeNetboot();
+    unsubscribeState();
+    signal.removeEventListener("abort", stopInstalls);
+    view.close();
+  }
+  return summarise(startedAt, finishedAt);
+}

@@ -1,0 +1,145 @@
+/**
+ * The two systems of the virtual lab, built from Debian's kernel and busybox (Nix cannot build
+ * NixOS here):
+ * - the stand-in installer, laid out as the installer directory `metal install` serves
+ *   (`bzImage`, `initrd`, `cmdline`): DHCP from the home router, dropbear with the admin key as
+ *   root's authorized key, then nix/installer/metal-agent.sh reports its facts;
+ * - the "installed system" initrd that the lab's install command puts on each disk: the static
+ *   address from the kernel command line, then the same agent reports the first boot with
+ *   `/var/lib/metal/callback.env` and the host key from the install's extra files.
+ */
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { buildInitramfs, initPreamble, runTool, type LabKernel } from "lab";
+import { LabSetupError } from "./errors.js";
+
+/** The callback agent, shared with the NixOS installer (docs/callback-protocol.md). */
+export const AGENT_SOURCE = fileURLToPath(
+  new URL("../../../../nix/installer/metal-agent.sh", import.meta.url),
+);
+const AGENT_PATH = "/lab/metal-agent.sh";
+const INSTALLER_CMDLINE = "console=ttyS0 quiet";
+const EXECUTABLE_MODE = 0o755;
+
+export interface InstallerDir {
+  readonly dir: string;
+  /** The stand-in installer's SSH host key, the one its agent reports. */
+  readonly sshHostPublicKey: string;
+}
+
+async function readAgent(agentFile: string): Promise<string> {
+  try {
+    return await readFile(agentFile, "utf8");
+  } catch {
+    throw new LabSetupError(
+      `the callback agent ${agentFile} is missing; it comes with the repository (nix/installer/metal-agent.sh): ` +
+        "run metal lab from a full checkout",
+    );
+  }
+}
+
+/** Kernel modules in load order, as initPreamble wants their names. */
+function moduleNames(kernel: LabKernel): string[] {
+  return kernel.modules.map((module) => module.name);
+}
+
+export async function buildStandInInstaller(options: {
+  readonly kernel: LabKernel;
+  readonly dir: string;
+  readonly adminPublicKey: string;
+  readonly agentFile?: string;
+}): Promise<InstallerDir> {
+  const { kernel, dir } = options;
+  await mkdir(dir, { recursive: true });
+  const agent = await readAgent(options.agentFile ?? AGENT_SOURCE);
+  const scratch = path.join(dir, "host-key");
+  await rm(scratch, { force: true });
+  await runTool("dropbearkey", ["-t", "ed25519", "-f", scratch]);
+  const publicKey = /^ssh-\S+ \S+/m.exec(await runTool("dropbearkey", ["-y", "-f", scratch]))?.[0];
+  if (!publicKey) throw new LabSetupError("dropbearkey printed no public key for the installer");
+  const script =
+    initPreamble({ modules: moduleNames(kernel), sshd: true }) +
+    [
+      "lab_start_sshd",
+      'echo "metal-lab: installer up at $net_address, sshd listening"',
+      `/bin/sh ${AGENT_PATH} installer`,
+      'echo "metal-lab: agent ended with status $?"',
+      // The install connects over SSH and reboots the machine; until then, stay up.
+      "while true; do sleep 3600; done",
+    ].join("\n") +
+    "\n";
+  await buildInitramfs(
+    {
+      script,
+      modules: kernel.modules,
+      dropbear: {
+        authorizedKeys: [options.adminPublicKey],
+        hostKey: await readFile(scratch),
+      },
+      files: [
+        { path: AGENT_PATH, content: agent, mode: EXECUTABLE_MODE },
+        { path: "/etc/ssh/ssh_host_ed25519_key.pub", content: `${publicKey} root@installer\n` },
+      ],
+    },
+    path.join(dir, "initrd"),
+  );
+  await copyFile(kernel.vmlinuz, path.join(dir, "bzImage"));
+  await writeFile(path.join(dir, "cmdline"), `${INSTALLER_CMDLINE}\n`);
+  return { dir, sshHostPublicKey: publicKey };
+}
+
+/** The installed system's own initrd (without a host's extra files, appended per install). */
+export async function buildInstalledSystemInitrd(options: {
+  readonly kernel: LabKernel;
+  readonly output: string;
+  readonly agentFile?: string;
+}): Promise<string> {
+  const agent = await readAgent(options.agentFile ?? AGENT_SOURCE);
+  const script =
+    initPreamble({ modules: moduleNames(options.kernel), dhcp: false }) +
+    [
+      'net_interface=""',
+      "for attempt in $(seq 50); do",
+      "  for path in /sys/class/net/*; do",
+      '    name="${path##*/}"',
+      '    [ "$name" != lo ] && [ -e "$path" ] && net_interface="$name" && break',
+      "  done",
+      '  [ -n "$net_interface" ] && break',
+      "  sleep 0.2",
+      "done",
+      'ip link set "$net_interface" up',
+      'ip addr add "$cmdline_metal_address" dev "$net_interface"',
+      'if [ -n "${cmdline_metal_gateway:-}" ]; then ip route add default via "$cmdline_metal_gateway"; fi',
+      'echo "metal-lab: installed system ${cmdline_metal_host:-} up at $cmdline_metal_address"',
+      `if /bin/sh ${AGENT_PATH} first-boot; then echo "metal-lab: first boot reported"; fi`,
+      "while true; do sleep 3600; done",
+    ].join("\n") +
+    "\n";
+  await mkdir(path.dirname(options.output), { recursive: true });
+  await buildInitramfs(
+    {
+      script,
+      modules: options.kernel.modules,
+      files: [{ path: AGENT_PATH, content: agent, mode: EXECUTABLE_MODE }],
+    },
+    options.output,
+  );
+  return options.output;
+}
+
+/** The kernel command line of a host's installed system: where its static address comes from. */
+export function installedCmdline(host: {
+  name: string;
+  address: string;
+  prefixLength: number;
+  gateway: string;
+}): string {
+  return [
+    "console=ttyS0",
+    "quiet",
+    `metal.host=${host.name}`,
+    `metal.address=${host.address}/${host.prefixLength}`,
+    `metal.gateway=${host.gateway}`,
+  ].join(" ");
+}

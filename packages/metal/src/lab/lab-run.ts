@@ -1,0 +1,243 @@
+/**
+ * `metal lab up` and `metal lab down`: the virtual lab of DESIGN §6 around the real `metal
+ * install`. Up builds the stand-in installer and the installed-system initrd, writes the lab's
+ * inventory (examples/lab.toml plus the lab's install command), creates the lab (network
+ * namespaces, dnsmasq home router, QEMU machines held off until Wake-on-LAN), adds a namespace
+ * for metal at .2 on the lab bridge, and runs `metal install` there as a child process. Down
+ * removes every namespace with the lab's prefix, stopping whatever runs inside.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { fetchKernel, Lab, removeNamespaces } from "lab";
+import { parse, stringify, type TomlTable } from "smol-toml";
+import { loadInventory } from "../inventory/load.js";
+import { sizeBytes } from "../inventory/size.js";
+import type { Inventory } from "../inventory/types.js";
+import { privatePaths } from "../secrets/layout.js";
+import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
+import { LabSetupError } from "./errors.js";
+import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
+import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
+
+export const DEFAULT_LAB_INVENTORY = fileURLToPath(
+  new URL("../../../../examples/lab.toml", import.meta.url),
+);
+export const DEFAULT_LAB_DIR = ".lab";
+export const DEFAULT_NAMESPACE_PREFIX = "mlab";
+const CLI = fileURLToPath(new URL("../cli.js", import.meta.url));
+/** metal's address on the lab bridge: .1 is the home router. */
+const METAL_HOST_OCTET = 2;
+const MIB = 1024 * 1024;
+/** Machines wake in seconds; a lost packet is re-sent soon. */
+const LAB_WAKE_INTERVAL_SECONDS = 5;
+const LAB_FIRST_BOOT_TIMEOUT_SECONDS = 600;
+/** Exit code when metal install died of a signal (it was killed, not asked to stop). */
+const EXIT_KILLED = 1;
+
+/** Where `metal lab` keeps its files; `lab.json` tells `metal lab down` what to remove. */
+export function labPaths(workDir: string) {
+  return {
+    inventory: path.join(workDir, "cluster.toml"),
+    installer: path.join(workDir, "installer"),
+    kernel: path.join(workDir, "installer", "bzImage"),
+    systemInitrd: path.join(workDir, "system", "initrd.gz"),
+    secrets: labSecretsDir(workDir),
+    machines: path.join(workDir, "machines"),
+    state: path.join(workDir, DEFAULT_STATE_DIR_NAME),
+    record: path.join(workDir, "lab.json"),
+  };
+}
+
+export interface LabUpOptions {
+  readonly inventoryPath: string;
+  readonly workDir: string;
+  readonly namespacePrefix: string;
+  /** Tear the lab down once `metal install` has finished (tests, CI). */
+  readonly downAfter: boolean;
+  readonly json: boolean;
+  readonly agentFile?: string;
+  readonly out: (line: string) => void;
+}
+
+/** The lab inventory with the lab's own install command (this CLI's `lab install-host`). */
+export async function writeLabInventory(source: string, workDir: string): Promise<string> {
+  const paths = labPaths(workDir);
+  const document = parse(await readFile(source, "utf8"));
+  const install = (document.install ?? {}) as TomlTable;
+  install.command = [
+    process.execPath,
+    CLI,
+    "lab",
+    "install-host",
+    "--inventory",
+    paths.inventory,
+    "--lab-dir",
+    workDir,
+    "--host",
+    "{host}",
+    "--ip",
+    "{ip}",
+    "--key",
+    "{key}",
+    "--known-hosts",
+    "{known_hosts}",
+    "--extra-files",
+    "{extra_files}",
+    "--work-dir",
+    "{work_dir}",
+  ];
+  document.install = install;
+  await writeFile(
+    paths.inventory,
+    `# Written by metal lab from ${source}: the same inventory with the lab's install command.\n${stringify(document)}\n`,
+  );
+  return paths.inventory;
+}
+
+function labMachines(inventory: Inventory) {
+  const machines = inventory.lab?.machines ?? [];
+  if (machines.length === 0)
+    throw new LabSetupError(
+      `${inventory.source} has no [[lab.machines]]; metal lab needs a lab inventory such as examples/lab.toml`,
+    );
+  return machines.map((machine) => {
+    const host = inventory.hosts.find((candidate) => candidate.name === machine.host)!;
+    return {
+      name: machine.host,
+      mac: host.mac,
+      firmware: machine.firmware,
+      // UEFI machines PXE-boot with OVMF's own stack, as real UEFI hardware does (TFTP ipxe.efi).
+      nicBoot: machine.firmware === "uefi" ? ("native" as const) : ("ipxe" as const),
+      diskSizeMiB: Math.ceil(sizeBytes(machine.diskSize) / MIB),
+      memoryMiB: Math.ceil(sizeBytes(machine.memory) / MIB),
+    };
+  });
+}
+
+/** Builds and runs the lab; resolves to `metal install`'s exit code. */
+export async function labUp(options: LabUpOptions): Promise<number> {
+  const workDir = path.resolve(options.workDir);
+  const paths = labPaths(workDir);
+  const source = await loadInventory(options.inventoryPath);
+  const machines = labMachines(source);
+  await mkdir(workDir, { recursive: true });
+  // New machines have blank disks: the state of an earlier lab would call them ready.
+  await rm(paths.state, { recursive: true, force: true });
+  await rm(paths.machines, { recursive: true, force: true });
+
+  options.out("metal lab: fetching Debian's kernel and building the stand-in installer");
+  const kernel = await fetchKernel();
+  await ensureLabKeys(source, paths.secrets);
+  const adminPublicKey = await readFile(privatePaths(paths.secrets).adminSshPublicKey, "utf8");
+  await buildStandInInstaller({
+    kernel,
+    dir: paths.installer,
+    adminPublicKey,
+    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
+  });
+  await buildInstalledSystemInitrd({
+    kernel,
+    output: paths.systemInitrd,
+    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
+  });
+  await writeLabInventory(source.source, workDir);
+
+  options.out(
+    `metal lab: starting ${machines.length} machines (${machines.map((m) => `${m.name} ${m.firmware}`).join(", ")}), powered off until Wake-on-LAN`,
+  );
+  const lab = await Lab.create({
+    machines,
+    workDir: paths.machines,
+    namespacePrefix: options.namespacePrefix,
+  });
+  try {
+    const metal = await lab.addHost("metal", METAL_HOST_OCTET);
+    await writeFile(
+      paths.record,
+      `${JSON.stringify({ pid: process.pid, prefix: options.namespacePrefix, metalNamespace: metal.namespace, lanNamespace: lab.network.lan }, null, 2)}\n`,
+    );
+    options.out(
+      `metal lab: running metal install in namespace ${metal.namespace} (${metal.address}); serial logs in ${paths.machines}/<host>/serial.log`,
+    );
+    const [file, args] = metal.argv(process.execPath, [
+      CLI,
+      "install",
+      "--inventory",
+      paths.inventory,
+      "--installer",
+      paths.installer,
+      "--secrets-dir",
+      paths.secrets,
+      "--wake-interval",
+      String(LAB_WAKE_INTERVAL_SECONDS),
+      "--first-boot-timeout",
+      String(LAB_FIRST_BOOT_TIMEOUT_SECONDS),
+      ...(options.json ? ["--json"] : []),
+    ]);
+    const install = execa(file, args, { stdio: "inherit", reject: false });
+    let stopRequested = false;
+    let wake: () => void = () => undefined;
+    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
+    // Ctrl-C reaches the child through the terminal's process group; SIGTERM is passed on.
+    const onSignal = (signal: NodeJS.Signals) => {
+      stopRequested = true;
+      if (signal === "SIGTERM") install.kill("SIGTERM");
+      wake();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      const result = await install;
+      const code = result.exitCode ?? EXIT_KILLED;
+      options.out(`metal lab: metal install exited with code ${code}`);
+      if (options.downAfter || stopRequested) return code;
+      options.out(
+        "metal lab: the lab keeps running so you can look around; Ctrl-C here or `metal lab down` removes it",
+      );
+      await new Promise<void>((resolve) => (wake = resolve));
+      return code;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  } finally {
+    await lab.destroy();
+    await rm(paths.record, { force: true });
+    options.out("metal lab: removed the lab's machines, router and namespaces");
+  }
+}
+
+/** Removes every namespace of the lab prefix (and what runs inside); optionally the work dir. */
+export async function labDown(options: {
+  readonly workDir: string;
+  readonly namespacePrefix: string;
+  readonly purge: boolean;
+  readonly out: (line: string) => void;
+}): Promise<void> {
+  const paths = labPaths(path.resolve(options.workDir));
+  if (existsSync(paths.record)) {
+    const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
+    if (record.pid && record.pid !== process.pid) {
+      try {
+        process.kill(record.pid, "SIGTERM");
+        options.out(`metal lab down: asked metal lab (pid ${record.pid}) to stop`);
+      } catch {
+        // That metal lab is gone already; its namespaces are removed below.
+      }
+    }
+    await rm(paths.record, { force: true });
+  }
+  const removed = await removeNamespaces(options.namespacePrefix);
+  options.out(
+    removed.length > 0
+      ? `metal lab down: removed namespaces ${removed.join(", ")}`
+      : `metal lab down: no namespaces named ${options.namespacePrefix}… were left`,
+  );
+  if (options.purge) {
+    await rm(path.resolve(options.workDir), { recursive: true, force: true });
+    options.out(`metal lab down: removed ${path.resolve(options.workDir)}`);
+  }
+}
