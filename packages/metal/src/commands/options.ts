@@ -1,6 +1,10 @@
 /** Option parsing and exit codes shared by subcommands. */
 import { InvalidArgumentError } from "commander";
-import { DEFAULT_DASHBOARD_HOST } from "../ui/dashboard.js";
+import {
+  DEFAULT_DASHBOARD_HOST,
+  DEFAULT_DASHBOARD_PORT,
+  type ListenAddress,
+} from "../ui/dashboard.js";
 
 /** Usage or configuration error: nothing was changed (see the program's --help). */
 export const CONFIG_ERROR_EXIT_CODE = 2;
@@ -13,11 +17,6 @@ export function parsePort(text: string): number {
     throw new InvalidArgumentError(`"${text}" is not a port number (1–65535, e.g. 8080)`);
   }
   return port;
-}
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
 }
 
 /** `--dashboard HOST:PORT`, `PORT` or `[IPv6]:PORT`; a bare port binds 127.0.0.1. */
@@ -33,3 +32,12 @@ export function parseListenAddress(text: string): ListenAddress {
     port: parsePort(portText),
   };
 }
+
+/** `--dashboard [host:port]`: commander gives `true` when the flag has no value. */
+export type DashboardFlag = ListenAddress | true | undefined;
+
+export function dashboardAddress(flag: DashboardFlag): ListenAddress | undefined {
+  return flag === true ? { host: DEFAULT_DASHBOARD_HOST, port: DEFAULT_DASHBOARD_PORT } : flag;
+}
+
+export const DASHBOARD_FLAG_HELP = `show progress on a web page with /metrics (default ${DEFAULT_DASHBOARD_HOST}:${DEFAULT_DASHBOARD_PORT}; 0.0.0.0:PORT for other machines; docs/dashboard.md)`;

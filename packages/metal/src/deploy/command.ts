@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { ListenAddress } from "../commands/options.js";
+import { dashboardAddress, type DashboardFlag } from "../commands/options.js";
 import type { Inventory } from "../inventory/types.js";
-import { DEFAULT_DASHBOARD_PORT, startDashboard } from "../ui/dashboard.js";
+import { startDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/index.js";
 import {
@@ -46,7 +46,7 @@ export interface DeployFlags {
   readonly readyTimeout: string;
   readonly json: boolean;
   /** `--dashboard [host:port]`: true without a value. */
-  readonly dashboard?: ListenAddress | true | undefined;
+  readonly dashboard?: DashboardFlag;
 }
 
 const MS_PER_SECOND = 1000;
@@ -83,12 +83,9 @@ export async function runDeployCommand(
         });
 
   const dashboardEvents = new EventFeed<DeployEvent>();
-  const dashboard = flags.dashboard
-    ? await startDashboard({
-        inventory,
-        deployEvents: dashboardEvents,
-        ...(flags.dashboard === true ? { port: DEFAULT_DASHBOARD_PORT } : flags.dashboard),
-      })
+  const address = dashboardAddress(flags.dashboard);
+  const dashboard = address
+    ? await startDashboard({ ...address, inventory, deployEvents: dashboardEvents })
     : undefined;
   if (dashboard && !flags.json) output.write(`dashboard: ${dashboard.url}\n`);
   const outcome = await runDeploy({

@@ -20,6 +20,9 @@ import type { Host, Inventory } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { FileStateStore } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
+import type { InstallOutputLine } from "../ui/dashboard-model.js";
+import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
+import { EventFeed } from "../ui/event-feed.js";
 import type { Phase, StateEvent } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
@@ -56,6 +59,8 @@ export interface InstallRunOptions {
   readonly log?: (event: ProgressEvent) => void;
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
+  /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
+  readonly dashboard?: ListenAddress | undefined;
 }
 
 /** The admin key and each host's pre-generated key must exist before anything is served. */
@@ -165,6 +170,7 @@ async function runWithStore(
     view.show(event);
   };
 
+  const installOutput = new EventFeed<InstallOutputLine>();
   const installs = new AbortController();
   const stopInstalls = () => installs.abort();
   signal.addEventListener("abort", stopInstalls, { once: true });
@@ -189,7 +195,8 @@ async function runWithStore(
           callbackBaseUrl,
           backOff: options.backOff ?? DEFAULT_INSTALL_BACK_OFF,
           signal: installs.signal,
-          onLine: (name, line) =>
+          onLine: (name, line) => {
+            installOutput.emit({ host: name, line });
             show({
               time: Date.now(),
               kind: "output",
@@ -198,7 +205,8 @@ async function runWithStore(
               mac: host.mac,
               phase: phaseOf(name),
               message: line,
-            }),
+            });
+          },
         },
         host,
       ),
@@ -285,8 +293,27 @@ async function runWithStore(
   });
 
   let wake: { stop(): void } | undefined;
+  let dashboard: RunningDashboard | undefined;
   try {
     await server.start();
+    if (options.dashboard) {
+      dashboard = await startDashboard({
+        ...options.dashboard,
+        inventory,
+        store,
+        netbootEvents: server.events,
+        installOutput,
+      });
+      show({
+        time: Date.now(),
+        kind: "server",
+        level: "info",
+        host: undefined,
+        mac: undefined,
+        phase: undefined,
+        message: `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
+      });
+    }
     show({
       time: Date.now(),
       kind: "server",
@@ -325,6 +352,7 @@ async function runWithStore(
     installs.abort();
     await Promise.allSettled(running);
     for (const timer of firstBootTimers.values()) clearTimeout(timer);
+    await dashboard?.close();
     await server.close();
     unsubscribeNetboot();
     unsubscribeState();

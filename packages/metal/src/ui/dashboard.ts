@@ -78,6 +78,11 @@ export async function registerDashboard(
   return { snapshot: () => model.snapshot(), metrics };
 }
 
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface StartDashboardOptions extends Omit<DashboardOptions, "prefix"> {
   /** Default 127.0.0.1: the admin's machine only. */
   readonly host?: string;
