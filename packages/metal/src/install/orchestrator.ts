@@ -23,6 +23,7 @@ import type { StateStore } from "../state/store.js";
 import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
+import { HostContext, UNKNOWN_HOST } from "../ui/host-context.js";
 import type { Phase, StateEvent } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
@@ -130,7 +131,6 @@ async function runWithStore(
   const { inventory, stateDir, signal } = options;
   const names = inventory.hosts.map((host) => host.name);
   const hostsByName = new Map(inventory.hosts.map((host) => [host.name, host]));
-  const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host]));
   const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
     buildSummary({
       store,
@@ -272,16 +272,18 @@ async function runWithStore(
     }),
     httpPort: options.httpPort,
   });
+  const hostContext = new HostContext(inventory, store);
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
     const described = describeEvent(event);
-    const host = described.mac ? hostsByMac.get(described.mac) : undefined;
+    const labels = hostContext.ofEvent(event);
     show({
       time: event.time,
       kind: "netboot",
       level: described.level,
-      host: host?.name,
-      mac: described.mac,
-      phase: host ? phaseOf(host.name) : undefined,
+      // A stray machine's lines stay unattributed, as the progress views expect.
+      host: labels.host === UNKNOWN_HOST ? undefined : labels.host,
+      mac: labels.mac,
+      phase: labels.phase,
       message: described.message,
     });
   });
