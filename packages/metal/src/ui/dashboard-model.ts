@@ -82,11 +82,7 @@ export interface DashboardSources {
 export const MAX_TIMELINE_ENTRIES = 60;
 export const MAX_LOG_TAIL_LINES = 15;
 
-type Counters = {
-  -readonly [K in keyof HostObservations]: HostObservations[K] extends readonly string[]
-    ? string[]
-    : HostObservations[K];
-};
+type Counters = { -readonly [K in keyof HostObservations]: HostObservations[K] };
 
 const BOOT_FILE = /\/files\//;
 
@@ -135,11 +131,11 @@ export class DashboardModel {
         uefi: false,
         requestsOn4011: 0,
         tftpStarted: 0,
-        tftpErrors: [],
+        tftpErrors: 0,
         scriptServed: false,
         abortedDownloads: 0,
         bootFilesDoneAt: undefined,
-        policyErrors: [],
+        policyErrors: 0,
         failureReason: undefined,
       });
       this.#syncRecord(card);
@@ -241,7 +237,7 @@ export class DashboardModel {
         seen.tftpStarted++;
         break;
       case "tftp.error":
-        seen.tftpErrors.push(event.reason);
+        seen.tftpErrors++;
         break;
       case "http.script":
         seen.scriptServed = true;
@@ -270,7 +266,7 @@ export class DashboardModel {
         break;
       }
       case "policy.error":
-        seen.policyErrors.push(event.error);
+        seen.policyErrors++;
         break;
     }
     this.#addEntry(
