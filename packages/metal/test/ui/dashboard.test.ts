@@ -12,6 +12,8 @@ import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
 
+const HEARTBEAT_MS = 100;
+
 describe("the dashboard server", () => {
   let env: Fixture;
   let recording: Recording;
@@ -32,6 +34,7 @@ describe("the dashboard server", () => {
       netbootEvents,
       installOutput,
       deployEvents,
+      heartbeatMs: HEARTBEAT_MS,
     });
   });
 
@@ -100,6 +103,7 @@ describe("the dashboard server", () => {
     expect(text.startsWith("retry: ")).toBe(true);
     await replayStep(recording.phases.start[0]!, targets());
     await readUntil(/event: host\ndata: .*"phase":"waking".*\n\n/);
+    await readUntil(/\n: heartbeat\n\n/);
     controller.abort();
   });
 
