@@ -26,7 +26,7 @@ import { hostLogFile, installHost } from "./host-install.js";
 import type { ProgressEvent, ProgressView } from "./progress.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
-import { buildSummary, type InstallSummary } from "./summary.js";
+import { buildSummary, formatDuration, type InstallSummary } from "./summary.js";
 import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
@@ -228,7 +228,7 @@ async function runWithStore(
           to: "failed",
           step: "no first boot",
           reason:
-            `the installed system did not call back within ${Math.round(timeout / 60_000)} min; ` +
+            `the installed system did not call back within ${formatDuration(timeout)}; ` +
             "check its console (did it boot from its disk? is the network up?)",
         })
         .catch(() => undefined);
