@@ -16,4 +16,16 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // The dashboard's page script runs in the browser (packages/metal/assets/dashboard).
+    files: ["packages/*/assets/**/*.js"],
+    languageOptions: {
+      globals: {
+        document: "readonly",
+        navigator: "readonly",
+        CSS: "readonly",
+        EventSource: "readonly",
+      },
+    },
+  },
 );

@@ -3,7 +3,7 @@
  * The `metal` command. Each subcommand lives in commands/<name>.ts and registers itself here;
  * this file only assembles the program and maps errors to exit codes.
  */
-import { Command } from "commander";
+import { Command, type CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 
 const program = new Command("metal")
@@ -19,6 +19,17 @@ Exit codes:
   );
 
 for (const register of commands) register(program);
+
+/** Commander exits 1 on bad flags; our documented code for usage errors is 2. */
+function exitOnUsageError(error: CommanderError): never {
+  process.exit(error.exitCode === 0 ? 0 : 2);
+}
+
+// Subcommands built with `new Command` and addCommand do not inherit the override: set it on all.
+(function overrideExits(command: Command): void {
+  command.exitOverride(exitOnUsageError);
+  for (const sub of command.commands) overrideExits(sub);
+})(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`metal: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -8,3 +8,4 @@ export * from "./check/ports.js";
 export * from "./status/report.js";
 export * from "./secrets/index.js";
 export * from "./nix/index.js";
+export * from "./ui/index.js";

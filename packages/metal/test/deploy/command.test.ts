@@ -150,6 +150,9 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
     for (const node of CLUSTER.hosts) {
       await mkdir(secrets.hostDir(node.name), { recursive: true });
       await writeFile(secrets.hostPublicKey(node.name), `${hostKey} root@${node.name}\n`);
+      await writeFile(secrets.hostKey(node.name), await readFile(join(dir, "host"), "utf8"), {
+        mode: 0o600,
+      });
     }
     await mkdir(secrets.adminDir, { recursive: true });
     await writeFile(secrets.adminSshKey, "not a real key", { mode: 0o600 });

@@ -1,0 +1,316 @@
+/**
+ * What the dashboard shows, kept up to date from the three event sources (netboot, the state
+ * store, deploy) plus install output lines: one card per inventory host with its timeline,
+ * downloads, log tail and hints, the machines seen but not in the inventory, and the deploy.
+ * Every change is published as a small update (one host card, the unknown list, the deploy)
+ * so the page replaces just that part.
+ */
+import { describeEvent, type NetbootEvent, type NetbootEvents } from "netboot";
+import type { Host, Inventory } from "../inventory/types.js";
+import type { StateStore } from "../state/store.js";
+import type { HostRecord, InstallerFacts, Phase, StateEvent } from "../state/types.js";
+import { statusReport, type UnknownMachineStatus } from "../status/report.js";
+import { applyDeployEvent, type DashboardDeployEvent, type DeployView } from "./deploy-view.js";
+import { EventFeed, type EventSubscription } from "./event-feed.js";
+import { hintsFor, type Hint, type HostObservations } from "./hints.js";
+import { PeerDirectory } from "./peer-directory.js";
+
+export type TimelineLevel = "info" | "warn" | "error";
+
+export interface TimelineEntry {
+  readonly time: number;
+  readonly level: TimelineLevel;
+  readonly text: string;
+  /** The same line again (a firmware retrying) counts up instead of adding a row. */
+  count: number;
+}
+
+export interface Download {
+  readonly path: string;
+  readonly size: number;
+  bytes: number;
+  state: "running" | "done" | "aborted";
+  durationMs: number | undefined;
+}
+
+export interface HostCard {
+  readonly name: string;
+  readonly mac: string;
+  readonly role: string;
+  readonly address: string;
+  phase: Phase;
+  attempt: number | undefined;
+  since: number | undefined;
+  lastStep: string;
+  failure: HostRecord["failure"];
+  timeline: TimelineEntry[];
+  downloads: Download[];
+  logTail: string[];
+  hints: Hint[];
+}
+
+export interface DashboardSnapshot {
+  readonly cluster: string;
+  readonly hosts: readonly HostCard[];
+  readonly unknownMachines: readonly UnknownMachineStatus[];
+  readonly deploy: DeployView | undefined;
+}
+
+export type DashboardUpdate =
+  | { readonly kind: "host"; readonly host: HostCard }
+  | { readonly kind: "unknown"; readonly machines: readonly UnknownMachineStatus[] }
+  | { readonly kind: "deploy"; readonly deploy: DeployView };
+
+export interface InstallOutputLine {
+  readonly host: string;
+  readonly line: string;
+}
+
+export interface DashboardSources {
+  readonly inventory: Inventory;
+  readonly store: StateStore;
+  readonly netbootEvents: NetbootEvents;
+  readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
+  readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
+  readonly clock?: () => number;
+}
+
+export const MAX_TIMELINE_ENTRIES = 60;
+export const MAX_LOG_TAIL_LINES = 15;
+
+type Counters = {
+  -readonly [K in keyof HostObservations]: HostObservations[K] extends readonly string[]
+    ? string[]
+    : HostObservations[K];
+};
+
+const BOOT_FILE = /\/files\//;
+
+function factsLine(facts: InstallerFacts): string {
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const disks = facts.disks.map((disk) => `${disk.name} ${gib(disk.sizeBytes)}`).join(", ");
+  return `installer called back from ${facts.ip}: ${facts.firmware}, ${gib(facts.memoryBytes)} RAM, disks ${disks || "none"}`;
+}
+
+export class DashboardModel {
+  readonly #sources: DashboardSources;
+  readonly #clock: () => number;
+  readonly #cards = new Map<string, HostCard>();
+  readonly #seen = new Map<string, Counters>();
+  readonly #hostsByMac: Map<string, Host>;
+  readonly #peers = new PeerDirectory();
+  readonly #updates = new EventFeed<DashboardUpdate>();
+  readonly #unsubscribe: Array<() => void>;
+  #unknown: readonly UnknownMachineStatus[];
+  #deploy: DeployView | undefined;
+
+  constructor(sources: DashboardSources) {
+    this.#sources = sources;
+    this.#clock = sources.clock ?? Date.now;
+    this.#hostsByMac = new Map(sources.inventory.hosts.map((host) => [host.mac, host]));
+    for (const host of sources.inventory.hosts) {
+      const card: HostCard = {
+        name: host.name,
+        mac: host.mac,
+        role: host.role,
+        address: host.address,
+        phase: "pending",
+        attempt: undefined,
+        since: undefined,
+        lastStep: "not started",
+        failure: undefined,
+        timeline: [],
+        downloads: [],
+        logTail: [],
+        hints: [],
+      };
+      this.#cards.set(host.name, card);
+      this.#seen.set(host.name, {
+        phase: "pending",
+        offers: 0,
+        uefi: false,
+        requestsOn4011: 0,
+        tftpStarted: 0,
+        tftpErrors: [],
+        scriptServed: false,
+        abortedDownloads: 0,
+        bootFilesDoneAt: undefined,
+        policyErrors: [],
+        failureReason: undefined,
+      });
+      this.#syncRecord(card);
+    }
+    this.#unknown = this.#unknownMachines();
+    this.#unsubscribe = [
+      sources.netbootEvents.on((event) => this.#onNetboot(event)),
+      sources.store.on("event", (event) => this.#onState(event)),
+      ...(sources.deployEvents ? [sources.deployEvents.on((event) => this.#onDeploy(event))] : []),
+      ...(sources.installOutput
+        ? [sources.installOutput.on((output) => this.#onOutput(output))]
+        : []),
+    ];
+  }
+
+  get updates(): EventSubscription<DashboardUpdate> {
+    return this.#updates;
+  }
+
+  snapshot(): DashboardSnapshot {
+    return {
+      cluster: this.#sources.inventory.cluster.name,
+      hosts: [...this.#cards.values()],
+      unknownMachines: this.#unknown,
+      deploy: this.#deploy,
+    };
+  }
+
+  /** Re-evaluates the hints that depend on time passing (a callback that never came). */
+  refreshHints(): void {
+    for (const card of this.#cards.values()) this.#publishIfHintsChanged(card);
+  }
+
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+  }
+
+  #syncRecord(card: HostCard): void {
+    const record = this.#sources.store.host(card.name);
+    if (!record) return;
+    card.phase = record.phase;
+    card.attempt = record.attempt;
+    card.since = record.since;
+    card.lastStep = record.lastStep;
+    card.failure = record.failure;
+    const seen = this.#seen.get(card.name)!;
+    seen.phase = record.phase;
+    seen.failureReason = record.failure?.reason;
+    if (record.installer) this.#peers.remember(record.installer.ip, card.mac);
+  }
+
+  #unknownMachines(): readonly UnknownMachineStatus[] {
+    return statusReport(this.#sources.store.snapshot(), this.#sources.inventory).unknownMachines;
+  }
+
+  #addEntry(card: HostCard, time: number, level: TimelineLevel, text: string): void {
+    const last = card.timeline.at(-1);
+    if (last && last.text === text && last.level === level) {
+      last.count++;
+      return;
+    }
+    card.timeline.push({ time, level, text, count: 1 });
+    if (card.timeline.length > MAX_TIMELINE_ENTRIES) card.timeline.shift();
+  }
+
+  #publish(card: HostCard): void {
+    card.hints = hintsFor(this.#seen.get(card.name)!, this.#clock());
+    this.#updates.emit({ kind: "host", host: card });
+  }
+
+  #publishIfHintsChanged(card: HostCard): void {
+    const hints = hintsFor(this.#seen.get(card.name)!, this.#clock());
+    if (hints.map((hint) => hint.id).join() === card.hints.map((hint) => hint.id).join()) return;
+    this.#publish(card);
+  }
+
+  #onNetboot(event: NetbootEvent): void {
+    const mac = this.#peers.learn(event);
+    const host = mac === undefined ? undefined : this.#hostsByMac.get(mac);
+    if (!host) return;
+    const card = this.#cards.get(host.name)!;
+    const seen = this.#seen.get(host.name)!;
+    const described = describeEvent(event);
+    switch (event.type) {
+      case "dhcp.request":
+        if (event.port === 67) return;
+        seen.requestsOn4011++;
+        break;
+      case "dhcp.ignored":
+        return;
+      case "dhcp.reply":
+        if (event.port === 67) seen.offers++;
+        seen.uefi = event.firmware.startsWith("uefi");
+        break;
+      case "tftp.start":
+        seen.tftpStarted++;
+        break;
+      case "tftp.error":
+        seen.tftpErrors.push(event.reason);
+        break;
+      case "http.script":
+        seen.scriptServed = true;
+        break;
+      case "http.file.start":
+        card.downloads = [
+          ...card.downloads.filter((download) => download.path !== event.path),
+          {
+            path: event.path,
+            size: event.bytes,
+            bytes: 0,
+            state: "running",
+            durationMs: undefined,
+          },
+        ];
+        break;
+      case "http.file.end": {
+        const download = card.downloads.find((candidate) => candidate.path === event.path);
+        if (download) {
+          download.bytes = event.bytes;
+          download.state = event.complete ? "done" : "aborted";
+          download.durationMs = event.durationMs;
+        }
+        if (!event.complete) seen.abortedDownloads++;
+        else if (BOOT_FILE.test(event.path)) seen.bootFilesDoneAt = event.time;
+        break;
+      }
+      case "policy.error":
+        seen.policyErrors.push(event.error);
+        break;
+    }
+    this.#addEntry(
+      card,
+      event.time,
+      described.level === "error" ? "error" : described.level === "warn" ? "warn" : "info",
+      described.message,
+    );
+    this.#publish(card);
+  }
+
+  #onState(event: StateEvent): void {
+    if (event.type === "unknown.seen") {
+      this.#unknown = this.#unknownMachines();
+      this.#updates.emit({ kind: "unknown", machines: this.#unknown });
+      return;
+    }
+    const card = this.#cards.get(event.host);
+    if (!card) return;
+    this.#syncRecord(card);
+    if (event.type === "host.phase") {
+      const facts = this.#sources.store.host(event.host)?.installer?.facts;
+      if (event.to === "installer" && facts)
+        this.#addEntry(card, event.time, "info", factsLine(facts));
+      if (event.to === "pending") card.downloads = [];
+      const failed = event.to === "failed";
+      this.#addEntry(
+        card,
+        event.time,
+        failed ? "error" : "info",
+        `${event.from} → ${event.to}: ${event.step}${event.reason ? ` (${event.reason})` : ""}`,
+      );
+    } else if (event.type === "host.step") {
+      this.#addEntry(card, event.time, "info", event.step);
+    }
+    this.#publish(card);
+  }
+
+  #onDeploy(event: DashboardDeployEvent): void {
+    this.#deploy = applyDeployEvent(this.#deploy, event);
+    if (this.#deploy) this.#updates.emit({ kind: "deploy", deploy: this.#deploy });
+  }
+
+  #onOutput(output: InstallOutputLine): void {
+    const card = this.#cards.get(output.host);
+    if (!card) return;
+    card.logTail = [...card.logTail, output.line].slice(-MAX_LOG_TAIL_LINES);
+    this.#publish(card);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The web dashboard as a fastify plugin: the page, its live feed (GET events) and /metrics.
+ * `registerDashboard` mounts it on any app (the boot HTTP server under a prefix, say);
+ * `startDashboard` gives it its own listener on the admin's address, 127.0.0.1 by default, so the
+ * PXE network never sees it unless asked. Read-only: nothing on it changes the state.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import type { NetbootEvents } from "netboot";
+import type { Inventory } from "../inventory/types.js";
+import type { StateStore } from "../state/store.js";
+import {
+  DashboardModel,
+  type DashboardSnapshot,
+  type InstallOutputLine,
+} from "./dashboard-model.js";
+import type { DashboardDeployEvent } from "./deploy-view.js";
+import type { EventSubscription } from "./event-feed.js";
+import { HEARTBEAT_MS, registerEventStream } from "./event-stream.js";
+import { Metrics, registerMetricsRoute } from "./metrics.js";
+import { registerStaticAssets } from "./static-assets.js";
+
+export const DEFAULT_DASHBOARD_HOST = "127.0.0.1";
+export const DEFAULT_DASHBOARD_PORT = 8090;
+
+export interface DashboardOptions {
+  readonly inventory: Inventory;
+  readonly store: StateStore;
+  readonly netbootEvents: NetbootEvents;
+  readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
+  /** Lines of install output (nixos-anywhere), shown as each host's log tail. */
+  readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
+  /** Where the page lives on the app, e.g. "/dashboard" on the boot server. Default: "/". */
+  readonly prefix?: string;
+  /** Serve /metrics next to the page (default true). */
+  readonly metrics?: boolean;
+  readonly heartbeatMs?: number;
+  readonly clock?: () => number;
+}
+
+export interface Dashboard {
+  snapshot(): DashboardSnapshot;
+  readonly metrics: Metrics | undefined;
+}
+
+/** Adds the dashboard's routes to `app`; they stop with it (`app.close()`). */
+export async function registerDashboard(
+  app: FastifyInstance,
+  options: DashboardOptions,
+): Promise<Dashboard> {
+  const model = new DashboardModel(options);
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : new Metrics({
+          netbootEvents: options.netbootEvents,
+          store: options.store,
+          inventory: options.inventory,
+          deployEvents: options.deployEvents,
+        });
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  const hintTimer = setInterval(() => model.refreshHints(), heartbeatMs);
+  hintTimer.unref();
+  app.addHook("onClose", async () => {
+    clearInterval(hintTimer);
+    model.close();
+    metrics?.close();
+  });
+  await app.register(
+    async (scope) => {
+      await registerStaticAssets(scope);
+      registerEventStream(scope, model, { heartbeatMs });
+      scope.get("/api/snapshot", async () => model.snapshot());
+      if (metrics) registerMetricsRoute(scope, metrics);
+    },
+    { prefix: options.prefix ?? "" },
+  );
+  return { snapshot: () => model.snapshot(), metrics };
+}
+
+export interface StartDashboardOptions extends Omit<DashboardOptions, "prefix"> {
+  /** Default 127.0.0.1: the admin's machine only. */
+  readonly host?: string;
+  /** Default DEFAULT_DASHBOARD_PORT; 0 picks a free port. */
+  readonly port?: number;
+}
+
+export interface RunningDashboard extends Dashboard {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** The dashboard on its own listener; `metal install --dashboard HOST:PORT` calls this. */
+export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
+  const app = Fastify({ logger: false });
+  const dashboard = await registerDashboard(app, options);
+  const host = options.host ?? DEFAULT_DASHBOARD_HOST;
+  await app.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  return {
+    ...dashboard,
+    url: `http://${hostPart}:${port}/`,
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Which MAC an IP address belongs to, learnt from the netboot events that carry both. TFTP
+ * events only name the peer's address (TFTP has no MAC), so the dashboard, the metrics and the
+ * logs attribute a transfer to a machine through this table. A proxyDHCP server never hands out
+ * addresses; it learns a client's address when the client first speaks from it (a 4011 REQUEST,
+ * an iPXE script or file request over HTTP).
+ */
+import type { NetbootEvent } from "netboot";
+
+const UNASSIGNED = "0.0.0.0";
+
+export class PeerDirectory {
+  readonly #macByAddress = new Map<string, string>();
+
+  /** Learns from an event; returns the MAC the event concerns, when one is known. */
+  learn(event: NetbootEvent): string | undefined {
+    switch (event.type) {
+      case "dhcp.request":
+        if (event.from !== UNASSIGNED && event.relay === undefined)
+          this.#macByAddress.set(event.from, event.mac);
+        return event.mac;
+      case "http.script":
+        this.#macByAddress.set(event.peer, event.mac);
+        return event.mac;
+      case "http.file.start":
+      case "http.file.end":
+        if (event.mac !== undefined) this.#macByAddress.set(event.peer, event.mac);
+        return event.mac ?? this.#macByAddress.get(event.peer);
+      case "tftp.start":
+      case "tftp.end":
+      case "tftp.error":
+        return this.#macByAddress.get(event.peer);
+      case "dhcp.reply":
+      case "wol.sent":
+      case "policy.error":
+        return event.mac;
+      case "dhcp.ignored":
+        return event.mac;
+      case "server.error":
+        return undefined;
+    }
+  }
+
+  /** Tells the directory an address is a machine's (e.g. from its installer's callback). */
+  remember(address: string, mac: string): void {
+    this.#macByAddress.set(address, mac);
+  }
+
+  macOf(address: string): string | undefined {
+    return this.#macByAddress.get(address);
+  }
+}

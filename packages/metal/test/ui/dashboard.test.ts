@@ -1,0 +1,155 @@
+import { NetbootEvents } from "netboot";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fixture, type Fixture } from "../helpers.js";
+import type { DashboardSnapshot, InstallOutputLine } from "../../src/ui/dashboard-model.js";
+import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
+import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
+import { EventFeed } from "../../src/ui/event-feed.js";
+import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
+
+describe("the dashboard server", () => {
+  let env: Fixture;
+  let recording: Recording;
+  let dashboard: RunningDashboard;
+  const netbootEvents = new NetbootEvents();
+  const installOutput = new EventFeed<InstallOutputLine>();
+  const deployEvents = new EventFeed<DashboardDeployEvent>();
+
+  beforeEach(async () => {
+    env = await fixture();
+    // The recording is replayed now: the store stamps its events with the real time.
+    Object.defineProperty(env, "now", { get: () => Date.now() });
+    recording = await loadRecording();
+    dashboard = await startDashboard({
+      port: 0,
+      inventory: env.inventory,
+      store: env.store,
+      netbootEvents,
+      installOutput,
+      deployEvents,
+    });
+  });
+
+  afterEach(async () => {
+    await dashboard.close();
+    await env.cleanup();
+  });
+
+  const targets = () => ({ store: env.store, netbootEvents, installOutput });
+  const snapshot = async () =>
+    (await (await fetch(new URL("api/snapshot", dashboard.url))).json()) as DashboardSnapshot;
+
+  it("listens on 127.0.0.1 unless told otherwise", () => {
+    expect(new URL(dashboard.url).hostname).toBe("127.0.0.1");
+  });
+
+  it("serves the page, its script and style sheet from the package", async () => {
+    const page = await fetch(dashboard.url);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="dashboard.js">');
+    const script = await fetch(new URL("dashboard.js", dashboard.url));
+    expect(script.headers.get("content-type")).toMatch(/^text\/javascript/);
+    const css = await fetch(new URL("dashboard.css", dashboard.url));
+    expect(css.headers.get("content-type")).toMatch(/^text\/css/);
+  });
+
+  it("builds each host's card from the recorded install, with the likely fix for a failure", async () => {
+    await replay(recording.phases.start, targets());
+    await replay(recording.phases.finish, targets());
+    const view = await snapshot();
+    expect(view.hosts.map((host) => [host.name, host.phase])).toEqual([
+      ["node1", "ready"],
+      ["node2", "ready"],
+      ["node3", "failed"],
+    ]);
+    const node1 = view.hosts[0]!;
+    const lines = node1.timeline.map((entry) => entry.text);
+    expect(lines).toContain("Wake-on-LAN sent to 10.77.0.255:9");
+    expect(lines.some((line) => line.includes("uefi-x64 boots ipxe.efi"))).toBe(true);
+    expect(lines.some((line) => line.startsWith("TFTP 10.77.0.101 finished ipxe.efi"))).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith("installer called back from 10.77.0.101: uefi")),
+    ).toBe(true);
+    expect(node1.downloads.map((download) => [download.state, download.bytes])).toEqual([
+      ["done", 9_437_184],
+      ["done", 31_457_280],
+    ]);
+    expect(node1.logTail.at(-1)).toBe("installation finished!");
+    const node3 = view.hosts[2]!;
+    expect(node3.failure?.reason).toContain("/dev/vda");
+    expect(node3.hints.map((hint) => hint.id)).toEqual(["disk-mismatch"]);
+    expect(view.unknownMachines.map((machine) => machine.mac)).toEqual(["52:54:00:77:00:99"]);
+    expect(view.unknownMachines[0]!.snippet).toContain('mac = "52:54:00:77:00:99"');
+  });
+
+  it("streams a snapshot first, then one update per change", async () => {
+    const controller = new AbortController();
+    const response = await fetch(new URL("events", dashboard.url), { signal: controller.signal });
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) text += (await reader.read()).value ?? "";
+    };
+    await readUntil(/event: snapshot\ndata: .*\n\n/);
+    expect(text.startsWith("retry: ")).toBe(true);
+    await replayStep(recording.phases.start[0]!, targets());
+    await readUntil(/event: host\ndata: .*"phase":"waking".*\n\n/);
+    controller.abort();
+  });
+
+  it("shows a deploy's plan and each node's progress", async () => {
+    const time = Date.now();
+    deployEvents.emit({
+      type: "deploy.plan",
+      time,
+      deployId: "d1",
+      batches: [["node1"], ["node2", "node3"]],
+      skipped: [],
+      dryRun: false,
+    });
+    deployEvents.emit({
+      type: "deploy.step",
+      time,
+      host: "node1",
+      step: "drain",
+      status: "start",
+      detail: "evicting 3 pods",
+    });
+    deployEvents.emit({ type: "deploy.host.done", time, host: "node1" });
+    deployEvents.emit({
+      type: "deploy.failed",
+      time,
+      host: "node2",
+      step: "activate",
+      error: "switch-to-configuration failed",
+      recovery: ["fix the configuration", "run metal deploy again"],
+    });
+    const view = await snapshot();
+    expect(view.deploy?.nodes.map((node) => [node.host, node.batch, node.status])).toEqual([
+      ["node1", 1, "done"],
+      ["node2", 2, "failed"],
+      ["node3", 2, "waiting"],
+    ]);
+    const metrics = await (await fetch(new URL("metrics", dashboard.url))).text();
+    expect(metrics).toContain('metal_deploy_steps_total{step="drain",status="start"} 1');
+    expect(metrics).toContain('metal_deploy_steps_total{step="activate",status="failed"} 1');
+  });
+
+  it("counts the recorded install in /metrics", async () => {
+    await replay(recording.phases.start, targets());
+    await replay(recording.phases.finish, targets());
+    const response = await fetch(new URL("metrics", dashboard.url));
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain('metal_hosts{phase="ready"} 2');
+    expect(text).toContain('metal_hosts{phase="failed"} 1');
+    expect(text).toContain(
+      'metal_dhcp_replies_total{message="ACK",port="4011",firmware="uefi-x64"} 1',
+    );
+    expect(text).toContain('metal_tftp_transfers_total{outcome="completed"} 1');
+    expect(text).toContain("metal_tftp_bytes_total 1030144");
+    expect(text).toContain("metal_wol_sent_total 3");
+    expect(text).toContain("metal_install_duration_seconds_count 2");
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Plays a recorded install (fixtures/install-three-hosts.json) into the real sources the
+ * dashboard listens to: netboot events onto a NetbootEvents bus, phase changes through the state
+ * store's compare-and-set (so only legal transitions replay), unknown machines through the
+ * store, install output through an EventFeed.
+ */
+import { readFile } from "node:fs/promises";
+import type { NetbootEventInput, NetbootEvents } from "netboot";
+import type { StateStore } from "../../../src/state/store.js";
+import type { InstallerFacts, Phase } from "../../../src/state/types.js";
+import type { EventFeed } from "../../../src/ui/event-feed.js";
+import type { InstallOutputLine } from "../../../src/ui/dashboard-model.js";
+
+export type RecordedStep =
+  | { readonly source: "netboot"; readonly event: NetbootEventInput }
+  | {
+      readonly source: "state";
+      readonly host: string;
+      readonly to: Phase;
+      readonly step: string;
+      readonly reason?: string;
+      readonly facts?: InstallerFacts;
+    }
+  | { readonly source: "unknown"; readonly mac: string; readonly arch?: number }
+  | { readonly source: "output"; readonly host: string; readonly line: string };
+
+export interface Recording {
+  readonly description: string;
+  readonly phases: { readonly start: RecordedStep[]; readonly finish: RecordedStep[] };
+}
+
+export const RECORDING = new URL("../fixtures/install-three-hosts.json", import.meta.url);
+
+export async function loadRecording(): Promise<Recording> {
+  return JSON.parse(await readFile(RECORDING, "utf8")) as Recording;
+}
+
+export interface ReplayTargets {
+  readonly store: StateStore;
+  readonly netbootEvents: NetbootEvents;
+  readonly installOutput: EventFeed<InstallOutputLine>;
+}
+
+export async function replay(
+  steps: readonly RecordedStep[],
+  targets: ReplayTargets,
+): Promise<void> {
+  for (const step of steps) await replayStep(step, targets);
+}
+
+export async function replayStep(step: RecordedStep, targets: ReplayTargets): Promise<void> {
+  switch (step.source) {
+    case "netboot":
+      targets.netbootEvents.emit(step.event);
+      return;
+    case "unknown":
+      await targets.store.recordUnknownMachine({ mac: step.mac, arch: step.arch });
+      return;
+    case "output":
+      targets.installOutput.emit({ host: step.host, line: step.line });
+      return;
+    case "state": {
+      const current = targets.store.host(step.host)!.phase;
+      const facts = step.facts;
+      await targets.store.change(step.host, {
+        expect: current,
+        to: step.to,
+        step: step.step,
+        ...(step.reason ? { reason: step.reason } : {}),
+        ...(facts
+          ? {
+              update: () => ({
+                installer: { sshHostKey: facts.sshHostKey, ip: facts.ip, facts },
+              }),
+            }
+          : {}),
+      });
+    }
+  }
+}
