@@ -8,7 +8,6 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { VirtualNetwork } from "lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -36,19 +35,33 @@ async function namespacesLeft(): Promise<string[]> {
   return stdout.split("\n").filter((line) => line.startsWith(PREFIX));
 }
 
+async function waitForLine(output: () => string, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!output().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 describe("metal lab", () => {
   it(
-    "installs a UEFI and two BIOS machines through to ready, removes the lab, and a rerun of metal install exits 0 at once",
+    "installs a UEFI and two BIOS machines through to ready; a rerun of metal install in the lab exits 0 at once; metal lab down removes it all",
     async () => {
-      const lab = await execa(
+      const lab = execa(
         "node",
-        [CLI, "lab", "up", "--work-dir", work, "--namespace-prefix", PREFIX, "--down-after"],
-        { reject: false, all: true, encoding: "utf8" },
+        [CLI, "lab", "up", "--work-dir", work, "--namespace-prefix", PREFIX],
+        {
+          reject: false,
+          all: true,
+          encoding: "utf8",
+        },
       );
-      expect(lab.exitCode, lab.all).toBe(0);
-      expect(lab.all).toContain("all 3 hosts ready");
-      expect(lab.all).toContain("uefi-x64 boots ipxe.efi");
-      expect(await namespacesLeft()).toEqual([]);
+      let output = "";
+      lab.all?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      await waitForLine(() => output, "metal install exited with code", LAB_TIMEOUT_MS);
+      expect(output).toContain("metal lab: metal install exited with code 0");
+      expect(output).toContain("all 3 hosts ready");
+      expect(output).toContain("uefi-x64 boots ipxe.efi");
 
       const paths = labPaths(work);
       const stateFile = join(paths.state, "state.json");
@@ -57,21 +70,23 @@ describe("metal lab", () => {
         expect(before.hosts[host]).toMatchObject({ phase: "ready", attempt: 1 });
         const log = await readFile(join(paths.state, "logs", `${host}.log`), "utf8");
         expect(log).toContain("disk written; rebooting");
-      }
-      for (const host of HOSTS) {
-        // Its first-boot callback made it ready; the lab may stop before the console says so.
+        // Its first-boot callback made it ready: the installed system booted from its disk.
         const serial = await readFile(join(paths.machines, host, "serial.log"), "utf8");
         expect(serial).toContain(`metal-lab: installed system ${host} up`);
       }
 
-      // The rerun runs where nothing could answer if it did serve: a namespace of its own.
-      const network = await VirtualNetwork.create();
-      try {
-        const metal = await network.addHost("metal", 2);
-        const logsBefore = await Promise.all(
-          HOSTS.map((host) => readFile(join(paths.state, "logs", `${host}.log`), "utf8")),
-        );
-        const [file, args] = metal.argv("node", [
+      // The rerun, where the first run ran: metal's namespace on the running lab's bridge.
+      const record = JSON.parse(await readFile(paths.record, "utf8")) as { metalNamespace: string };
+      const logsBefore = await Promise.all(
+        HOSTS.map((host) => readFile(join(paths.state, "logs", `${host}.log`), "utf8")),
+      );
+      const rerun = await execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          record.metalNamespace,
+          "node",
           CLI,
           "install",
           "--inventory",
@@ -80,19 +95,28 @@ describe("metal lab", () => {
           paths.installer,
           "--secrets-dir",
           paths.secrets,
-        ]);
-        const rerun = await execa(file, args, { reject: false, all: true, encoding: "utf8" });
-        expect(rerun.exitCode, rerun.all).toBe(0);
-        expect(rerun.all).toContain("all 3 hosts ready");
-        expect(rerun.all).not.toContain("serving PXE");
-        expect((await readStateFile(stateFile)).seq).toBe(before.seq);
-        const logsAfter = await Promise.all(
-          HOSTS.map((host) => readFile(join(paths.state, "logs", `${host}.log`), "utf8")),
-        );
-        expect(logsAfter).toEqual(logsBefore);
-      } finally {
-        await network.destroy();
-      }
+        ],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      expect(rerun.exitCode, rerun.all).toBe(0);
+      expect(rerun.all).toContain("all 3 hosts ready");
+      expect(rerun.all).not.toContain("serving PXE");
+      expect((await readStateFile(stateFile)).seq).toBe(before.seq);
+      const logsAfter = await Promise.all(
+        HOSTS.map((host) => readFile(join(paths.state, "logs", `${host}.log`), "utf8")),
+      );
+      expect(logsAfter).toEqual(logsBefore);
+
+      const down = await execa(
+        "node",
+        [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      expect(down.exitCode, down.all).toBe(0);
+      expect(down.all).toContain("removed namespaces");
+      const up = await lab;
+      expect(up.exitCode, output).toBe(0);
+      expect(await namespacesLeft()).toEqual([]);
     },
     LAB_TIMEOUT_MS,
   );

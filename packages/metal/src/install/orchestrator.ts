@@ -6,13 +6,7 @@
  * before it returns, whether it finished, failed or was interrupted.
  */
 import { readFile } from "node:fs/promises";
-import {
-  describeEvent,
-  interfaceIpv4,
-  NetbootServer,
-  sendWakeOnLan,
-  type NetbootEvent,
-} from "netboot";
+import { interfaceIpv4, NetbootServer, sendWakeOnLan, type NetbootEvent } from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
@@ -23,14 +17,19 @@ import type { StateStore } from "../state/store.js";
 import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
-import { HostContext, UNKNOWN_HOST } from "../ui/host-context.js";
-import type { Phase, StateEvent } from "../state/types.js";
+import type { Phase } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
 import type { ProgressEvent, ProgressView } from "./progress.js";
+import {
+  fromNetbootEvent,
+  fromStateEvent,
+  hostLookup,
+  progressMessage,
+} from "./progress-events.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
-import { buildSummary, type InstallSummary } from "./summary.js";
+import { buildSummary, formatDuration, type InstallSummary } from "./summary.js";
 import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
@@ -64,6 +63,10 @@ export interface InstallRunOptions {
   readonly dashboard?: ListenAddress | undefined;
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** The admin key and each host's pre-generated key must exist before anything is served. */
 async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise<void> {
   const paths = privatePaths(secretsDir);
@@ -76,43 +79,6 @@ async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise
       `missing keys in the secrets directory ${secretsDir}: ${missing.join(", ")}. Run \`metal secrets init\` ` +
         "(or pass --secrets-dir where your keys are)",
     );
-}
-
-function stateEventToProgress(
-  event: StateEvent,
-  hostsByName: Map<string, Host>,
-): ProgressEvent | undefined {
-  if (event.type === "host.phase")
-    return {
-      time: event.time,
-      kind: "phase",
-      level: event.to === "failed" ? "error" : "info",
-      host: event.host,
-      mac: hostsByName.get(event.host)?.mac,
-      phase: event.to,
-      message: event.reason ? `${event.step}: ${event.reason}` : event.step,
-    };
-  if (event.type === "host.step")
-    return {
-      time: event.time,
-      kind: "step",
-      level: "info",
-      host: event.host,
-      mac: hostsByName.get(event.host)?.mac,
-      phase: event.phase,
-      message: event.step,
-    };
-  if (event.type === "unknown.seen")
-    return {
-      time: event.time,
-      kind: "step",
-      level: event.count === 1 ? "warn" : "debug",
-      host: undefined,
-      mac: event.mac,
-      phase: undefined,
-      message: `machine ${event.mac} PXE-booted but is not in the inventory (ignored; see metal status)`,
-    };
-  return undefined;
 }
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
@@ -130,7 +96,6 @@ async function runWithStore(
 ): Promise<InstallSummary> {
   const { inventory, stateDir, signal } = options;
   const names = inventory.hosts.map((host) => host.name);
-  const hostsByName = new Map(inventory.hosts.map((host) => [host.name, host]));
   const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
     buildSummary({
       store,
@@ -149,6 +114,7 @@ async function runWithStore(
     ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
   });
   const phaseOf = (name: string) => store.host(name)!.phase;
+  const hosts = hostLookup(inventory.hosts, (name) => store.host(name)?.phase);
   if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
 
   await checkSecrets(
@@ -159,6 +125,13 @@ async function runWithStore(
     ? { address: options.serverAddress, broadcast: options.broadcastAddress ?? "255.255.255.255" }
     : interfaceIpv4(inventory.network.interface);
   const callbackBaseUrl = `http://${network.address}:${options.httpPort}${CALLBACK_PATH}`;
+  // Checks the installer files too: a problem there stops the run before anything is shown.
+  const policy = await createBootPolicy({
+    inventory,
+    store,
+    installerDir: options.installerDir,
+    callbackBaseUrl,
+  });
   const startedAt = Date.now();
   const finishedAt = new Map<string, number>();
   const view = options.view(
@@ -197,30 +170,22 @@ async function runWithStore(
           signal: installs.signal,
           onLine: (name, line) => {
             installOutput.emit({ host: name, line });
-            show({
-              time: Date.now(),
-              kind: "output",
-              level: "info",
-              host: name,
-              mac: host.mac,
-              phase: phaseOf(name),
-              message: line,
-            });
+            show(progressMessage(hosts, name, "output", "info", line));
           },
         },
         host,
       ),
     )
       .catch((error: unknown) =>
-        show({
-          time: Date.now(),
-          kind: "server",
-          level: "error",
-          host: host.name,
-          mac: host.mac,
-          phase: phaseOf(host.name),
-          message: `install of ${host.name} stopped: ${error instanceof Error ? error.message : String(error)}`,
-        }),
+        show(
+          progressMessage(
+            hosts,
+            host.name,
+            "server",
+            "error",
+            `install of ${host.name} stopped: ${errorText(error)}`,
+          ),
+        ),
       )
       .finally(() => active.delete(host.name));
     running.push(job);
@@ -236,7 +201,7 @@ async function runWithStore(
           to: "failed",
           step: "no first boot",
           reason:
-            `the installed system did not call back within ${Math.round(timeout / 60_000)} min; ` +
+            `the installed system did not call back within ${formatDuration(timeout)}; ` +
             "check its console (did it boot from its disk? is the network up?)",
         })
         .catch(() => undefined);
@@ -245,7 +210,7 @@ async function runWithStore(
   };
 
   const onPhase = (name: string, phase: Phase) => {
-    const host = hostsByName.get(name);
+    const host = hosts.byName(name);
     if (!host) return;
     if (phase === "installer") startInstall(host);
     if (phase === "installed") awaitFirstBoot(host);
@@ -257,35 +222,18 @@ async function runWithStore(
   };
 
   const unsubscribeState = store.on("event", (event) => {
-    const progress = stateEventToProgress(event, hostsByName);
+    const progress = fromStateEvent(event, hosts);
     if (progress) show(progress);
     if (event.type === "host.phase") onPhase(event.host, event.to);
   });
 
   const server = new NetbootServer({
     serverAddress: network.address,
-    policy: await createBootPolicy({
-      inventory,
-      store,
-      installerDir: options.installerDir,
-      callbackBaseUrl,
-    }),
+    policy,
     httpPort: options.httpPort,
   });
-  const hostContext = new HostContext(inventory, store);
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
-    const described = describeEvent(event);
-    const labels = hostContext.ofEvent(event);
-    show({
-      time: event.time,
-      kind: "netboot",
-      level: described.level,
-      // A stray machine's lines stay unattributed, as the progress views expect.
-      host: labels.host === UNKNOWN_HOST ? undefined : labels.host,
-      mac: labels.mac,
-      phase: labels.phase,
-      message: described.message,
-    });
+    show(fromNetbootEvent(event, hosts));
   });
   await registerCallbackRoutes(server.http.app, {
     inventory,
@@ -306,25 +254,25 @@ async function runWithStore(
         netbootEvents: server.events,
         installOutput,
       });
-      show({
-        time: Date.now(),
-        kind: "server",
-        level: "info",
-        host: undefined,
-        mac: undefined,
-        phase: undefined,
-        message: `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
-      });
+      show(
+        progressMessage(
+          hosts,
+          undefined,
+          "server",
+          "info",
+          `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
+        ),
+      );
     }
-    show({
-      time: Date.now(),
-      kind: "server",
-      level: "info",
-      host: undefined,
-      mac: undefined,
-      phase: undefined,
-      message: `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
-    });
+    show(
+      progressMessage(
+        hosts,
+        undefined,
+        "server",
+        "info",
+        `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
+      ),
+    );
     wake = startWakeLoop({
       store,
       hosts: inventory.hosts,
@@ -332,15 +280,9 @@ async function runWithStore(
       send: (mac) =>
         sendWakeOnLan({ mac, broadcastAddress: network.broadcast, events: server.events }),
       onError: (name, error) =>
-        show({
-          time: Date.now(),
-          kind: "server",
-          level: "warn",
-          host: name,
-          mac: hostsByName.get(name)?.mac,
-          phase: phaseOf(name),
-          message: `Wake-on-LAN failed: ${error instanceof Error ? error.message : String(error)}`,
-        }),
+        show(
+          progressMessage(hosts, name, "server", "warn", `Wake-on-LAN failed: ${errorText(error)}`),
+        ),
     });
     for (const name of names) onPhase(name, phaseOf(name));
     const aborted = new Promise<void>((resolve) =>

@@ -119,6 +119,10 @@ function labMachines(inventory: Inventory) {
 
 /** Builds and runs the lab; resolves to `metal install`'s exit code. */
 export async function labUp(options: LabUpOptions): Promise<number> {
+  if (process.getuid?.() !== 0)
+    throw new LabSetupError(
+      "metal lab needs root (it creates network namespaces, a bridge and tap devices): run it with sudo",
+    );
   const workDir = path.resolve(options.workDir);
   const paths = labPaths(workDir);
   const source = await loadInventory(options.inventoryPath);
@@ -222,24 +226,25 @@ export async function labDown(options: {
   readonly out: (line: string) => void;
 }): Promise<void> {
   const paths = labPaths(path.resolve(options.workDir));
-  if (existsSync(paths.record)) {
-    const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
-    if (record.pid && record.pid !== process.pid) {
-      try {
-        process.kill(record.pid, "SIGTERM");
-        options.out(`metal lab down: asked metal lab (pid ${record.pid}) to stop`);
-      } catch {
-        // That metal lab is gone already; its namespaces are removed below.
-      }
-    }
-    await rm(paths.record, { force: true });
-  }
+  // Namespaces first: that stops QEMU, dnsmasq and metal install wherever their parent is.
   const removed = await removeNamespaces(options.namespacePrefix);
   options.out(
     removed.length > 0
       ? `metal lab down: removed namespaces ${removed.join(", ")}`
       : `metal lab down: no namespaces named ${options.namespacePrefix}… were left`,
   );
+  if (existsSync(paths.record)) {
+    const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
+    if (record.pid && record.pid !== process.pid) {
+      try {
+        process.kill(record.pid, "SIGTERM");
+        options.out(`metal lab down: asked metal lab (pid ${record.pid}) to finish`);
+      } catch {
+        // That metal lab is gone already.
+      }
+    }
+    await rm(paths.record, { force: true });
+  }
   if (options.purge) {
     await rm(path.resolve(options.workDir), { recursive: true, force: true });
     options.out(`metal lab down: removed ${path.resolve(options.workDir)}`);

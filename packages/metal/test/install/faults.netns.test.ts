@@ -101,7 +101,7 @@ beforeEach(async () => {
   await ensureLabKeys(await loadInventory(inventoryFile), secretsDir);
 });
 
-function startInstall() {
+function startInstall(firstBootTimeoutSeconds = 60) {
   const [file, args] = server.argv("node", [
     CLI,
     "install",
@@ -120,7 +120,7 @@ function startInstall() {
     "--retry-delay",
     "0.2",
     "--first-boot-timeout",
-    "60",
+    String(firstBootTimeoutSeconds),
     "--dashboard",
     `127.0.0.1:${DASHBOARD_PORT}`,
   ]);
@@ -258,5 +258,24 @@ describe("metal install under faults", () => {
       expect((await state()).hosts.node1?.phase).toBe("installing");
     },
     RUN_TIMEOUT_MS * 2,
+  );
+
+  it(
+    "fails a host whose installed system never calls back once the first-boot timeout passes",
+    async () => {
+      await writeFile(join(fakeDir, "no-first-boot"), "node3\n");
+      const run = startInstall(3);
+      await callBackAll();
+      const result = await run;
+      expect(result.exitCode, result.all).toBe(1);
+      expect((await state()).hosts.node3).toMatchObject({
+        phase: "failed",
+        failure: { phase: "installed" },
+      });
+      expect(result.all).toContain("node3 failed in phase installed");
+      expect(result.all).toContain("did not call back");
+      expect(await invocations()).toEqual({ node1: 1, node2: 1, node3: 1 });
+    },
+    RUN_TIMEOUT_MS,
   );
 });

@@ -6,6 +6,7 @@
 #   DIR/fail-always   hosts whose every run fails
 #   DIR/hold          hosts whose run waits until DIR/release-HOST exists (to kill metal mid-install)
 #   DIR/macs          "HOST MAC" lines: the MAC the first-boot report carries
+#   DIR/no-first-boot hosts whose "installed system" never calls back
 # On success it reports the "installed system's" first boot in the background, as the real
 # one does after its reboot: with the token and URL from callback.env and the host's own key.
 set -u
@@ -20,6 +21,7 @@ if grep -qx "$host" "$dir/hold" 2>/dev/null; then
   echo $$ > "$dir/pid-$host"
   until [ -e "$dir/release-$host" ]; do sleep 0.1; done
 fi
+if grep -qx "$host" "$dir/no-first-boot" 2>/dev/null; then echo "installed $host (silent)"; exit 0; fi
 callback=$(sed -n 's/^METAL_CALLBACK=//p' "$extra/var/lib/metal/callback.env")
 token=$(sed -n 's/^METAL_TOKEN=//p' "$extra/var/lib/metal/callback.env")
 key=$(cat "$extra/etc/ssh/ssh_host_ed25519_key.pub")
