@@ -1,12 +1,14 @@
 /**
  * No secret travels over PXE/HTTP (issue 5): the real `metal install` (dist/cli.js) serves a
  * two-host inventory whose keys and k3s secrets `metal secrets init` really generated, inside a
- * network namespace. From another namespace the test plays the machines: it fetches every URL
- * the server serves (iPXE scripts of an installable and an installed host, every URL in them,
- * every first-stage binary over HTTP and TFTP, the callback API with good and bad tokens, every
- * parameterless route, a 404) and finds no private key, age identity, k3s secret or first-boot
- * token in any body or header. The routes come from the server itself (a preloaded recorder of
- * fastify's route table), so a new route nobody probes fails the test instead of going unseen.
+ * network namespace. From another namespace the test plays the machines: it asks DHCP as each
+ * kind of firmware, follows what the answers name (TFTP first stages, HTTP first stages, iPXE
+ * scripts) and every URL those name, fetches every first stage over HTTP and TFTP, the scripts of
+ * an installable and an installed host, the callback API with good and bad tokens, every
+ * parameterless route, URLs in the server's own event log and some 404s, and finds no private
+ * key, age identity, k3s secret or first-boot token in any answer (headers included). The routes
+ * come from the server itself (a preloaded recorder of fastify's route table), so a route that
+ * no probe requested fails the test instead of going unseen.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +27,7 @@ import { privatePaths } from "../../src/secrets/layout.js";
 import { readStateFile } from "../../src/state/file-store.js";
 import { FAKE_INSTALLER_KEY } from "../install/support/fake-agent.js";
 import { sopsCalls, workspace, type Workspace } from "./helpers.js";
+import { leaksIn, MachineSide, recordedRoutes, urlsUnder } from "./support/machine-side.js";
 
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const ROUTE_RECORDER = new URL("./support/route-recorder.mjs", import.meta.url).pathname;
@@ -37,18 +40,20 @@ const ORIGIN = `http://${SERVER}:${HTTP_PORT}`;
 const TEST_TIMEOUT_MS = 240_000;
 const WAIT_TIMEOUT_MS = 90_000;
 const POLL_MS = 200;
-/** Long enough for a first-stage binary; an event stream is cut off after this and scanned. */
-const PROBE_SECONDS = 10;
 const GIB = 1024 ** 3;
 const PRIVATE_FILE_MODE = "600";
 /** `metal install` stopped by SIGTERM with one host still waiting (docs/install.md). */
 const EXIT_INTERRUPTED = 130;
+const CURL_HTTP_ERROR = 22;
+const DHCP_CLIENTS = ["bios-pxe", "ipxe", "uefi-http", "uefi-pxe"];
 const HOSTS = [
   { name: "node1", mac: "52:54:00:78:00:01", ip: "10.77.0.11" },
   { name: "node2", mac: "52:54:00:78:00:02", ip: "10.77.0.12" },
 ] as const;
+/** node1 goes through the whole install; node2 stays installable. */
 const [INSTALLED, INSTALLABLE] = HOSTS;
 const UNKNOWN_MAC = "52:54:00:78:00:99";
+const FORGED_TOKEN = "mt1.forgedforgedforgedforgedforgedforgedforg";
 
 function inventoryToml(recordDir: string): string {
   const hosts = HOSTS.map(
@@ -81,19 +86,6 @@ retries = 0
 command = ["sh", "${RECORDING_INSTALL}", "${recordDir}", "{host}", "{extra_files}"]
 ${hosts}
 `;
-}
-
-/** One response as the machine saw it: status line, headers and body. */
-interface Probe {
-  readonly method: string;
-  readonly url: string;
-  readonly status: number;
-  readonly response: string;
-}
-
-interface Route {
-  readonly methods: readonly string[];
-  readonly url: string;
 }
 
 let network: VirtualNetwork;
@@ -140,71 +132,121 @@ async function until<T>(what: string, value: () => Promise<T | undefined>): Prom
 }
 
 const readText = (file: string) => readFile(file, "utf8").catch(() => undefined);
+const script = (mac: string) => `${ORIGIN}/boot/${mac}.ipxe`;
 
-/** Fetches `url` from the machine's namespace; the response is read as bytes, scanned as text. */
-async function fetchFromMachine(
-  method: string,
-  url: string,
-  request: { token?: string; body?: string } = {},
-): Promise<Probe> {
-  const args = ["-sS", "-i", "--max-time", String(PROBE_SECONDS)];
-  args.push(...(method === "HEAD" ? ["-I"] : ["-X", method]));
-  if (request.token !== undefined) args.push("-H", `Authorization: Bearer ${request.token}`);
-  if (request.body !== undefined)
-    args.push("-H", "Content-Type: application/json", "--data-binary", request.body);
-  const result = await machine.run("curl", [...args, url], { reject: false, encoding: "buffer" });
-  const response = Buffer.from(result.stdout as Uint8Array).toString("latin1");
-  const status = Number(/^HTTP\/[\d.]+ (\d{3})/.exec(response)?.[1] ?? 0);
-  return { method, url, status, response };
+async function generateSecrets(): Promise<void> {
+  const init = await execa(
+    "node",
+    [CLI, "secrets", "init", "--inventory", inventoryFile, "--secrets-dir", ws.secretsDir],
+    { env: ws.envWithSops, reject: false, all: true },
+  );
+  expect(init.exitCode, init.all).toBe(0);
 }
 
-/** A first stage over TFTP, as PXE firmware loads it. */
-async function tftpFromMachine(name: string): Promise<Probe> {
-  const url = `tftp://${SERVER}/${name}`;
-  const result = await machine.run("curl", ["-sS", "--max-time", "60", url], {
+/** The real CLI in the server's namespace, with the route recorder preloaded. */
+function startInstall() {
+  const [file, args] = server.argv("node", [
+    "--import",
+    ROUTE_RECORDER,
+    CLI,
+    "install",
+    "--json",
+    "--inventory",
+    inventoryFile,
+    "--installer",
+    installerDir,
+    "--secrets-dir",
+    ws.secretsDir,
+    "--http-port",
+    String(HTTP_PORT),
+    "--wake-interval",
+    "1",
+    "--first-boot-timeout",
+    "120",
+  ]);
+  return execa(file, args, {
+    env: { ...process.env, METAL_ROUTE_LOG: routeLog },
     reject: false,
-    encoding: "buffer",
+    all: true,
+    encoding: "utf8",
   });
-  const response = Buffer.from(result.stdout as Uint8Array).toString("latin1");
-  return { method: "TFTP", url, status: result.exitCode === 0 ? 200 : 0, response };
 }
 
-/** Absolute URLs on this server named anywhere in `text` (scripts, events, pages). */
-function serverUrls(text: string): string[] {
-  return [...text.matchAll(/https?:\/\/[^\s"'<>`()]+/g)]
-    .map((match) => match[0].replace(/[.,;:]+$/, ""))
-    .filter((url) => url.startsWith(ORIGIN));
+/** Asks DHCP as every kind of firmware and fetches whatever the answers name. */
+async function followDhcp(side: MachineSide, mac: string): Promise<void> {
+  const answers = await side.dhcp(mac);
+  expect(answers.map((answer) => answer.client).sort()).toEqual(DHCP_CLIENTS);
+  expect(answers.find((answer) => answer.client === "ipxe")?.bootFile).toBe(script(mac));
+  for (const { bootFile } of answers) {
+    if (bootFile.startsWith("http")) await side.crawl(bootFile);
+    else expect((await side.tftp(bootFile)).status, bootFile).toBe(200);
+  }
 }
 
-/** fastify's `/files/:id/:name` as a pattern for request paths. */
-function routePattern(url: string): RegExp {
-  const escaped = url
-    .split("/")
-    .map((part) =>
-      part.startsWith(":")
-        ? "[^/]+"
-        : part === "*"
-          ? ".*"
-          : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-    )
-    .join("/");
-  return new RegExp(`^${escaped}/?$`);
+/**
+ * node1's installer and installed system call back, each first with missing, forged or
+ * malformed requests; the install command (recording-install.sh) runs in between.
+ */
+async function installThroughCallbacks(side: MachineSide): Promise<void> {
+  // The script fetched last mints the installer token that counts (callback-protocol §4).
+  const latest = (await side.http("GET", script(INSTALLED.mac))).response;
+  const callback = /metal\.callback=(\S+)/.exec(latest)?.[1];
+  const installerToken = /metal\.token=(\S+)/.exec(latest)?.[1] ?? "";
+  expect(callback, latest).toBe(`${ORIGIN}/callback/v1`);
+  expect(installerToken, latest).not.toBe("");
+  const facts = JSON.stringify({
+    agent: "leak-test/1",
+    mac: INSTALLED.mac,
+    ip: machine.address,
+    sshHostKey: FAKE_INSTALLER_KEY,
+    firmware: "bios",
+    memoryBytes: GIB,
+    disks: [{ name: "vda", path: "/dev/vda", sizeBytes: 8 * GIB }],
+  });
+  const installer = `${callback}/installer`;
+  expect((await side.http("POST", installer, { body: facts })).status).toBe(401);
+  expect((await side.http("POST", installer, { token: FORGED_TOKEN, body: facts })).status).toBe(
+    401,
+  );
+  expect((await side.http("POST", installer, { token: installerToken, body: "{}" })).status).toBe(
+    400,
+  );
+  const accepted = await side.http("POST", installer, { token: installerToken, body: facts });
+  expect(accepted.status, accepted.response).toBe(200);
+
+  const firstBootToken = await until("the install command's run", async () =>
+    (await readText(join(recordDir, `first-boot-token-${INSTALLED.name}`)))?.trim(),
+  );
+  const hostKey = await readFile(privatePaths(ws.secretsDir).hostPublicKey(INSTALLED.name), "utf8");
+  const report = JSON.stringify({
+    agent: "leak-test/1",
+    mac: INSTALLED.mac,
+    ip: INSTALLED.ip,
+    sshHostKey: hostKey.trim(),
+  });
+  const firstBoot = `${callback}/first-boot`;
+  expect((await side.http("POST", firstBoot, { token: FORGED_TOKEN, body: report })).status).toBe(
+    401,
+  );
+  // 503 until metal has seen the install command finish (callback-protocol §3).
+  await until("the first-boot callback accepted", async () => {
+    const answer = await side.http("POST", firstBoot, { token: firstBootToken, body: report });
+    return answer.status === 200 ? answer : undefined;
+  });
+  await until("node1 ready", async () => {
+    const state = await readStateFile(join(ws.repo, ".metal", "state.json"));
+    return state.hosts[INSTALLED.name]?.phase === "ready" ? true : undefined;
+  });
 }
 
-async function recordedRoutes(): Promise<Route[]> {
-  return ((await readText(routeLog)) ?? "")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Route);
-}
-
-/** Every secret a response must never carry, by a name the failure can show. */
+/** Every secret an answer must never carry, by a name a failure can show. */
 async function secretsToLookFor(): Promise<Map<string, string>> {
   const secrets = new Map<string, string>();
   for (const [index, marker] of (await leakMarkers(ws.secretsDir)).entries()) {
     const header = (PRIVATE_MATERIAL_HEADERS as readonly string[]).includes(marker);
     secrets.set(header ? `header "${marker}"` : `key seed or age identity #${index}`, marker);
   }
+  // The fake sops logs what it was asked to encrypt: the k3s token and node passwords in clear.
   for (const call of await sopsCalls(ws.sopsLog)) {
     const plain = parse(call.stdin ?? "") as Record<string, string> | null;
     const file = call.argv[call.argv.indexOf("--filename-override") + 1];
@@ -218,199 +260,72 @@ async function secretsToLookFor(): Promise<Map<string, string>> {
   return secrets;
 }
 
-function leaksIn(probes: readonly Probe[], secrets: Map<string, string>): string[] {
-  return probes.flatMap((probe) =>
-    [...secrets]
-      .filter(([, value]) => probe.response.includes(value))
-      .map(([name]) => `${probe.method} ${probe.url} carries the ${name}`),
-  );
-}
-
 describe("what metal install serves to the network", () => {
   it(
-    "carries no private key, age identity, k3s secret or first-boot token in any response of any route, and the extra-files tree is private and removed after the install",
+    "carries no private key, age identity, k3s secret or first-boot token in any answer of any route, DHCP or TFTP, and the extra-files tree is private and removed after the install",
     async () => {
-      const init = await execa(
-        "node",
-        [CLI, "secrets", "init", "--inventory", inventoryFile, "--secrets-dir", ws.secretsDir],
-        { env: ws.envWithSops, reject: false, all: true },
-      );
-      expect(init.exitCode, init.all).toBe(0);
-
-      const [file, args] = server.argv("node", [
-        "--import",
-        ROUTE_RECORDER,
-        CLI,
-        "install",
-        "--json",
-        "--inventory",
-        inventoryFile,
-        "--installer",
-        installerDir,
-        "--secrets-dir",
-        ws.secretsDir,
-        "--http-port",
-        String(HTTP_PORT),
-        "--wake-interval",
-        "1",
-        "--first-boot-timeout",
-        "120",
-      ]);
-      install = execa(file, args, {
-        env: { ...process.env, METAL_ROUTE_LOG: routeLog },
-        reject: false,
-        all: true,
-        encoding: "utf8",
-      });
-
-      const probes: Probe[] = [];
-      const seen = new Set<string>();
-      const probe = async (
-        method: string,
-        url: string,
-        request?: { token?: string; body?: string },
-      ) => {
-        const result = await fetchFromMachine(method, url, request);
-        probes.push(result);
-        return result;
-      };
-      /** GET and HEAD of `url` and of every URL on this server its body names, recursively. */
-      const crawl = async (url: string) => {
-        if (seen.has(url)) return;
-        seen.add(url);
-        const got = await probe("GET", url);
-        await probe("HEAD", url);
-        for (const named of serverUrls(got.response)) await crawl(named);
-      };
-      const script = (mac: string) => `${ORIGIN}/boot/${mac}.ipxe`;
-
-      await until("the installable host's iPXE script", async () =>
-        (await fetchFromMachine("GET", script(INSTALLED.mac))).status === 200 ? true : undefined,
-      );
-      for (const host of HOSTS) await crawl(script(host.mac));
-      // The script fetched last mints the installer token that counts (callback-protocol §4).
-      const latest = (await probe("GET", script(INSTALLED.mac))).response;
-      const callback = /metal\.callback=(\S+)/.exec(latest)?.[1];
-      const freshToken = /metal\.token=(\S+)/.exec(latest)?.[1];
-      expect(callback, latest).toBe(`${ORIGIN}/callback/v1`);
-      expect(freshToken, latest).toBeDefined();
-
-      const facts = JSON.stringify({
-        agent: "leak-test/1",
-        mac: INSTALLED.mac,
-        ip: machine.address,
-        sshHostKey: FAKE_INSTALLER_KEY,
-        firmware: "bios",
-        memoryBytes: GIB,
-        disks: [{ name: "vda", path: "/dev/vda", sizeBytes: 8 * GIB }],
-      });
-      const forged = "mt1.forgedforgedforgedforgedforgedforgedforg";
-      expect((await probe("POST", `${callback}/installer`, { body: facts })).status).toBe(401);
-      expect(
-        (await probe("POST", `${callback}/installer`, { token: forged, body: facts })).status,
-      ).toBe(401);
-      expect(
-        (await probe("POST", `${callback}/installer`, { token: freshToken!, body: "{}" })).status,
-      ).toBe(400);
-      const accepted = await probe("POST", `${callback}/installer`, {
-        token: freshToken!,
-        body: facts,
-      });
-      expect(accepted.status, accepted.response).toBe(200);
-
-      const firstBootToken = await until("the install command's run", async () =>
-        (await readText(join(recordDir, `first-boot-token-${INSTALLED.name}`)))?.trim(),
-      );
-      const firstBoot = JSON.stringify({
-        agent: "leak-test/1",
-        mac: INSTALLED.mac,
-        ip: INSTALLED.ip,
-        sshHostKey: (
-          await readFile(privatePaths(ws.secretsDir).hostPublicKey(INSTALLED.name), "utf8")
-        ).trim(),
-      });
-      expect(
-        (await probe("POST", `${callback}/first-boot`, { token: forged, body: firstBoot })).status,
-      ).toBe(401);
-      await until("the first-boot callback accepted", async () => {
-        const answer = await probe("POST", `${callback}/first-boot`, {
-          token: firstBootToken,
-          body: firstBoot,
+      await generateSecrets();
+      install = startInstall();
+      const side = new MachineSide(machine, ORIGIN, SERVER);
+      await until("the server up", async () => {
+        const result = await machine.run("curl", ["-sf", "-o", "/dev/null", ORIGIN], {
+          reject: false,
         });
-        return answer.status === 200 ? answer : undefined;
+        // curl's 22: the server answered, with an HTTP error (no route at /).
+        return result.exitCode === CURL_HTTP_ERROR ? true : undefined;
       });
-      await until("the installed host ready", async () => {
-        const state = await readStateFile(join(ws.repo, ".metal", "state.json"));
-        return state.hosts[INSTALLED.name]?.phase === "ready" ? true : undefined;
-      });
-      const installedScript = await probe("GET", script(INSTALLED.mac));
+
+      for (const host of HOSTS) await followDhcp(side, host.mac);
+      await installThroughCallbacks(side);
+      const installedScript = await side.http("GET", script(INSTALLED.mac));
       expect(installedScript.response).toMatch(/^exit\b/m);
       expect(installedScript.response).not.toContain("metal.token=");
-      const installableScript = await probe("GET", script(INSTALLABLE.mac));
-      expect(installableScript.response).toContain("metal.token=");
+      expect((await side.http("GET", script(INSTALLABLE.mac))).response).toContain("metal.token=");
+      expect((await side.http("GET", script(UNKNOWN_MAC))).status).toBe(404);
+      expect((await side.http("GET", `${ORIGIN}/boot/not-a-mac.ipxe`)).status).toBe(400);
+      expect((await side.http("GET", `${ORIGIN}/no/such/route`)).status).toBe(404);
+      expect((await side.http("GET", `${ORIGIN}/ipxe/..%2f..%2fetc%2fpasswd`)).status).toBe(404);
 
-      expect((await probe("GET", script(UNKNOWN_MAC))).status).toBe(404);
-      expect((await probe("GET", `${ORIGIN}/boot/not-a-mac.ipxe`)).status).toBe(400);
-      expect((await probe("GET", `${ORIGIN}/no/such/route`)).status).toBe(404);
-      expect((await probe("GET", `${ORIGIN}/ipxe/..%2f..%2fetc%2fpasswd`)).status).toBe(404);
-
-      const firstStages = (await readdir(DEBIAN_IPXE_DIR, { withFileTypes: true }))
-        .filter((entry) => !entry.isDirectory())
-        .map((entry) => entry.name);
-      const tftp: Probe[] = [];
-      for (const name of firstStages) {
-        await crawl(`${ORIGIN}/ipxe/${name}`);
-        tftp.push(await tftpFromMachine(name));
+      // The server stages every file of the first-stage directory: each is served both ways.
+      for (const entry of await readdir(DEBIAN_IPXE_DIR, { withFileTypes: true })) {
+        if (entry.isDirectory()) continue;
+        await side.crawl(`${ORIGIN}/ipxe/${entry.name}`);
+        expect((await side.tftp(entry.name)).status, entry.name).toBe(200);
       }
-      expect(tftp.filter((got) => got.status === 200).length).toBeGreaterThan(0);
-
-      const routes = await recordedRoutes();
-      for (const route of routes.filter((r) => !/[:*]/.test(r.url))) {
-        for (const method of route.methods) await probe(method, `${ORIGIN}${route.url}`);
-      }
-
+      const routes = await recordedRoutes(routeLog);
+      for (const route of routes.filter((r) => !/[:*]/.test(r.url)))
+        for (const method of route.methods) await side.http(method, `${ORIGIN}${route.url}`);
       const eventLog = await readFile(join(ws.repo, ".metal", "logs", "install.jsonl"), "utf8");
-      for (const url of serverUrls(eventLog)) await crawl(url);
+      for (const url of urlsUnder(ORIGIN, eventLog)) await side.crawl(url);
 
       install.kill("SIGTERM");
       const run = await install;
       install = undefined;
       expect(run.exitCode, run.all).toBe(EXIT_INTERRUPTED);
 
+      const unanswered = side.probes.filter((got) => got.status === 0);
       expect(
-        probes.filter((got) => got.status === 0).map((got) => `${got.method} ${got.url}`),
-        "requests that got no HTTP answer",
+        unanswered.map((got) => `${got.method} ${got.url}`),
+        "no answer",
       ).toEqual([]);
-      const unprobed = routes.flatMap((route) =>
-        route.methods
-          .filter(
-            (method) =>
-              !probes.some(
-                (got) =>
-                  got.method === method && routePattern(route.url).test(new URL(got.url).pathname),
-              ),
-          )
-          .map((method) => `${method} ${route.url}`),
-      );
-      expect(unprobed, "routes the server serves that this test never requested").toEqual([]);
-
       const secrets = await secretsToLookFor();
-      expect([...secrets.keys()].filter((name) => name.startsWith("k3s_")).length).toBe(
+      expect([...secrets.keys()].filter((name) => name.startsWith("k3s_"))).toHaveLength(
         1 + HOSTS.length,
       );
       expect(secrets.has(`first-boot token of ${INSTALLED.name}`)).toBe(true);
-      expect(leaksIn([...probes, ...tftp], secrets)).toEqual([]);
-      expect(
-        leaksIn([{ method: "CLI", url: "output", status: 0, response: run.all }], secrets),
-      ).toEqual([]);
+      expect(leaksIn(side.probes, secrets)).toEqual([]);
+      expect(side.unprobed(routes), "served routes this test never requested").toEqual([]);
+      const output = { method: "metal install", url: "output", status: 0, response: run.all };
+      expect(leaksIn([output], secrets)).toEqual([]);
       expect(await filesContaining(ws.repo, [...secrets.values()])).toEqual([]);
 
-      const extraFiles = (await readText(join(recordDir, `extra-files-${INSTALLED.name}`)))!.trim();
+      const extraFiles = (await readText(join(recordDir, `extra-files-${INSTALLED.name}`)))?.trim();
+      expect(extraFiles).toBeDefined();
       expect(await readText(join(recordDir, `key-mode-${INSTALLED.name}`))).toBe(
         `${PRIVATE_FILE_MODE}\n`,
       );
-      expect(await stat(extraFiles).catch(() => undefined)).toBeUndefined();
-      expect(await stat(join(extraFiles, "..")).catch(() => undefined)).toBeUndefined();
+      expect(await stat(extraFiles!).catch(() => undefined)).toBeUndefined();
+      expect(await stat(join(extraFiles!, "..")).catch(() => undefined)).toBeUndefined();
     },
     TEST_TIMEOUT_MS,
   );
