@@ -1,8 +1,8 @@
 /**
  * No secret travels over PXE/HTTP (issue 5): the real `metal install` (dist/cli.js) serves a
  * two-host inventory whose keys and k3s secrets `metal secrets init` really generated, inside a
- * network namespace. From another namespace the test plays the machines: it asks DHCP as each
- * kind of firmware, follows what the answers name (TFTP first stages, HTTP first stages, iPXE
+ * network namespace. From another namespace the test plays the machines: it asks DHCP (port 67
+ * and the PXE boot server on 4011) as each kind of firmware, follows what the answers name (TFTP first stages, HTTP first stages, iPXE
  * scripts) and every URL those name, fetches every first stage over HTTP and TFTP, the scripts of
  * an installable and an installed host, the callback API with good and bad tokens, every
  * parameterless route, URLs in the server's own event log and some 404s, and finds no private
@@ -45,7 +45,9 @@ const PRIVATE_FILE_MODE = "600";
 /** `metal install` stopped by SIGTERM with one host still waiting (docs/install.md). */
 const EXIT_INTERRUPTED = 130;
 const CURL_HTTP_ERROR = 22;
-const DHCP_CLIENTS = ["bios-pxe", "ipxe", "uefi-http", "uefi-pxe"];
+const DHCP_CLIENTS = ["bios-pxe", "ipxe", "uefi-http", "uefi-pxe"]
+  .flatMap((client) => [`${client}@67`, `${client}@4011`])
+  .sort();
 const HOSTS = [
   { name: "node1", mac: "52:54:00:78:00:01", ip: "10.77.0.11" },
   { name: "node2", mac: "52:54:00:78:00:02", ip: "10.77.0.12" },
@@ -176,8 +178,9 @@ function startInstall() {
 async function followDhcp(side: MachineSide, mac: string): Promise<void> {
   const answers = await side.dhcp(mac);
   expect(answers.map((answer) => answer.client).sort()).toEqual(DHCP_CLIENTS);
-  expect(answers.find((answer) => answer.client === "ipxe")?.bootFile).toBe(script(mac));
-  for (const { bootFile } of answers) {
+  for (const client of ["ipxe@67", "ipxe@4011"])
+    expect(answers.find((answer) => answer.client === client)?.bootFile).toBe(script(mac));
+  for (const bootFile of new Set(answers.map((answer) => answer.bootFile))) {
     if (bootFile.startsWith("http")) await side.crawl(bootFile);
     else expect((await side.tftp(bootFile)).status, bootFile).toBe(200);
   }

@@ -1,9 +1,10 @@
 /**
  * Test entry, run inside a network namespace (`node --import tsx ENTRY CONFIG`): one machine's
  * PXE DISCOVER broadcast as each kind of firmware sends it (BIOS PXE, UEFI PXE, UEFI HTTP boot,
- * iPXE), so the leak test learns from the server's own DHCP answers which files and URLs it hands
- * out, and scans the answers themselves. Prints one JSON line per reply:
- * {"kind":"reply","client":NAME,"bootFile":…,"raw":BASE64}.
+ * iPXE), and its REQUEST to the PXE boot server on port 4011 (ADR 0010), so the leak test learns
+ * from the server's own DHCP answers which files and URLs it hands out, and scans the answers
+ * themselves. Prints one JSON line per reply:
+ * {"kind":"reply","client":"NAME@PORT","bootFile":…,"raw":BASE64}.
  */
 import dgram from "node:dgram";
 import {
@@ -19,6 +20,10 @@ import {
 
 interface ProbeConfig {
   readonly mac: string;
+  /** This machine's own address (from the home router), the REQUEST's ciaddr. */
+  readonly address: string;
+  /** The PXE boot server, where the REQUEST goes. */
+  readonly server: string;
   /** How long to collect replies after the last DISCOVER. */
   readonly settleMs: number;
 }
@@ -38,15 +43,17 @@ const CLIENTS: readonly Client[] = [
   { name: "ipxe", vendorClass: "PXEClient:Arch:00000:UNDI:002001", arch: 0, ipxe: true },
 ];
 const XID_BASE = 0x4c45414b;
+/** REQUESTs use xids past the DISCOVERs', so each reply names what it answers. */
+const REQUEST_XID_OFFSET = 0x100;
 const BROADCAST_FLAG = 0x8000;
 const CHADDR_BYTES = 16;
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ProbeConfig;
 const mac = Buffer.from(config.mac.replaceAll(":", ""), "hex");
 
-function discover(client: Client, xid: number): Buffer {
+function packet(client: Client, xid: number, request: boolean): Buffer {
   const options = [
-    option("messageType", DhcpMessageType.discover),
+    option("messageType", request ? DhcpMessageType.request : DhcpMessageType.discover),
     option("vendorClassIdentifier", client.vendorClass),
     option("clientArchitecture", [client.arch]),
   ];
@@ -60,7 +67,7 @@ function discover(client: Client, xid: number): Buffer {
     xid,
     secs: 0,
     flags: BROADCAST_FLAG,
-    ciaddr: "0.0.0.0",
+    ciaddr: request ? config.address : "0.0.0.0",
     yiaddr: "0.0.0.0",
     siaddr: "0.0.0.0",
     giaddr: "0.0.0.0",
@@ -83,21 +90,25 @@ socket.on("message", (message) => {
     if (error instanceof DhcpDecodeError) return;
     throw error;
   }
-  const client = CLIENTS[reply.xid - XID_BASE];
+  const index = reply.xid - XID_BASE;
+  const request = index >= REQUEST_XID_OFFSET;
+  const client = CLIENTS[request ? index - REQUEST_XID_OFFSET : index];
   if (reply.op !== 2 || client === undefined) return;
+  const port = request ? DhcpPort.pxeBootServer : DhcpPort.server;
   const bootFile = readOption(reply, "bootFileName") ?? reply.file;
   process.stdout.write(
-    `${JSON.stringify({ kind: "reply", client: client.name, bootFile, raw: message.toString("base64") })}\n`,
+    `${JSON.stringify({ kind: "reply", client: `${client.name}@${port}`, bootFile, raw: message.toString("base64") })}\n`,
   );
 });
 
-for (const [index, client] of CLIENTS.entries()) {
-  const bytes = discover(client, XID_BASE + index);
-  await new Promise<void>((resolve, reject) =>
-    socket.send(bytes, DhcpPort.server, "255.255.255.255", (error) =>
-      error ? reject(error) : resolve(),
-    ),
+const send = (bytes: Buffer, port: number, address: string) =>
+  new Promise<void>((resolve, reject) =>
+    socket.send(bytes, port, address, (error) => (error ? reject(error) : resolve())),
   );
+for (const [index, client] of CLIENTS.entries()) {
+  await send(packet(client, XID_BASE + index, false), DhcpPort.server, "255.255.255.255");
+  const xid = XID_BASE + REQUEST_XID_OFFSET + index;
+  await send(packet(client, xid, true), DhcpPort.pxeBootServer, config.server);
 }
 await new Promise((resolve) => setTimeout(resolve, config.settleMs));
 socket.close();

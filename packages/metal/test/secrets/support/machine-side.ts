@@ -33,6 +33,7 @@ export interface Route {
 }
 
 export interface DhcpAnswer {
+  /** `ipxe@67`: which firmware asked, on which server port. */
   readonly client: string;
   /** Option 67 or the `file` field: a TFTP name or an HTTP URL. */
   readonly bootFile: string;
@@ -87,9 +88,17 @@ export class MachineSide {
     });
   }
 
-  /** The server's answers to this MAC's DISCOVERs as BIOS, UEFI, UEFI HTTP and iPXE clients. */
+  /**
+   * The server's answers to this MAC's DISCOVERs (port 67) and boot server REQUESTs (port 4011)
+   * as BIOS, UEFI, UEFI HTTP and iPXE clients.
+   */
   async dhcp(mac: string): Promise<DhcpAnswer[]> {
-    const config = JSON.stringify({ mac, settleMs: DHCP_SETTLE_MS });
+    const config = JSON.stringify({
+      mac,
+      address: this.machine.address,
+      server: this.serverAddress,
+      settleMs: DHCP_SETTLE_MS,
+    });
     const result = await this.machine.run(process.execPath, [
       "--import",
       "tsx",
@@ -103,7 +112,7 @@ export class MachineSide {
     for (const reply of replies) {
       this.#keep({
         method: "DHCP",
-        url: `${reply.client} DISCOVER from ${mac}`,
+        url: `${reply.client} from ${mac}`,
         status: 200,
         response: Buffer.from(reply.raw, "base64").toString("latin1"),
       });
