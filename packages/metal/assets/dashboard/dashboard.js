@@ -326,6 +326,7 @@ function connect() {
     const snapshot = JSON.parse(message.data);
     byId("cluster").textContent = snapshot.cluster;
     document.title = `metal · ${snapshot.cluster}`;
+    byId("hosts").hidden = snapshot.hosts.length === 0;
     for (const host of snapshot.hosts) renderHost(host);
     renderSummary();
     renderUnknown(snapshot.unknownMachines);

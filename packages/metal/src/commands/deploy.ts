@@ -6,6 +6,7 @@ import { runDeployCommand, type DeployFlags } from "../deploy/command.js";
 import { REBOOT_MODES } from "../deploy/commands.js";
 import { DEFAULT_DEPLOY_TIMING } from "../deploy/deploy.js";
 import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/index.js";
+import { DASHBOARD_FLAG_HELP, parseListenAddress } from "./options.js";
 
 const MS_PER_SECOND = 1000;
 
@@ -49,6 +50,7 @@ export function registerDeploy(program: Command): void {
       String(DEFAULT_DEPLOY_TIMING.readyTimeoutMs / MS_PER_SECOND),
     )
     .option("--json", "one JSON event a line instead of text", false)
+    .option("--dashboard [host:port]", DASHBOARD_FLAG_HELP, parseListenAddress)
     .addHelpText(
       "after",
       `

@@ -15,7 +15,13 @@ import { formatSummary } from "../install/summary.js";
 import { DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
 import { defaultStateDir } from "../state/location.js";
-import { parsePort } from "./options.js";
+import {
+  DASHBOARD_FLAG_HELP,
+  dashboardAddress,
+  parseListenAddress,
+  parsePort,
+  type DashboardFlag,
+} from "./options.js";
 
 /** `nix build .#installer` leaves `result` next to the flake. */
 const DEFAULT_INSTALLER_LINK = "result";
@@ -32,6 +38,7 @@ interface InstallFlags {
   readonly wakeInterval: number;
   readonly firstBootTimeout: number;
   readonly retryDelay: number;
+  readonly dashboard?: DashboardFlag;
 }
 
 function parseSeconds(text: string): number {
@@ -85,6 +92,7 @@ export function registerInstall(program: Command): void {
       [],
     )
     .option("--json", "print one JSON object per event instead of the progress view")
+    .option("--dashboard [host:port]", DASHBOARD_FLAG_HELP, parseListenAddress)
     .option(
       "--wake-interval <seconds>",
       "re-send Wake-on-LAN this often until the host's first DHCP packet",
@@ -128,6 +136,7 @@ export function registerInstall(program: Command): void {
           firstBootTimeoutMs: flags.firstBootTimeout * MS_PER_SECOND,
           backOff: { ...DEFAULT_INSTALL_BACK_OFF, baseMs: flags.retryDelay * MS_PER_SECOND },
           signal: interrupt.signal,
+          dashboard: dashboardAddress(flags.dashboard),
           log: eventLog.log,
           view: (hosts, startedAt) =>
             flags.json

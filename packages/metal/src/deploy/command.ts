@@ -5,7 +5,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { dashboardAddress, type DashboardFlag } from "../commands/options.js";
 import type { Inventory } from "../inventory/types.js";
+import { startDashboard } from "../ui/dashboard.js";
+import { EventFeed } from "../ui/event-feed.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/index.js";
 import {
   DEFAULT_DEPLOY_COMMANDS,
@@ -42,6 +45,8 @@ export interface DeployFlags {
   readonly drainTimeout: string;
   readonly readyTimeout: string;
   readonly json: boolean;
+  /** `--dashboard [host:port]`: true without a value. */
+  readonly dashboard?: DashboardFlag;
 }
 
 const MS_PER_SECOND = 1000;
@@ -77,6 +82,12 @@ export async function runDeployCommand(
           connectTimeoutMs: DEFAULT_TUNNEL_CONNECT_TIMEOUT_MS,
         });
 
+  const dashboardEvents = new EventFeed<DeployEvent>();
+  const address = dashboardAddress(flags.dashboard);
+  const dashboard = address
+    ? await startDashboard({ ...address, inventory, deployEvents: dashboardEvents })
+    : undefined;
+  if (dashboard && !flags.json) output.write(`dashboard: ${dashboard.url}\n`);
   const outcome = await runDeploy({
     inventory,
     only: hosts,
@@ -93,11 +104,12 @@ export async function runDeployCommand(
       readyTimeoutMs: wholeNumber("--ready-timeout", flags.readyTimeout, 1) * MS_PER_SECOND,
     },
     onEvent: (event: DeployEvent) => {
+      dashboardEvents.emit(event);
       if (flags.json) return output.write(`${JSON.stringify(event)}\n`);
       const line = describeDeployEvent(event);
       if (line !== undefined) output.write(`${line}\n`);
     },
-  });
+  }).finally(() => dashboard?.close());
   if (outcome.ok) return EXIT_OK;
   if (!flags.json) output.write(`\n${formatFailureReport(outcome.deployId, outcome.failures)}`);
   return EXIT_DEPLOY_FAILED;

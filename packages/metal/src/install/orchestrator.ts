@@ -20,6 +20,10 @@ import type { Host, Inventory } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { FileStateStore } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
+import type { InstallOutputLine } from "../ui/dashboard-model.js";
+import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
+import { EventFeed } from "../ui/event-feed.js";
+import { HostContext, UNKNOWN_HOST } from "../ui/host-context.js";
 import type { Phase, StateEvent } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
@@ -56,6 +60,8 @@ export interface InstallRunOptions {
   readonly log?: (event: ProgressEvent) => void;
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
+  /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
+  readonly dashboard?: ListenAddress | undefined;
 }
 
 /** The admin key and each host's pre-generated key must exist before anything is served. */
@@ -125,7 +131,6 @@ async function runWithStore(
   const { inventory, stateDir, signal } = options;
   const names = inventory.hosts.map((host) => host.name);
   const hostsByName = new Map(inventory.hosts.map((host) => [host.name, host]));
-  const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host]));
   const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
     buildSummary({
       store,
@@ -165,6 +170,7 @@ async function runWithStore(
     view.show(event);
   };
 
+  const installOutput = new EventFeed<InstallOutputLine>();
   const installs = new AbortController();
   const stopInstalls = () => installs.abort();
   signal.addEventListener("abort", stopInstalls, { once: true });
@@ -189,7 +195,8 @@ async function runWithStore(
           callbackBaseUrl,
           backOff: options.backOff ?? DEFAULT_INSTALL_BACK_OFF,
           signal: installs.signal,
-          onLine: (name, line) =>
+          onLine: (name, line) => {
+            installOutput.emit({ host: name, line });
             show({
               time: Date.now(),
               kind: "output",
@@ -198,7 +205,8 @@ async function runWithStore(
               mac: host.mac,
               phase: phaseOf(name),
               message: line,
-            }),
+            });
+          },
         },
         host,
       ),
@@ -264,16 +272,18 @@ async function runWithStore(
     }),
     httpPort: options.httpPort,
   });
+  const hostContext = new HostContext(inventory, store);
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
     const described = describeEvent(event);
-    const host = described.mac ? hostsByMac.get(described.mac) : undefined;
+    const labels = hostContext.ofEvent(event);
     show({
       time: event.time,
       kind: "netboot",
       level: described.level,
-      host: host?.name,
-      mac: described.mac,
-      phase: host ? phaseOf(host.name) : undefined,
+      // A stray machine's lines stay unattributed, as the progress views expect.
+      host: labels.host === UNKNOWN_HOST ? undefined : labels.host,
+      mac: labels.mac,
+      phase: labels.phase,
       message: described.message,
     });
   });
@@ -285,8 +295,27 @@ async function runWithStore(
   });
 
   let wake: { stop(): void } | undefined;
+  let dashboard: RunningDashboard | undefined;
   try {
     await server.start();
+    if (options.dashboard) {
+      dashboard = await startDashboard({
+        ...options.dashboard,
+        inventory,
+        store,
+        netbootEvents: server.events,
+        installOutput,
+      });
+      show({
+        time: Date.now(),
+        kind: "server",
+        level: "info",
+        host: undefined,
+        mac: undefined,
+        phase: undefined,
+        message: `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
+      });
+    }
     show({
       time: Date.now(),
       kind: "server",
@@ -325,6 +354,7 @@ async function runWithStore(
     installs.abort();
     await Promise.allSettled(running);
     for (const timer of firstBootTimers.values()) clearTimeout(timer);
+    await dashboard?.close();
     await server.close();
     unsubscribeNetboot();
     unsubscribeState();

@@ -33,10 +33,15 @@ export function inSubnet(address: string, subnet: Cidr): boolean {
   return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parse(subnet.address), subnet.prefixLength);
 }
 
+export function ipv4ToNumber(address: string): number {
+  return ipaddr.IPv4.parse(address)
+    .toByteArray()
+    .reduce((n, octet) => n * 256 + octet, 0);
+}
+
 /** Usable host addresses of a subnet in order (network and broadcast excluded). */
 export function* hostAddresses(subnet: Cidr): Generator<string> {
-  const first = ipaddr.IPv4.parse(networkAddress(subnet)).toByteArray();
-  const start = first.reduce((n, octet) => n * 256 + octet, 0);
+  const start = ipv4ToNumber(networkAddress(subnet));
   const count = 2 ** (IPV4_MAX_PREFIX - subnet.prefixLength);
   for (let offset = 1; offset < count - 1; offset++) {
     const n = start + offset;

@@ -192,7 +192,11 @@ export async function labUp(options: LabUpOptions): Promise<number> {
     try {
       const result = await install;
       const code = result.exitCode ?? EXIT_KILLED;
-      options.out(`metal lab: metal install exited with code ${code}`);
+      options.out(
+        result.signal
+          ? `metal lab: metal install was killed by ${result.signal}`
+          : `metal lab: metal install exited with code ${code}`,
+      );
       if (options.downAfter || stopRequested) return code;
       options.out(
         "metal lab: the lab keeps running so you can look around; Ctrl-C here or `metal lab down` removes it",

@@ -2,7 +2,7 @@
  * For a machine that PXE-booted but is in no `[[hosts]]` entry: a `[[hosts]]` block ready to paste
  * (free name, next free address), and the inventory MAC it most likely is a typo of.
  */
-import { hostAddresses, parseCidr } from "../inventory/ipv4.js";
+import { hostAddresses, ipv4ToNumber, parseCidr, type Cidr } from "../inventory/ipv4.js";
 import type { Inventory } from "../inventory/types.js";
 import type { UnknownMachine } from "../state/types.js";
 
@@ -30,6 +30,17 @@ export function likelyTypoOf(inventory: Inventory, mac: string): string | undefi
   return best?.name;
 }
 
+/**
+ * Free-address candidates, those after the inventory's highest host address first: hosts
+ * usually sit in one block, and the low addresses tend to be the router's, the admin
+ * machine's (where metal itself serves) or other infrastructure the inventory does not list.
+ */
+function* addressesAfterHosts(subnet: Cidr, hosts: readonly string[]): Generator<string> {
+  const highest = Math.max(-1, ...hosts.map(ipv4ToNumber));
+  for (const address of hostAddresses(subnet)) if (ipv4ToNumber(address) > highest) yield address;
+  for (const address of hostAddresses(subnet)) if (ipv4ToNumber(address) <= highest) yield address;
+}
+
 /** Fresh names and addresses for several unknown machines at once (each gets its own). */
 export function hostSnippets(
   inventory: Inventory,
@@ -43,7 +54,10 @@ export function hostSnippets(
     ...inventory.network.dns,
   ]);
   const subnet = parseCidr(inventory.network.subnet)!;
-  const free = hostAddresses(subnet);
+  const free = addressesAfterHosts(
+    subnet,
+    inventory.hosts.map((host) => host.address),
+  );
   const snippets = new Map<string, string>();
   let index = inventory.hosts.length + 1;
   for (const machine of machines) {

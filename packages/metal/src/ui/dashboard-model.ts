@@ -66,10 +66,14 @@ export interface InstallOutputLine {
   readonly line: string;
 }
 
+/**
+ * Without a store (a `metal deploy` dashboard), there are no host cards and no unknown
+ * machines: the page shows the deploy alone.
+ */
 export interface DashboardSources {
   readonly inventory: Inventory;
-  readonly store: StateStore;
-  readonly netbootEvents: NetbootEvents;
+  readonly store?: StateStore | undefined;
+  readonly netbootEvents?: NetbootEvents | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   readonly clock?: () => number;
@@ -78,11 +82,7 @@ export interface DashboardSources {
 export const MAX_TIMELINE_ENTRIES = 60;
 export const MAX_LOG_TAIL_LINES = 15;
 
-type Counters = {
-  -readonly [K in keyof HostObservations]: HostObservations[K] extends readonly string[]
-    ? string[]
-    : HostObservations[K];
-};
+type Counters = { -readonly [K in keyof HostObservations]: HostObservations[K] };
 
 const BOOT_FILE = /\/files\//;
 
@@ -108,7 +108,7 @@ export class DashboardModel {
     this.#sources = sources;
     this.#clock = sources.clock ?? Date.now;
     this.#hostsByMac = new Map(sources.inventory.hosts.map((host) => [host.mac, host]));
-    for (const host of sources.inventory.hosts) {
+    for (const host of sources.store ? sources.inventory.hosts : []) {
       const card: HostCard = {
         name: host.name,
         mac: host.mac,
@@ -131,19 +131,21 @@ export class DashboardModel {
         uefi: false,
         requestsOn4011: 0,
         tftpStarted: 0,
-        tftpErrors: [],
+        tftpErrors: 0,
         scriptServed: false,
         abortedDownloads: 0,
         bootFilesDoneAt: undefined,
-        policyErrors: [],
+        policyErrors: 0,
         failureReason: undefined,
       });
       this.#syncRecord(card);
     }
     this.#unknown = this.#unknownMachines();
     this.#unsubscribe = [
-      sources.netbootEvents.on((event) => this.#onNetboot(event)),
-      sources.store.on("event", (event) => this.#onState(event)),
+      ...(sources.netbootEvents
+        ? [sources.netbootEvents.on((event) => this.#onNetboot(event))]
+        : []),
+      ...(sources.store ? [sources.store.on("event", (event) => this.#onState(event))] : []),
       ...(sources.deployEvents ? [sources.deployEvents.on((event) => this.#onDeploy(event))] : []),
       ...(sources.installOutput
         ? [sources.installOutput.on((output) => this.#onOutput(output))]
@@ -174,7 +176,7 @@ export class DashboardModel {
   }
 
   #syncRecord(card: HostCard): void {
-    const record = this.#sources.store.host(card.name);
+    const record = this.#sources.store?.host(card.name);
     if (!record) return;
     card.phase = record.phase;
     card.attempt = record.attempt;
@@ -188,7 +190,8 @@ export class DashboardModel {
   }
 
   #unknownMachines(): readonly UnknownMachineStatus[] {
-    return statusReport(this.#sources.store.snapshot(), this.#sources.inventory).unknownMachines;
+    const store = this.#sources.store;
+    return store ? statusReport(store.snapshot(), this.#sources.inventory).unknownMachines : [];
   }
 
   #addEntry(card: HostCard, time: number, level: TimelineLevel, text: string): void {
@@ -234,7 +237,7 @@ export class DashboardModel {
         seen.tftpStarted++;
         break;
       case "tftp.error":
-        seen.tftpErrors.push(event.reason);
+        seen.tftpErrors++;
         break;
       case "http.script":
         seen.scriptServed = true;
@@ -263,7 +266,7 @@ export class DashboardModel {
         break;
       }
       case "policy.error":
-        seen.policyErrors.push(event.error);
+        seen.policyErrors++;
         break;
     }
     this.#addEntry(
@@ -285,7 +288,7 @@ export class DashboardModel {
     if (!card) return;
     this.#syncRecord(card);
     if (event.type === "host.phase") {
-      const facts = this.#sources.store.host(event.host)?.installer?.facts;
+      const facts = this.#sources.store?.host(event.host)?.installer?.facts;
       if (event.to === "installer" && facts)
         this.#addEntry(card, event.time, "info", factsLine(facts));
       if (event.to === "pending") card.downloads = [];

@@ -24,8 +24,9 @@ export const DEFAULT_DASHBOARD_PORT = 8090;
 
 export interface DashboardOptions {
   readonly inventory: Inventory;
-  readonly store: StateStore;
-  readonly netbootEvents: NetbootEvents;
+  /** The install state; without it (a deploy dashboard) the page shows the deploy alone. */
+  readonly store?: StateStore | undefined;
+  readonly netbootEvents?: NetbootEvents | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   /** Lines of install output (nixos-anywhere), shown as each host's log tail. */
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
@@ -75,6 +76,11 @@ export async function registerDashboard(
     { prefix: options.prefix ?? "" },
   );
   return { snapshot: () => model.snapshot(), metrics };
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface StartDashboardOptions extends Omit<DashboardOptions, "prefix"> {

@@ -15,14 +15,14 @@ export interface HostObservations {
   readonly uefi: boolean;
   readonly requestsOn4011: number;
   readonly tftpStarted: number;
-  readonly tftpErrors: readonly string[];
+  readonly tftpErrors: number;
   /** iPXE fetched its script (it took our offer and reached HTTP). */
   readonly scriptServed: boolean;
   /** Downloads that ended before their last byte. */
   readonly abortedDownloads: number;
   /** When the last kernel or initrd download finished completely (ms since the epoch). */
   readonly bootFilesDoneAt: number | undefined;
-  readonly policyErrors: readonly string[];
+  readonly policyErrors: number;
   readonly failureReason: string | undefined;
 }
 
@@ -61,7 +61,7 @@ export const HINT_RULES: readonly Rule[] = [
     id: "tftp-failed",
     symptom: "a TFTP transfer failed",
     fix: "the first stage did not arrive: check UDP 69 and the high ports of the transfer in the firewall, and that the first-stage file exists (netboot's first-stage directory)",
-    matches: (seen) => seen.tftpErrors.length > 0,
+    matches: (seen) => seen.tftpErrors > 0,
   },
   {
     id: "download-aborted",
@@ -83,7 +83,7 @@ export const HINT_RULES: readonly Rule[] = [
     id: "boot-policy",
     symptom: "the boot policy failed for this machine",
     fix: "read the error: usually missing installer files (run `nix build .#installer` or pass --installer)",
-    matches: (seen) => seen.policyErrors.length > 0,
+    matches: (seen) => seen.policyErrors > 0,
   },
   {
     id: "disk-mismatch",

@@ -1,19 +1,13 @@
 /**
- * metal's log: netboot's event logger (pino; JSON lines off a terminal, readable lines on one)
- * with every line carrying the inventory host, its MAC and its install phase. The MAC of a TFTP
- * transfer comes from the peer directory; the phase is read from the state store when the line
- * is written, so it is the phase the host is in at that moment.
+ * metal's log of netboot and state events: netboot's event logger (pino; JSON lines off a
+ * terminal, readable lines on one) with every line about a machine carrying its inventory host,
+ * MAC and install phase (HostContext).
  */
-import {
-  createEventLogger,
-  type EventContext,
-  type EventLogger,
-  type NetbootEvents,
-} from "netboot";
+import { createEventLogger, type EventLogger, type NetbootEvents } from "netboot";
 import type { Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import type { StateEvent } from "../state/types.js";
-import { PeerDirectory } from "./peer-directory.js";
+import { HostContext } from "./host-context.js";
 
 export interface HostLoggerOptions {
   readonly inventory: Inventory;
@@ -35,42 +29,28 @@ export interface HostLogger {
 }
 
 export function createHostLogger(options: HostLoggerOptions): HostLogger {
-  const { inventory, store } = options;
-  const peers = new PeerDirectory();
-  const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host.name]));
-  const macsByHost = new Map(inventory.hosts.map((host) => [host.name, host.mac]));
-  const contextOf = (mac: string | undefined): EventContext => {
-    const host = mac === undefined ? undefined : hostsByMac.get(mac);
-    return {
-      host: host ?? (mac === undefined ? undefined : "unknown"),
-      mac,
-      phase: host === undefined ? undefined : (store.host(host)?.phase ?? "pending"),
-    };
-  };
+  const context = new HostContext(options.inventory, options.store);
   const events = createEventLogger({
     json: options.json,
     verbose: options.verbose,
     ...(options.destination ? { destination: options.destination } : {}),
-    context: (event, mac) => contextOf(peers.learn(event) ?? mac),
+    context: (event) => ({ ...context.ofEvent(event) }),
   });
   const logState = (event: StateEvent): void => {
     switch (event.type) {
       case "host.phase": {
-        const line = { host: event.host, mac: macsByHost.get(event.host), phase: event.to };
+        const labels = { ...context.ofHost(event.host), phase: event.to };
         const text = `${event.from} → ${event.to}: ${event.step}${event.reason ? ` (${event.reason})` : ""}`;
-        if (event.to === "failed") events.pino.error(line, text);
-        else events.pino.info(line, text);
+        if (event.to === "failed") events.pino.error(labels, text);
+        else events.pino.info(labels, text);
         break;
       }
       case "host.step":
-        events.pino.info(
-          { host: event.host, mac: macsByHost.get(event.host), phase: event.phase },
-          event.step,
-        );
+        events.pino.info({ ...context.ofHost(event.host), phase: event.phase }, event.step);
         break;
       case "unknown.seen":
         events.pino[event.count === 1 ? "warn" : "debug"](
-          contextOf(event.mac),
+          context.ofMac(event.mac),
           `PXE boot from ${event.mac}, which is in no [[hosts]] entry (see metal status)`,
         );
         break;

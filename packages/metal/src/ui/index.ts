@@ -5,4 +5,5 @@ export * from "./event-feed.js";
 export * from "./hints.js";
 export * from "./metrics.js";
 export * from "./peer-directory.js";
+export * from "./host-context.js";
 export * from "./host-log.js";

@@ -33,9 +33,9 @@ export function ignoreReasonClass(reason: string): string {
 }
 
 export interface MetricsSources {
-  readonly netbootEvents: NetbootEvents;
+  readonly netbootEvents?: NetbootEvents | undefined;
   readonly store?: StateStore | undefined;
-  /** Hosts not in the state yet count as pending. */
+  /** Its hosts not in the state yet count as pending. */
   readonly inventory?: Inventory | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
 }
@@ -117,25 +117,28 @@ export class Metrics {
 
   constructor(sources: MetricsSources) {
     const { store, inventory } = sources;
-    new Gauge({
-      name: "metal_hosts",
-      help: "hosts by install phase",
-      labelNames: ["phase"] as const,
-      registers: [this.registry],
-      collect() {
-        const counts = new Map<string, number>(PHASES.map((phase) => [phase, 0]));
-        const names = new Set([
-          ...(inventory?.hosts.map((host) => host.name) ?? []),
-          ...Object.keys(store?.snapshot().hosts ?? {}),
-        ]);
-        for (const name of names) {
-          const phase = store?.host(name)?.phase ?? "pending";
-          counts.set(phase, (counts.get(phase) ?? 0) + 1);
-        }
-        for (const [phase, count] of counts) this.set({ phase }, count);
-      },
-    });
-    this.#unsubscribe.push(sources.netbootEvents.on((event) => this.#onNetboot(event)));
+    // Without the install state there are no phases to count (a deploy-only dashboard).
+    if (store)
+      new Gauge({
+        name: "metal_hosts",
+        help: "hosts by install phase",
+        labelNames: ["phase"] as const,
+        registers: [this.registry],
+        collect() {
+          const counts = new Map<string, number>(PHASES.map((phase) => [phase, 0]));
+          const names = new Set([
+            ...(inventory?.hosts.map((host) => host.name) ?? []),
+            ...Object.keys(store.snapshot().hosts),
+          ]);
+          for (const name of names) {
+            const phase = store.host(name)?.phase ?? "pending";
+            counts.set(phase, (counts.get(phase) ?? 0) + 1);
+          }
+          for (const [phase, count] of counts) this.set({ phase }, count);
+        },
+      });
+    if (sources.netbootEvents)
+      this.#unsubscribe.push(sources.netbootEvents.on((event) => this.#onNetboot(event)));
     if (store) this.#unsubscribe.push(store.on("event", (event) => this.#onState(event)));
     if (sources.deployEvents)
       this.#unsubscribe.push(sources.deployEvents.on((event) => this.#onDeploy(event)));

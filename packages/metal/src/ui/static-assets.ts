@@ -25,7 +25,13 @@ export async function registerStaticAssets(app: FastifyInstance): Promise<void> 
       .header("cache-control", "no-cache")
       .header("x-content-type-options", "nosniff")
       .send(files.get(name));
-  app.get("/", serve("index.html"));
+  // Under a prefix, only "/prefix/" serves the page: the page's relative URLs (events,
+  // dashboard.js) must resolve inside the prefix, so "/prefix" redirects there.
+  app.get("/", { prefixTrailingSlash: "slash" }, serve("index.html"));
+  if (app.prefix)
+    app.get("/", { prefixTrailingSlash: "no-slash" }, async (request, reply) =>
+      reply.redirect(`${request.url}/`),
+    );
   app.get("/dashboard.js", serve("dashboard.js"));
   app.get("/dashboard.css", serve("dashboard.css"));
 }

@@ -18,6 +18,8 @@ import { fetchInstallerToken, postInstallerFacts } from "./support/fake-agent.js
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const FAKE_INSTALL = new URL("./support/fake-install.sh", import.meta.url).pathname;
 const HTTP_PORT = 8080;
+/** The dashboard listens on the server namespace's loopback, as on an admin's machine. */
+const DASHBOARD_PORT = 8090;
 const SERVER_OCTET = 2;
 const AGENT_OCTET = 50;
 const RUN_TIMEOUT_MS = 120_000;
@@ -119,6 +121,8 @@ function startInstall() {
     "0.2",
     "--first-boot-timeout",
     "60",
+    "--dashboard",
+    `127.0.0.1:${DASHBOARD_PORT}`,
   ]);
   return execa(file, args, { reject: false, all: true, encoding: "utf8" });
 }
@@ -164,6 +168,19 @@ describe("metal install under faults", () => {
       await fetchInstallerToken(agent, serverUrl, HOSTS[0]!.mac);
       expect(await postInstallerFacts(agent, serverUrl, forgedToken, HOSTS[0]!.mac)).toBe(401);
       expect((await state()).hosts.node1?.phase).toBe("pxe");
+      const dashboard = (path: string) =>
+        server.run("curl", ["-sf", `http://127.0.0.1:${DASHBOARD_PORT}/${path}`]);
+      const snapshot = JSON.parse(String((await dashboard("api/snapshot")).stdout)) as {
+        hosts: Array<{ name: string; phase: string; timeline: Array<{ text: string }> }>;
+      };
+      const node1 = snapshot.hosts.find((host) => host.name === "node1");
+      expect(node1?.phase).toBe("pxe");
+      expect(node1?.timeline.map((entry) => entry.text)).toContain(
+        "iPXE script for 10.77.0.50: boot the kernel",
+      );
+      expect(String((await dashboard("metrics")).stdout)).toMatch(
+        /^metal_http_scripts_total\{action="boot"\} [1-9]/m,
+      );
       await callBackAll();
       const result = await run;
 

@@ -72,13 +72,13 @@ describe("metal status", () => {
         "[[hosts]]",
         'name = "node4"',
         'mac = "52:54:00:77:00:33"',
-        'ip = "10.77.0.2/24"',
+        'ip = "10.77.0.14/24"', // after the highest host (.13), clear of the router and metal
         'role = "agent"',
         'disk = "/dev/sda"                      # check: the disk to install to (best /dev/disk/by-id/…)',
       ].join("\n"),
     );
     expect(arm?.snippet).toContain('name = "node5"');
-    expect(arm?.snippet).toContain('ip = "10.77.0.3/24"');
+    expect(arm?.snippet).toContain('ip = "10.77.0.15/24"');
     expect(arm?.snippet).toContain('arch = "aarch64"');
     // Pasted into the inventory, the snippets load (the whole point of "ready to paste").
     const source = await import("node:fs/promises").then((fs) =>

@@ -29,6 +29,7 @@ const CHROMIUM_FLAGS = [
 const SCREENSHOT = new URL("../../../../docs/images/dashboard.png", import.meta.url).pathname;
 const BROWSER_TIMEOUT_MS = 60_000;
 const MAX_TABS = 40;
+const RECONNECT_WAIT_MS = 15_000;
 
 const phaseOf = (page: Page, host: string) =>
   page.locator(`article[data-host="${host}"] .phase`).textContent();
@@ -148,6 +149,32 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
       await mkdir(join(file, ".."), { recursive: true });
       const image = await page.screenshot({ path: file, fullPage: true });
       expect(image.subarray(1, 4).toString()).toBe("PNG");
+    },
+    BROWSER_TIMEOUT_MS,
+  );
+
+  it(
+    "reconnects by itself when the server goes away and comes back, and shows its snapshot",
+    async () => {
+      const port = Number(new URL(dashboard.url).port);
+      await dashboard.close();
+      await expect
+        .poll(() => page.locator("#connection").textContent())
+        .toBe("✗ connection lost, reconnecting…");
+      dashboard = await startDashboard({
+        port,
+        inventory: env.inventory,
+        store: env.store,
+        netbootEvents,
+        installOutput,
+      });
+      // EventSource waits the server's `retry` (2 s) between attempts.
+      await expect
+        .poll(() => page.locator("#connection").textContent(), { timeout: RECONNECT_WAIT_MS })
+        .toBe("● live");
+      await replay([{ source: "unknown", mac: "52:54:00:77:00:98" }], targets());
+      await expect.poll(() => page.locator("#unknown-list li").count()).toBe(2);
+      expect(await page.evaluate("window.notReloaded")).toBe(true);
     },
     BROWSER_TIMEOUT_MS,
   );

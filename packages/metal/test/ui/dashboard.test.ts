@@ -1,11 +1,18 @@
+import Fastify from "fastify";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
 import type { DashboardSnapshot, InstallOutputLine } from "../../src/ui/dashboard-model.js";
-import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
+import {
+  registerDashboard,
+  startDashboard,
+  type RunningDashboard,
+} from "../../src/ui/dashboard.js";
 import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
+
+const HEARTBEAT_MS = 100;
 
 describe("the dashboard server", () => {
   let env: Fixture;
@@ -27,6 +34,7 @@ describe("the dashboard server", () => {
       netbootEvents,
       installOutput,
       deployEvents,
+      heartbeatMs: HEARTBEAT_MS,
     });
   });
 
@@ -95,6 +103,7 @@ describe("the dashboard server", () => {
     expect(text.startsWith("retry: ")).toBe(true);
     await replayStep(recording.phases.start[0]!, targets());
     await readUntil(/event: host\ndata: .*"phase":"waking".*\n\n/);
+    await readUntil(/\n: heartbeat\n\n/);
     controller.abort();
   });
 
@@ -151,5 +160,61 @@ describe("the dashboard server", () => {
     expect(text).toContain("metal_tftp_bytes_total 1030144");
     expect(text).toContain("metal_wol_sent_total 3");
     expect(text).toContain("metal_install_duration_seconds_count 2");
+  });
+
+  it("shows only the deploy when it has no install state (metal deploy --dashboard)", async () => {
+    const feed = new EventFeed<DashboardDeployEvent>();
+    const deployOnly = await startDashboard({
+      port: 0,
+      inventory: env.inventory,
+      deployEvents: feed,
+    });
+    try {
+      feed.emit({
+        type: "deploy.plan",
+        time: Date.now(),
+        deployId: "d2",
+        batches: [["node2"]],
+        skipped: ["node1"],
+        dryRun: true,
+      });
+      const view = (await (
+        await fetch(new URL("api/snapshot", deployOnly.url))
+      ).json()) as DashboardSnapshot;
+      expect(view.hosts).toEqual([]);
+      expect(view.deploy?.nodes.map((node) => [node.host, node.status])).toEqual([
+        ["node2", "waiting"],
+        ["node1", "skipped"],
+      ]);
+      const metrics = await (await fetch(new URL("metrics", deployOnly.url))).text();
+      expect(metrics).not.toMatch(/^metal_hosts\{/m);
+    } finally {
+      await deployOnly.close();
+    }
+  });
+});
+
+describe("the dashboard as a plugin", () => {
+  it("mounts under a prefix on another app, the page at PREFIX/ with its feed beside it", async () => {
+    const env = await fixture();
+    const app = Fastify();
+    try {
+      await registerDashboard(app, {
+        prefix: "/dashboard",
+        inventory: env.inventory,
+        store: env.store,
+        netbootEvents: new NetbootEvents(),
+      });
+      const page = await app.inject({ url: "/dashboard/" });
+      expect(page.headers["content-type"]).toMatch(/^text\/html/);
+      const bare = await app.inject({ url: "/dashboard" });
+      expect([bare.statusCode, bare.headers.location]).toEqual([302, "/dashboard/"]);
+      expect((await app.inject({ url: "/dashboard/dashboard.js" })).statusCode).toBe(200);
+      expect((await app.inject({ url: "/dashboard/metrics" })).body).toContain("metal_hosts");
+      expect((await app.inject({ url: "/" })).statusCode).toBe(404);
+    } finally {
+      await app.close();
+      await env.cleanup();
+    }
   });
 });

@@ -58,7 +58,7 @@ export function describeEvent(event: NetbootEvent): DescribedEvent {
       return {
         level: "info",
         mac: undefined,
-        message: `TFTP ${event.peer} finished ${event.file} (${formatBytes(event.bytes)} in ${event.durationMs} ms${rate(event.bytes, event.durationMs)})`,
+        message: `TFTP ${event.peer} finished ${event.file} (${formatBytes(event.bytes)} in ${Math.round(event.durationMs)} ms${rate(event.bytes, event.durationMs)})`,
       };
     case "tftp.error":
       return {
@@ -82,7 +82,7 @@ export function describeEvent(event: NetbootEvent): DescribedEvent {
       return {
         level: event.complete ? "info" : "warn",
         mac: event.mac,
-        message: `HTTP ${event.peer} ${event.complete ? "got" : "aborted"} ${event.path} (${event.status}, ${formatBytes(event.bytes)} in ${event.durationMs} ms${rate(event.bytes, event.durationMs)})`,
+        message: `HTTP ${event.peer} ${event.complete ? "got" : "aborted"} ${event.path} (${event.status}, ${formatBytes(event.bytes)} in ${Math.round(event.durationMs)} ms${rate(event.bytes, event.durationMs)})`,
       };
     case "wol.sent":
       return {
