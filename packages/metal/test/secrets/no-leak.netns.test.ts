@@ -4,7 +4,8 @@
  * network namespace. From another namespace the test plays the machines: it asks DHCP (port 67
  * and the PXE boot server on 4011) as each kind of firmware, follows what the answers name (TFTP first stages, HTTP first stages, iPXE
  * scripts) and every URL those name, fetches every first stage over HTTP and TFTP, the scripts of
- * an installable and an installed host, the callback API with good and bad tokens, every
+ * an installable and an installed host, the callback API with good and bad tokens, the
+ * dashboard (page, live feed, snapshot, /metrics) exposed on the same address, every
  * parameterless route, URLs in the server's own event log and some 404s, and finds no private
  * key, age identity, k3s secret or first-boot token in any answer (headers included). The routes
  * come from the server itself (a preloaded recorder of fastify's route table), so a route that
@@ -27,7 +28,7 @@ import { privatePaths } from "../../src/secrets/layout.js";
 import { readStateFile } from "../../src/state/file-store.js";
 import { FAKE_INSTALLER_KEY } from "../install/support/fake-agent.js";
 import { sopsCalls, workspace, type Workspace } from "./helpers.js";
-import { leaksIn, MachineSide, recordedRoutes, urlsUnder } from "./support/machine-side.js";
+import { leaksIn, MachineSide, servedRoutes, urlsOn } from "./support/machine-side.js";
 
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const ROUTE_RECORDER = new URL("./support/route-recorder.mjs", import.meta.url).pathname;
@@ -37,6 +38,9 @@ const SERVER_OCTET = 2;
 const MACHINE_OCTET = 50;
 const SERVER = `10.77.0.${SERVER_OCTET}`;
 const ORIGIN = `http://${SERVER}:${HTTP_PORT}`;
+/** The dashboard on the PXE network's address: the widest it can be exposed. */
+const DASHBOARD_PORT = 8090;
+const DASHBOARD = `http://${SERVER}:${DASHBOARD_PORT}`;
 const TEST_TIMEOUT_MS = 240_000;
 const WAIT_TIMEOUT_MS = 90_000;
 const POLL_MS = 200;
@@ -161,6 +165,8 @@ function startInstall() {
     ws.secretsDir,
     "--http-port",
     String(HTTP_PORT),
+    "--dashboard",
+    `${SERVER}:${DASHBOARD_PORT}`,
     "--wake-interval",
     "1",
     "--first-boot-timeout",
@@ -269,7 +275,7 @@ describe("what metal install serves to the network", () => {
     async () => {
       await generateSecrets();
       install = startInstall();
-      const side = new MachineSide(machine, ORIGIN, SERVER);
+      const side = new MachineSide(machine, SERVER);
       await until("the server up", async () => {
         const result = await machine.run("curl", ["-sf", "-o", "/dev/null", ORIGIN], {
           reject: false,
@@ -295,11 +301,18 @@ describe("what metal install serves to the network", () => {
         await side.crawl(`${ORIGIN}/ipxe/${entry.name}`);
         expect((await side.tftp(entry.name)).status, entry.name).toBe(200);
       }
-      const routes = await recordedRoutes(routeLog);
+      const routes = await servedRoutes(routeLog, SERVER);
+      expect(new Set(routes.map((route) => route.origin))).toEqual(new Set([ORIGIN, DASHBOARD]));
       for (const route of routes.filter((r) => !/[:*]/.test(r.url)))
-        for (const method of route.methods) await side.http(method, `${ORIGIN}${route.url}`);
+        for (const method of route.methods) await side.http(method, `${route.origin}${route.url}`);
+      // After node1's install: the dashboard's host logs carry the install command's output.
+      const got = (url: string) =>
+        side.probes.find((probe) => probe.method === "GET" && probe.url === url)?.response;
+      expect(got(`${DASHBOARD}/events`)).toContain("event: snapshot");
+      expect(got(`${DASHBOARD}/api/snapshot`)).toContain(`"${INSTALLED.name}"`);
+      expect(got(`${DASHBOARD}/metrics`)).toContain("metal_");
       const eventLog = await readFile(join(ws.repo, ".metal", "logs", "install.jsonl"), "utf8");
-      for (const url of urlsUnder(ORIGIN, eventLog)) await side.crawl(url);
+      for (const url of urlsOn(SERVER, eventLog)) await side.crawl(url);
 
       install.kill("SIGTERM");
       const run = await install;

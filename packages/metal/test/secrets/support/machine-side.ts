@@ -10,7 +10,7 @@ import type { NetHost } from "lab";
 const DHCP_PROBE = new URL("./dhcp-probe.entry.ts", import.meta.url).pathname;
 const DHCP_SETTLE_MS = 2000;
 /** Long enough for a first-stage binary; an event stream is cut off after this and scanned. */
-const HTTP_PROBE_SECONDS = 10;
+const HTTP_PROBE_SECONDS = 5;
 const TFTP_PROBE_SECONDS = 60;
 
 /** One answer as the machine saw it. `status` 0: no answer at all. */
@@ -28,6 +28,8 @@ export interface HttpRequest {
 
 /** A route as fastify registered it, e.g. `{ methods: ["GET", "HEAD"], url: "/files/:id/:name" }`. */
 export interface Route {
+  /** `http://ADDRESS:PORT` of the listener that serves it. */
+  readonly origin: string;
   readonly methods: readonly string[];
   readonly url: string;
 }
@@ -46,8 +48,7 @@ export class MachineSide {
 
   constructor(
     private readonly machine: NetHost,
-    /** `http://SERVER:PORT`: only URLs under it are followed. */
-    readonly origin: string,
+    /** Only URLs on this address (any port) are followed. */
     private readonly serverAddress: string,
   ) {}
 
@@ -68,7 +69,7 @@ export class MachineSide {
     this.#crawled.add(url);
     const got = await this.http("GET", url);
     await this.http("HEAD", url);
-    for (const named of urlsUnder(this.origin, got.response)) await this.crawl(named);
+    for (const named of urlsOn(this.serverAddress, got.response)) await this.crawl(named);
   }
 
   /** A first stage over TFTP, as PXE firmware loads it. */
@@ -129,11 +130,11 @@ export class MachineSide {
             !this.probes.some(
               (got) =>
                 got.method === method &&
-                got.url.startsWith(this.origin) &&
+                got.url.startsWith(`${route.origin}/`) &&
                 routePattern(route.url).test(new URL(got.url).pathname),
             ),
         )
-        .map((method) => `${method} ${route.url}`),
+        .map((method) => `${method} ${route.origin}${route.url}`),
     );
   }
 
@@ -151,11 +152,11 @@ export class MachineSide {
   }
 }
 
-/** Absolute URLs under `origin` named anywhere in `text` (scripts, event logs, pages). */
-export function urlsUnder(origin: string, text: string): string[] {
-  return [...text.matchAll(/https?:\/\/[^\s"'<>`()]+/g)]
+/** Absolute HTTP URLs on `address` named anywhere in `text` (scripts, event logs, pages). */
+export function urlsOn(address: string, text: string): string[] {
+  return [...text.matchAll(/http:\/\/[^\s"'<>`()]+/g)]
     .map((match) => match[0].replace(/[.,;:]+$/, ""))
-    .filter((url) => url.startsWith(origin));
+    .filter((url) => URL.canParse(url) && new URL(url).hostname === address);
 }
 
 /** fastify's `/files/:id/:name` as a pattern for request paths. */
@@ -173,12 +174,31 @@ function routePattern(url: string): RegExp {
   return new RegExp(`^${pattern}/?$`);
 }
 
-/** The routes support/route-recorder.mjs wrote. */
-export async function recordedRoutes(file: string): Promise<Route[]> {
-  return (await readFile(file, "utf8").catch(() => ""))
+type RecorderLine =
+  | { instance: number; methods: string[]; url: string }
+  | { instance: number; address: string; port: number };
+
+/**
+ * The routes support/route-recorder.mjs wrote, of the instances that listened; `wildcard`
+ * stands for a listener on 0.0.0.0 (the machines reach it there).
+ */
+export async function servedRoutes(file: string, wildcard: string): Promise<Route[]> {
+  const lines = (await readFile(file, "utf8").catch(() => ""))
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as Route);
+    .map((line) => JSON.parse(line) as RecorderLine);
+  const origins = new Map<number, string>();
+  for (const line of lines) {
+    if (!("port" in line)) continue;
+    const host = ["0.0.0.0", "::"].includes(line.address) ? wildcard : line.address;
+    origins.set(line.instance, `http://${host}:${line.port}`);
+  }
+  return lines.flatMap((line) => {
+    const origin = origins.get(line.instance);
+    return "url" in line && origin !== undefined
+      ? [{ origin, methods: line.methods, url: line.url }]
+      : [];
+  });
 }
 
 /** "METHOD URL carries the NAME" for every secret found in any probe. */
