@@ -37,6 +37,12 @@ export function registerEventStream(
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
+    // A HEAD response has no body, and Node sends its headers only at end(): a stream kept
+    // open would never answer, and hold a subscription until the client gives up.
+    if (request.method === "HEAD") {
+      response.end();
+      return;
+    }
     response.write(`retry: ${RECONNECT_MS}\n\n`);
     response.write(sseMessage("snapshot", model.snapshot()));
     const unsubscribe = model.updates.on((update) => {

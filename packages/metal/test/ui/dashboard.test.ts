@@ -107,6 +107,12 @@ describe("the dashboard server", () => {
     controller.abort();
   });
 
+  it("answers HEAD of the event stream at once, with its headers and no stream", async () => {
+    const response = await fetch(new URL("events", dashboard.url), { method: "HEAD" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+  });
+
   it("shows a deploy's plan and each node's progress", async () => {
     const time = Date.now();
     deployEvents.emit({
