@@ -11,6 +11,7 @@ import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
+import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
 import { FileStateStore } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
@@ -83,6 +84,8 @@ async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
   const store = await FileStateStore.open(options.stateDir);
+  // A run killed with SIGKILL leaves its hosts' key trees behind; the next run removes them.
+  await removeStaleExtraFiles();
   try {
     return await runWithStore(options, store);
   } finally {

@@ -3,7 +3,7 @@
  * pre-generated SSH host key (so sops-nix can decrypt on the very first boot), and the
  * known_hosts line that pins that key for the first SSH to the installed system.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Host } from "../inventory/types.js";
@@ -36,6 +36,35 @@ export interface ExtraFiles {
   cleanup(): Promise<void>;
 }
 
+/** Temporary trees are named with the PID of their process, so a later run can sweep them. */
+const TEMP_PREFIX = "metal-extra-files-";
+const TEMP_NAME = new RegExp(`^${TEMP_PREFIX}(\\d+)-`);
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, owned by someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes extra-files trees left by a metal process that died without its `finally` (SIGKILL,
+ * power loss): they hold a host's private key. Returns the paths removed.
+ */
+export async function removeStaleExtraFiles(directory: string = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1]);
+    if (!pid || isAlive(pid)) continue;
+    await rm(path.join(directory, name), { recursive: true, force: true });
+    removed.push(path.join(directory, name));
+  }
+  return removed;
+}
+
 /**
  * Copies the host key (and `files`) into a fresh 0700 temporary directory. The caller must call
  * `cleanup` in a `finally`; on error here nothing is left behind.
@@ -48,7 +77,7 @@ export async function buildExtraFiles(
   for (const file of files) checkTargetPath(file.path);
   const { privateKey, publicKey } = await readHostKey(host, secretsDir);
 
-  const root = await mkdtemp(path.join(tmpdir(), `metal-extra-files-${host.name}-`));
+  const root = await mkdtemp(path.join(tmpdir(), `${TEMP_PREFIX}${process.pid}-${host.name}-`));
   const cleanup = () => rm(root, { recursive: true, force: true });
   try {
     await chmod(root, PRIVATE_DIR_MODE);

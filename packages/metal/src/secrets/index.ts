@@ -8,6 +8,7 @@ export * from "./errors.js";
 export {
   buildExtraFiles,
   knownHostsLine,
+  removeStaleExtraFiles,
   HOST_KEY_TARGET,
   type ExtraFiles,
 } from "./extra-files.js";

@@ -1,9 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HostKeyMissingError } from "../../src/secrets/errors.js";
-import { buildExtraFiles, knownHostsLine } from "../../src/secrets/extra-files.js";
+import {
+  buildExtraFiles,
+  knownHostsLine,
+  removeStaleExtraFiles,
+} from "../../src/secrets/extra-files.js";
 import { privatePaths } from "../../src/secrets/layout.js";
 import { reconcileSecrets } from "../../src/secrets/reconcile.js";
 import { host, inventory, workspace, type Workspace, SOPS_TEST_TIMEOUT } from "./helpers.js";
@@ -91,5 +97,25 @@ describe("knownHostsLine", { timeout: SOPS_TEST_TIMEOUT }, () => {
     expect(
       execFileSync("ssh-keygen", ["-F", "192.168.1.11", "-f", knownHosts], { encoding: "utf8" }),
     ).toContain("ssh-ed25519");
+  });
+});
+
+describe("removeStaleExtraFiles", () => {
+  it("removes the key trees of dead metal processes and keeps those of live ones", async () => {
+    const tmp = await mkdtemp(path.join(tmpdir(), "metal-stale-"));
+    try {
+      const dead = await execa(process.execPath, [
+        "-e",
+        "process.stdout.write(String(process.pid))",
+      ]);
+      const stale = path.join(tmp, `metal-extra-files-${dead.stdout}-node1-abc`);
+      const live = path.join(tmp, `metal-extra-files-${process.pid}-node2-def`);
+      const unrelated = path.join(tmp, "something-else");
+      for (const dir of [stale, live, unrelated]) await mkdir(dir);
+      expect(await removeStaleExtraFiles(tmp)).toEqual([stale]);
+      expect((await readdir(tmp)).sort()).toEqual([path.basename(live), "something-else"].sort());
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });
