@@ -10,6 +10,7 @@ import { VirtualNetwork, type NetHost } from "../packages/lab/src/netns.js";
 import {
   LAB_DHCP_CLIENT,
   LAB_PROXY_SERVER,
+  proxyDnsmasqArgs,
   runLabEntry,
 } from "../packages/netboot/test/dhcp/lab.js";
 
@@ -84,18 +85,7 @@ try {
 
   const dnsmasq = server.run(
     "dnsmasq",
-    [
-      "--port=0",
-      "--bind-interfaces",
-      "--interface=eth0",
-      "--dhcp-range=10.77.0.0,proxy",
-      "--pxe-service=x86PC,Network boot,undionly",
-      "--keep-in-foreground",
-      "--quiet-dhcp",
-      "--log-facility=/dev/null",
-      "--conf-file=/dev/null",
-      "--dhcp-leasefile=/dev/null",
-    ],
+    proxyDnsmasqArgs(["--quiet-dhcp", "--log-facility=/dev/null", "--dhcp-leasefile=/dev/null"]),
     { reject: false },
   );
   await new Promise((resolve) => setTimeout(resolve, DNSMASQ_START_MS));
