@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { onLines } from "../packages/lab/src/lines.js";
 import { VirtualNetwork } from "../packages/lab/src/netns.js";
 import type { QemuMachine } from "../packages/lab/src/qemu.js";
 import {
@@ -91,19 +92,13 @@ async function waitForLines(
   timeoutSeconds: number,
 ): Promise<boolean> {
   let matched = 0;
-  let buffered = "";
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutSeconds * 1000);
-    capture.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        process.stdout.write(`  ${line.trim()}\n`);
-        if (stop.pattern.test(line) && ++matched >= stop.count) {
-          clearTimeout(timer);
-          resolve(true);
-        }
+    onLines(capture.stdout, (line) => {
+      process.stdout.write(`  ${line.trim()}\n`);
+      if (stop.pattern.test(line) && ++matched >= stop.count) {
+        clearTimeout(timer);
+        resolve(true);
       }
     });
   });

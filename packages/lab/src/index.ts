@@ -13,3 +13,5 @@ export * from "./magic-packet.js";
 export * from "./wol-gate.js";
 export * from "./lab.js";
 export * from "./udp-relay.js";
+export * from "./lines.js";
+export * from "./report-listener.js";

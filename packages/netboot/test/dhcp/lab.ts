@@ -6,6 +6,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { onLines } from "../../../lab/src/lines.js";
 import type { NetHost, VirtualNetwork } from "../../../lab/src/netns.js";
 import { QemuMachine, type MachineSpec } from "../../../lab/src/qemu.js";
 
@@ -111,12 +112,8 @@ export function runLabEntry<T extends object>(
   const child = execa(file, args, { reject: false, stderr: "inherit", buffer: false });
   const records: T[] = [];
   const waiters: Array<() => void> = [];
-  let pending = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{")) records.push(JSON.parse(line) as T);
+  onLines(child.stdout, (line) => {
+    if (line.startsWith("{")) records.push(JSON.parse(line) as T);
     for (const wake of waiters.splice(0)) wake();
   });
   return {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onLines } from "../../../lab/src/lines.js";
 import { VirtualNetwork, type NetHost } from "../../../lab/src/netns.js";
 import type { NetbootEvent } from "../../src/events.js";
 import { decodeTftp } from "../../src/tftp/decode.js";
@@ -31,16 +32,6 @@ let server: NetHost;
 let base: string;
 const children: ResultPromise[] = [];
 const events: NetbootEvent[] = [];
-
-function lines(child: ResultPromise, stream: "stdout" | "stderr", onLine: (line: string) => void) {
-  let pending = "";
-  child[stream]?.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    const complete = pending.split("\n");
-    pending = complete.pop() ?? "";
-    complete.forEach(onLine);
-  });
-}
 
 function spawn(argv: [string, string[]]): ResultPromise {
   const child = execa(argv[0], argv[1], { buffer: false, reject: false });
@@ -70,7 +61,7 @@ beforeAll(async () => {
 
   const tftp = spawn(server.argv(TSX, [ENTRY, root, "0.0.0.0", "69"]));
   let listening = false;
-  lines(tftp, "stdout", (line) => {
+  onLines(tftp.stdout, (line) => {
     if (line.startsWith("listening")) listening = true;
     else if (line.startsWith("{")) events.push(JSON.parse(line) as NetbootEvent);
   });
@@ -124,8 +115,8 @@ async function captureRequests(boot: () => Promise<void>): Promise<Buffer[]> {
   );
   let capturing = false;
   const payloads: Buffer[] = [];
-  lines(capture, "stderr", (line) => (capturing ||= line.includes("Capturing on")));
-  lines(capture, "stdout", (hex) => {
+  onLines(capture.stderr, (line) => (capturing ||= line.includes("Capturing on")));
+  onLines(capture.stdout, (hex) => {
     if (hex) payloads.push(Buffer.from(hex.replaceAll(":", ""), "hex"));
   });
   await until(() => capturing, 60_000, "tshark");
