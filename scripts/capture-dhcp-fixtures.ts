@@ -14,9 +14,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { onLines } from "../packages/lab/src/lines.js";
 import { VirtualNetwork } from "../packages/lab/src/netns.js";
+import type { QemuMachine } from "../packages/lab/src/qemu.js";
 import {
-  qemuArgs,
+  startLabMachine,
+  proxyDnsmasqArgs,
   routerDnsmasqArgs,
   type LabFirmware,
 } from "../packages/netboot/test/dhcp/lab.js";
@@ -89,19 +92,13 @@ async function waitForLines(
   timeoutSeconds: number,
 ): Promise<boolean> {
   let matched = 0;
-  let buffered = "";
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutSeconds * 1000);
-    capture.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        process.stdout.write(`  ${line.trim()}\n`);
-        if (stop.pattern.test(line) && ++matched >= stop.count) {
-          clearTimeout(timer);
-          resolve(true);
-        }
+    onLines(capture.stdout, (line) => {
+      process.stdout.write(`  ${line.trim()}\n`);
+      if (stop.pattern.test(line) && ++matched >= stop.count) {
+        clearTimeout(timer);
+        resolve(true);
       }
     });
   });
@@ -112,6 +109,7 @@ async function capture(scenario: Scenario): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), "dhcp-capture-"));
   const network = await VirtualNetwork.create();
   const children: ResultPromise[] = [];
+  let machine: QemuMachine | undefined;
   try {
     if (scenario.withDnsmasq) {
       const router = await network.addHost("router", 1, { ipv6: "fd77::1/64" });
@@ -124,20 +122,13 @@ async function capture(scenario: Scenario): Promise<void> {
         }),
         proxy.run(
           "dnsmasq",
-          [
-            "--port=0",
-            "--bind-interfaces",
-            "--interface=eth0",
-            "--dhcp-range=10.77.0.0,proxy",
-            "--pxe-service=x86PC,Network boot,undionly",
+          proxyDnsmasqArgs([
             "--pxe-service=X86-64_EFI,Network boot,ipxe",
             "--pxe-service=BC_EFI,Network boot,ipxe",
-            "--keep-in-foreground",
             "--log-dhcp",
-            "--conf-file=/dev/null",
             `--dhcp-leasefile=${path.join(work, "proxy.leases")}`,
             "--log-facility=-",
-          ],
+          ]),
           { reject: false, stdout: "inherit", stderr: "inherit" },
         ),
       );
@@ -160,11 +151,7 @@ async function capture(scenario: Scenario): Promise<void> {
     children.push(sniffer);
     // tshark needs a moment before it captures; firmware takes far longer to send anything.
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const [qemu, qemuArgv] = network.lanArgv(
-      "qemu-system-x86_64",
-      qemuArgs(scenario.firmware, tap, work),
-    );
-    children.push(execa(qemu, qemuArgv, { reject: false }));
+    machine = await startLabMachine(scenario.firmware, network, tap, work);
     const complete = await waitForLines(sniffer, scenario.stopWhen, scenario.timeoutSeconds);
     if (!complete) throw new Error(`${scenario.name}: stop condition not seen in time`);
     // Let tshark write the last packets before it is stopped.
@@ -199,6 +186,7 @@ async function capture(scenario: Scenario): Promise<void> {
     copyFileSync(pcap, path.join(FIXTURES, `${scenario.name}.pcap`));
     console.log(`  wrote ${scenario.name}.txt and ${scenario.name}.pcap`);
   } finally {
+    await machine?.stop();
     for (const child of children) child.kill("SIGKILL");
     await Promise.allSettled(children);
     await network.destroy();

@@ -13,7 +13,7 @@ import { execa } from "execa";
 import { VirtualNetwork } from "../packages/lab/src/netns.js";
 import {
   LAB_PROXY_SERVER,
-  qemuArgs,
+  startLabMachine,
   routerDnsmasqArgs,
   runLabEntry,
   type LabFirmware,
@@ -55,11 +55,7 @@ try {
   const sniffer = execa(tshark, tsharkArgs, { reject: false, stdout: "inherit", stderr: "ignore" });
   // tshark needs a moment before it captures.
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  const [qemu, qemuArgv] = network.lanArgv(
-    "qemu-system-x86_64",
-    qemuArgs(firmware as LabFirmware, "tap0", work),
-  );
-  const machine = execa(qemu, qemuArgv, { reject: false });
+  const machine = await startLabMachine(firmware as LabFirmware, network, "tap0", work);
   const started = Date.now();
   try {
     const fetched = await server.waitFor(
@@ -77,9 +73,10 @@ try {
   // SIGINT lets tshark flush the packet lines it still buffers.
   sniffer.kill("SIGINT");
   await sniffer;
-  for (const child of [machine, router]) child.kill("SIGKILL");
+  await machine.stop();
+  router.kill("SIGKILL");
   await server.stop();
-  await Promise.allSettled([machine, router]);
+  await Promise.allSettled([router]);
 } finally {
   await network.destroy();
   rmSync(work, { recursive: true, force: true });

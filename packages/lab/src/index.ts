@@ -14,3 +14,5 @@ export * from "./wol-gate.js";
 export * from "./lab.js";
 export * from "./host-tool.js";
 export * from "./udp-relay.js";
+export * from "./lines.js";
+export * from "./report-listener.js";

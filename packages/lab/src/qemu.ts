@@ -28,6 +28,8 @@ export interface MachineSpec {
   /** Raw disk image; boots first, falling through to the NIC while it is blank. */
   readonly disk?: string;
   readonly memoryMiB?: number;
+  /** SMBIOS system UUID (what PXE firmware sends as DHCP option 97); QEMU picks none without. */
+  readonly uuid?: string;
   /**
    * Make a guest reboot or poweroff end QEMU (handy with `poweroff -f` as the end of a test).
    * Otherwise a guest poweroff leaves the machine "off", ready for powerOn() again.
@@ -111,6 +113,7 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
   // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
   // "off" and can be woken again (by Wake-on-LAN) like real hardware.
   argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
+  if (spec.uuid) argv.push("-uuid", spec.uuid);
   if (spec.firmware === "uefi")
     argv.push(
       "-machine",

@@ -8,6 +8,7 @@
 import { execa, type ResultPromise } from "execa";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LabError, MagicPacketError } from "./errors.js";
+import { onLines } from "./lines.js";
 import { parseMagicPacket } from "./magic-packet.js";
 import type { VirtualNetwork } from "./netns.js";
 
@@ -99,17 +100,10 @@ export class WolGate {
     const child = execa(file, args, { reject: false, stdin: "ignore" });
     this.#process = child;
     let ready = false;
-    let pending = "";
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (line === "listening") ready = true;
-        else if (line)
-          void this.#receive(JSON.parse(line) as { port: number; from: string; hex: string });
-      }
+    onLines(child.stdout, (line) => {
+      if (line === "listening") ready = true;
+      else if (line)
+        void this.#receive(JSON.parse(line) as { port: number; from: string; hex: string });
     });
     let exited = false;
     void child.then(() => (exited = true));

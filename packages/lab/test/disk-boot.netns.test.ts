@@ -10,7 +10,7 @@ import { defaultCacheDir, fetchKernel, type LabKernel } from "../src/kernel.js";
 import { VirtualNetwork } from "../src/netns.js";
 import { QemuMachine, type Firmware } from "../src/qemu.js";
 import { HomeRouter } from "../src/router.js";
-import { ReportListener } from "./support/report-listener.js";
+import { ReportListener } from "../src/report-listener.js";
 
 const REPORT_PORT = 8080;
 const BOOT_TIMEOUT_MS = 240_000;

@@ -44,6 +44,12 @@ describe("qemuArgv", () => {
     ]);
   });
 
+  it("gives the machine the SMBIOS UUID it is told, which PXE firmware sends as option 97", () => {
+    expect(optionAfter(qemuArgv(base, files), "-uuid")).toEqual([]);
+    const uuid = "8f2b6c1e-4d3a-4b5c-9e7f-0a1b2c3d4e5f";
+    expect(optionAfter(qemuArgv({ ...base, uuid }, files), "-uuid")).toEqual([uuid]);
+  });
+
   it("turns the NIC's iPXE ROM off for native UEFI PXE", () => {
     const devices = optionAfter(qemuArgv({ ...base, nicBoot: "native" }, files), "-device");
     expect(devices.at(-1)).toMatch(/,romfile=$/);

@@ -18,3 +18,4 @@ export * from "./cli/event-logger.js";
 // with other protocols' names; the server itself also at the top level.
 export * as tftp from "./tftp/index.js";
 export { TftpServer, type TftpServerAddress, type TftpServerOptions } from "./tftp/server.js";
+export * from "./boot-urls.js";

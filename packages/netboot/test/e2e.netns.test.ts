@@ -9,8 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildInitramfs, fetchKernel, initPreamble, Lab, type LabKernel } from "lab";
-import { ReportListener } from "../../lab/test/support/report-listener.js";
+import {
+  buildInitramfs,
+  fetchKernel,
+  initPreamble,
+  Lab,
+  onLines,
+  ReportListener,
+  type LabKernel,
+} from "lab";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const BOOT_TIMEOUT_MS = 300_000;
@@ -125,17 +132,11 @@ describe("netboot serve boots real firmware next to a home router", () => {
 /** Collects the JSON log lines and resolves once the server says it is serving. */
 function waitForServing(child: ResultPromise, into: LoggedEvent[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    let pending = "";
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines.filter(Boolean)) {
-        const entry = JSON.parse(line) as LoggedEvent;
-        into.push(entry);
-        if (entry.msg.startsWith("serving on")) resolve();
-      }
+    onLines(child.stdout, (line) => {
+      if (!line) return;
+      const entry = JSON.parse(line) as LoggedEvent;
+      into.push(entry);
+      if (entry.msg.startsWith("serving on")) resolve();
     });
     void child.then((result) =>
       reject(new Error(`netboot serve exited early (${result.exitCode}): ${result.stderr}`)),

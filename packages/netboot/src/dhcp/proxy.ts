@@ -10,6 +10,7 @@
  */
 import { archInfo, type ArchInfo } from "../arch.js";
 import { DhcpDecodeError } from "../errors.js";
+import { firstStageUrl, ipxeScriptUrl } from "../boot-urls.js";
 import { firstStageFor, type FirstStageBinaries } from "../ipxe/first-stage.js";
 import type { Mac } from "../mac.js";
 import type { BootDecision } from "../policy.js";
@@ -150,16 +151,6 @@ export interface ProxyReply {
   readonly reply: DhcpPacket;
   readonly destination: Endpoint;
   readonly bootFile: string;
-}
-
-/** The iPXE script URL: iPXE is running already, so it gets its script, not a first stage. */
-export function ipxeScriptUrl(httpBaseUrl: string, mac: Mac): string {
-  return `${httpBaseUrl}/boot/${mac}.ipxe`;
-}
-
-/** Where UEFI HTTP boot clients fetch first-stage binaries. */
-export function firstStageUrl(httpBaseUrl: string, binary: string): string {
-  return `${httpBaseUrl}/ipxe/${binary}`;
 }
 
 function bootFileFor(input: ProxyReplyInput, pxe: PxeRequest): string | Ignore {

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { bootFilePath } from "../boot-urls.js";
 import { ConfigError } from "../errors.js";
 
 export interface BootFile {
@@ -21,7 +22,7 @@ const UNSAFE_NAME_CHARACTERS = /[^A-Za-z0-9._+-]/g;
 const FALLBACK_NAME = "file";
 
 export function bootFileUrlPath(file: BootFile): string {
-  return `/files/${file.id}/${file.name}`;
+  return bootFilePath(file.id, file.name);
 }
 
 export class BootFileTable {

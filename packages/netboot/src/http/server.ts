@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { ConfigError, PathRefusedError } from "../errors.js";
 import type { NetbootEvents } from "../events.js";
+import { BOOT_ROUTES, SCRIPT_SUFFIX, scriptPath } from "../boot-urls.js";
 import { DEBIAN_IPXE_DIR } from "../ipxe/first-stage.js";
 import {
   renderBootScript,
@@ -66,8 +67,8 @@ export interface BootHttpServer {
  */
 export const FILE_CHUNK_BYTES = 256 * 1024;
 
-const SCRIPT_SUFFIX = ".ipxe";
 const TEXT = "text/plain; charset=utf-8";
+const EXAMPLE_MAC = "52:54:00:12:34:56";
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", ""]);
 
 export function createBootHttpServer(options: BootHttpServerOptions): BootHttpServer {
@@ -82,11 +83,15 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     events.emit({ type: "server.error", server: "http", error: error.message });
   });
 
-  app.get<{ Params: { script: string } }>("/boot/:script", async (request, reply) => {
+  app.get<{ Params: { script: string } }>(BOOT_ROUTES.script, async (request, reply) => {
     const { script } = request.params;
     const macText = script.endsWith(SCRIPT_SUFFIX) ? script.slice(0, -SCRIPT_SUFFIX.length) : "";
     if (!isMac(macText)) {
-      return sendText(reply, 400, `${script} is not <MAC>.ipxe, e.g. /boot/52:54:00:12:34:56.ipxe`);
+      return sendText(
+        reply,
+        400,
+        `${script} is not <MAC>${SCRIPT_SUFFIX}, e.g. ${scriptPath(EXAMPLE_MAC)}`,
+      );
     }
     const mac = parseMac(macText);
     let decision: BootDecision;
@@ -149,7 +154,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
 
   app.route<{ Params: { id: string; name: string }; Querystring: { mac?: string } }>({
     method: ["GET", "HEAD"],
-    url: "/files/:id/:name",
+    url: BOOT_ROUTES.bootFile,
     handler: async (request, reply) => {
       const file = files.get(request.params.id);
       if (!file || file.name !== request.params.name) {
@@ -167,7 +172,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
 
   app.route<{ Params: { name: string } }>({
     method: ["GET", "HEAD"],
-    url: "/ipxe/:name",
+    url: BOOT_ROUTES.firstStage,
     handler: async (request, reply) => {
       let file: RootedFile;
       try {

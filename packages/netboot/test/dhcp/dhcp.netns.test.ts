@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VirtualNetwork, type NetHost } from "../../../lab/src/netns.js";
 import type { NetbootEvent } from "../../src/index.js";
@@ -15,7 +15,7 @@ import {
   LAB_DHCP_CLIENT,
   LAB_MAC,
   LAB_PROXY_SERVER,
-  qemuArgs,
+  startLabMachine,
   routerDnsmasqArgs,
   runLabEntry,
   type JsonLineProcess,
@@ -83,10 +83,8 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
     return server;
   }
 
-  function bootMachine(firmware: LabFirmware) {
-    const [file, args] = network.lanArgv("qemu-system-x86_64", qemuArgs(firmware, "tap0", work));
-    const machine = execa(file, args, { reject: false });
-    running.push(machine);
+  async function bootMachine(firmware: LabFirmware) {
+    running.push(await startLabMachine(firmware, network, "tap0", work));
   }
 
   function repliesOf(server: JsonLineProcess<ServerRecord>) {
@@ -103,7 +101,7 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
     { timeout: BOOT_TIMEOUT_MS + 30_000 },
     async (_name, firmware) => {
       const server = await startServer();
-      bootMachine(firmware);
+      await bootMachine(firmware);
       const fetched = await server.waitFor(
         (record) => record.kind === "http",
         BOOT_TIMEOUT_MS,
@@ -122,7 +120,7 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
     { timeout: BOOT_TIMEOUT_MS + 30_000 },
     async () => {
       const server = await startServer();
-      bootMachine("ovmf-native");
+      await bootMachine("ovmf-native");
       const fetched = await server.waitFor(
         (record) => record.kind === "tftp",
         BOOT_TIMEOUT_MS,

@@ -9,25 +9,12 @@ import {
   proxyReply,
   readOption,
 } from "../../src/index.js";
+import { fuzzDecoder, fuzzSettings } from "../support/fuzz.js";
 import { allCapturedPayloads } from "./fixtures.js";
 
-/** FUZZ_ITERATIONS=5000000 for a longer run; FUZZ_SEED to replay a failure. */
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
+const FUZZ = fuzzSettings(0x5eed);
 const MAX_RANDOM_LENGTH = 700;
 const OPTIONS_START = 240;
-
-/** mulberry32: a small seeded generator, so a failing input can be replayed from its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function randomPacket(random: () => number, seeds: readonly Buffer[]): Buffer {
   const int = (max: number) => Math.floor(random() * max);
@@ -56,45 +43,46 @@ function randomPacket(random: () => number, seeds: readonly Buffer[]): Buffer {
   return kind === 2 ? seed : seed.subarray(0, int(seed.length + 1));
 }
 
-describe("DHCP decoder under fuzzing", () => {
-  it(`throws nothing but DhcpDecodeError for ${ITERATIONS} random and mutated packets (seed ${SEED})`, () => {
-    const random = generator(SEED);
-    const seeds = allCapturedPayloads();
-    let decoded = 0;
-    for (let i = 0; i < ITERATIONS; i++) {
-      const bytes = randomPacket(random, seeds);
+/** Decodes, reads every option, and runs the proxy decision on what decodes. */
+function exercise(bytes: Buffer): void {
+  const packet = decodeDhcp(bytes);
+  try {
+    for (const spec of DHCP_OPTIONS) {
       try {
-        const packet = decodeDhcp(bytes);
-        decoded++;
-        for (const spec of DHCP_OPTIONS) {
-          try {
-            readOption(packet, spec.name);
-          } catch (error) {
-            if (!(error instanceof DhcpDecodeError)) throw error;
-          }
-        }
-        // The decision function turns any decodable packet into a reason or a reply that encodes.
-        for (const port of [67, 4011]) {
-          const outcome = proxyReply({
-            request: packet,
-            port,
-            source: { address: "10.0.0.9", port: 68 },
-            serverAddress: "10.0.0.1",
-            httpBaseUrl: "http://10.0.0.1:8080",
-            firstStages: DEBIAN_FIRST_STAGES,
-            decision: { action: "boot", spec: { kernel: "/k", initrds: [] } },
-            broadcastAddress: "255.255.255.255",
-          });
-          if ("reply" in outcome) decodeDhcp(encodeDhcp(outcome.reply));
-        }
+        readOption(packet, spec.name);
       } catch (error) {
-        if (error instanceof DhcpDecodeError) continue;
-        throw new Error(
-          `iteration ${i} (seed ${SEED}) threw ${String(error)} for ${bytes.toString("hex")}`,
-        );
+        if (!(error instanceof DhcpDecodeError)) throw error;
       }
     }
+    // The decision function turns any decodable packet into a reason or a reply that encodes.
+    for (const port of [67, 4011]) {
+      const outcome = proxyReply({
+        request: packet,
+        port,
+        source: { address: "10.0.0.9", port: 68 },
+        serverAddress: "10.0.0.1",
+        httpBaseUrl: "http://10.0.0.1:8080",
+        firstStages: DEBIAN_FIRST_STAGES,
+        decision: { action: "boot", spec: { kernel: "/k", initrds: [] } },
+        broadcastAddress: "255.255.255.255",
+      });
+      if ("reply" in outcome) decodeDhcp(encodeDhcp(outcome.reply));
+    }
+  } catch (error) {
+    if (!(error instanceof DhcpDecodeError)) throw error;
+  }
+}
+
+describe("DHCP decoder under fuzzing", () => {
+  it(`throws nothing but DhcpDecodeError for ${FUZZ.iterations} random and mutated packets (seed ${FUZZ.seed})`, () => {
+    const seeds = allCapturedPayloads();
+    const { decoded } = fuzzDecoder({
+      settings: FUZZ,
+      generate: (random) => randomPacket(random, seeds),
+      exercise,
+      typedError: DhcpDecodeError,
+    });
     // The mutations must reach past the structural checks, or the test proves little.
-    expect(decoded).toBeGreaterThan(ITERATIONS / 10);
+    expect(decoded).toBeGreaterThan(FUZZ.iterations / 10);
   }, 120_000);
 });

@@ -1,62 +1,57 @@
 /**
- * Helpers shared by the DHCP namespace tests, the fixture capture script and the DHCP
- * benchmark: QEMU command lines for the firmware we test against, and child processes (our
+ * Helpers shared by the DHCP and TFTP namespace tests, the fixture capture scripts and the DHCP
+ * benchmark: QEMU machines with the firmware we test against (lab's QemuMachine), and child processes (our
  * lab entries, dnsmasq) inside a namespace whose JSON-line output can be awaited.
  */
-import { copyFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
-import type { NetHost } from "../../../lab/src/netns.js";
+import { onLines } from "../../../lab/src/lines.js";
+import type { NetHost, VirtualNetwork } from "../../../lab/src/netns.js";
+import { QemuMachine, type MachineSpec } from "../../../lab/src/qemu.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const LAB_PROXY_SERVER = path.join(here, "lab-proxy-server.ts");
 export const LAB_DHCP_CLIENT = path.join(here, "lab-dhcp-client.ts");
 
-export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 export const LAB_MAC = "52:54:00:77:00:01";
 export const LAB_UUID = "8f2b6c1e-4d3a-4b5c-9e7f-0a1b2c3d4e5f";
+const LAB_MEMORY_MIB = 256;
 
 /** bios-ipxe: SeaBIOS + iPXE ROM; ovmf-native: OVMF's own PXE; ovmf-ipxe: OVMF + iPXE EFI ROM. */
 export type LabFirmware = "bios-ipxe" | "ovmf-native" | "ovmf-ipxe";
 
-/** A diskless QEMU machine that network-boots from `tap` (TCG; LAB-NOTES "Firmware"). */
-export function qemuArgs(firmware: LabFirmware, tap: string, workDir: string): string[] {
-  const common = [
-    "-accel",
-    "tcg",
-    "-m",
-    "256",
-    "-display",
-    "none",
-    "-vga",
-    "none",
-    "-monitor",
-    "none",
-    "-serial",
-    "none",
-    "-uuid",
-    LAB_UUID,
-    "-netdev",
-    `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-  ];
-  const nic = `virtio-net-pci,netdev=n0,mac=${LAB_MAC}`;
-  if (firmware === "bios-ipxe") return [...common, "-boot", "n", "-device", nic];
-  const vars = path.join(workDir, `${tap}-vars.fd`);
-  copyFileSync(OVMF_VARS, vars);
-  return [
-    ...common,
-    "-machine",
-    "q35",
-    "-drive",
-    `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-    "-drive",
-    `if=pflash,format=raw,unit=1,file=${vars}`,
-    "-device",
-    // An empty romfile drops the iPXE ROM: the firmware's own PXE stack answers (LAB-NOTES).
-    firmware === "ovmf-native" ? `${nic},romfile=` : nic,
-  ];
+const FIRMWARE_SPECS: Record<LabFirmware, Pick<MachineSpec, "firmware" | "nicBoot">> = {
+  "bios-ipxe": { firmware: "bios", nicBoot: "ipxe" },
+  // No NIC ROM: the firmware's own PXE stack answers, as on real UEFI hardware (LAB-NOTES).
+  "ovmf-native": { firmware: "uefi", nicBoot: "native" },
+  "ovmf-ipxe": { firmware: "uefi", nicBoot: "ipxe" },
+};
+
+/**
+ * Powers on a diskless QEMU machine (TCG) that network-boots from `tap` in the network's lan
+ * namespace; stop() it when done. Files go to a folder of `workDir` named after tap and firmware.
+ */
+export async function startLabMachine(
+  firmware: LabFirmware,
+  network: VirtualNetwork,
+  tap: string,
+  workDir: string,
+  options: { readonly mac?: string; readonly noReboot?: boolean } = {},
+): Promise<QemuMachine> {
+  const machine = await QemuMachine.create({
+    name: `${tap}-${firmware}`,
+    ...FIRMWARE_SPECS[firmware],
+    mac: options.mac ?? LAB_MAC,
+    uuid: LAB_UUID,
+    memoryMiB: LAB_MEMORY_MIB,
+    noReboot: options.noReboot,
+    workDir: path.join(workDir, `${tap}-${firmware}`),
+    network: { namespace: network.lan, tap },
+    accelerator: "tcg",
+  });
+  await machine.powerOn();
+  return machine;
 }
 
 /** dnsmasq as the home router: addresses only, no DNS, IPv6 RAs so iPXE need not wait for SLAAC. */
@@ -74,6 +69,23 @@ export function routerDnsmasqArgs(leaseFile: string): string[] {
     "--conf-file=/dev/null",
     `--dhcp-leasefile=${leaseFile}`,
     "--log-facility=-",
+  ];
+}
+
+/**
+ * dnsmasq as the reference proxyDHCP server (the peer our answers are compared with): proxy
+ * mode on 10.77.0.0/24, a BIOS PXE service; `extra` adds services, logging and the lease file.
+ */
+export function proxyDnsmasqArgs(extra: readonly string[]): string[] {
+  return [
+    "--port=0",
+    "--bind-interfaces",
+    "--interface=eth0",
+    "--dhcp-range=10.77.0.0,proxy",
+    "--pxe-service=x86PC,Network boot,undionly",
+    "--keep-in-foreground",
+    "--conf-file=/dev/null",
+    ...extra,
   ];
 }
 
@@ -100,12 +112,8 @@ export function runLabEntry<T extends object>(
   const child = execa(file, args, { reject: false, stderr: "inherit", buffer: false });
   const records: T[] = [];
   const waiters: Array<() => void> = [];
-  let pending = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) if (line.startsWith("{")) records.push(JSON.parse(line) as T);
+  onLines(child.stdout, (line) => {
+    if (line.startsWith("{")) records.push(JSON.parse(line) as T);
     for (const wake of waiters.splice(0)) wake();
   });
   return {

@@ -10,35 +10,28 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onLines } from "../../../lab/src/lines.js";
 import { VirtualNetwork, type NetHost } from "../../../lab/src/netns.js";
 import type { NetbootEvent } from "../../src/events.js";
 import { decodeTftp } from "../../src/tftp/decode.js";
+import { startLabMachine, type LabFirmware } from "../dhcp/lab.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TSX = path.resolve(here, "../../../../node_modules/.bin/tsx");
 const ENTRY = path.join(here, "serve.entry.ts");
 const FIXTURES = path.resolve(here, "../fixtures/tftp");
 const IPXE_DIR = "/usr/lib/ipxe";
-const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+const BIOS_MAC = "52:54:00:78:04:10";
+const UEFI_MAC = "52:54:00:78:04:11";
 const SUBNET = "10.78.4";
 const BOOT_TIMEOUT_MS = 240_000;
+const CAPTURE_FLUSH_MS = 10_000;
 
 let network: VirtualNetwork;
 let server: NetHost;
 let base: string;
 const children: ResultPromise[] = [];
 const events: NetbootEvent[] = [];
-
-function lines(child: ResultPromise, stream: "stdout" | "stderr", onLine: (line: string) => void) {
-  let pending = "";
-  child[stream]?.on("data", (chunk: Buffer) => {
-    pending += chunk.toString();
-    const complete = pending.split("\n");
-    pending = complete.pop() ?? "";
-    complete.forEach(onLine);
-  });
-}
 
 function spawn(argv: [string, string[]]): ResultPromise {
   const child = execa(argv[0], argv[1], { buffer: false, reject: false });
@@ -68,7 +61,7 @@ beforeAll(async () => {
 
   const tftp = spawn(server.argv(TSX, [ENTRY, root, "0.0.0.0", "69"]));
   let listening = false;
-  lines(tftp, "stdout", (line) => {
+  onLines(tftp.stdout, (line) => {
     if (line.startsWith("listening")) listening = true;
     else if (line.startsWith("{")) events.push(JSON.parse(line) as NetbootEvent);
   });
@@ -104,49 +97,42 @@ afterAll(async () => {
 });
 
 /** Captures read requests to port 69 while `boot` runs; returns their UDP payloads. */
-async function captureRequests(name: string, boot: () => Promise<void>): Promise<Buffer[]> {
-  const pcap = path.join(base, `${name}.pcap`);
-  const capture = spawn(server.argv("tshark", ["-i", "eth0", "-f", "udp dst port 69", "-w", pcap]));
+async function captureRequests(boot: () => Promise<void>): Promise<Buffer[]> {
+  // Live field output (-l): a request is in hand as soon as tshark prints it, so stopping
+  // tshark right after a fast BIOS boot cannot lose a packet still buffered for a file.
+  const capture = spawn(
+    server.argv("tshark", [
+      "-i",
+      "eth0",
+      "-f",
+      "udp dst port 69",
+      "-l",
+      "-T",
+      "fields",
+      "-e",
+      "udp.payload",
+    ]),
+  );
   let capturing = false;
-  lines(capture, "stderr", (line) => (capturing ||= line.includes("Capturing on")));
+  const payloads: Buffer[] = [];
+  onLines(capture.stderr, (line) => (capturing ||= line.includes("Capturing on")));
+  onLines(capture.stdout, (hex) => {
+    if (hex) payloads.push(Buffer.from(hex.replaceAll(":", ""), "hex"));
+  });
   await until(() => capturing, 60_000, "tshark");
   try {
     await boot();
+    await until(() => payloads.length > 0, CAPTURE_FLUSH_MS, "tshark to print the read requests");
   } finally {
     capture.kill("SIGINT");
     await capture;
   }
-  const { stdout } = await execa("tshark", ["-r", pcap, "-T", "fields", "-e", "udp.payload"]);
-  return stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((hex) => Buffer.from(hex.replaceAll(":", ""), "hex"));
+  return payloads;
 }
 
-async function bootUntilServed(file: string, qemuArgs: string[]): Promise<void> {
+async function bootUntilServed(file: string, firmware: LabFirmware, mac: string): Promise<void> {
   const before = events.length;
-  const qemu = spawn(
-    network.lanArgv("qemu-system-x86_64", [
-      "-accel",
-      "tcg",
-      "-m",
-      "256",
-      "-display",
-      "none",
-      "-vga",
-      "none",
-      "-monitor",
-      "none",
-      "-serial",
-      "none",
-      "-no-reboot",
-      "-boot",
-      "n",
-      "-netdev",
-      "tap,id=n0,ifname=tap0,script=no,downscript=no",
-      ...qemuArgs,
-    ]),
-  );
+  const machine = await startLabMachine(firmware, network, "tap0", base, { mac, noReboot: true });
   try {
     await until(
       () => events.slice(before).some((e) => e.type === "tftp.end" && e.file.endsWith(file)),
@@ -154,8 +140,7 @@ async function bootUntilServed(file: string, qemuArgs: string[]): Promise<void> 
       `the firmware to fetch ${file}`,
     );
   } finally {
-    qemu.kill("SIGKILL");
-    await qemu;
+    await machine.stop();
   }
 }
 
@@ -177,11 +162,8 @@ async function checkRequests(fixture: string, file: string, requests: Buffer[]) 
 
 describe("TFTP with real firmware in network namespaces", () => {
   it("serves undionly.kpxe to SeaBIOS with QEMU's iPXE ROM", async () => {
-    const requests = await captureRequests("bios", () =>
-      bootUntilServed("undionly.kpxe", [
-        "-device",
-        "virtio-net-pci,netdev=n0,mac=52:54:00:78:04:10",
-      ]),
+    const requests = await captureRequests(() =>
+      bootUntilServed("undionly.kpxe", "bios-ipxe", BIOS_MAC),
     );
     await checkRequests("ipxe-bios-rrq.hex", "undionly.kpxe", requests);
     const served = events.find((e) => e.type === "tftp.end" && e.file.endsWith("undionly.kpxe"));
@@ -190,19 +172,8 @@ describe("TFTP with real firmware in network namespaces", () => {
   });
 
   it("serves ipxe.efi to OVMF's own UEFI PXE (NIC option ROM off)", async () => {
-    const vars = path.join(base, "OVMF_VARS.fd");
-    await copyFile(OVMF_VARS, vars);
-    const requests = await captureRequests("uefi", () =>
-      bootUntilServed("ipxe.efi", [
-        "-machine",
-        "q35",
-        "-drive",
-        `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-        "-drive",
-        `if=pflash,format=raw,file=${vars}`,
-        "-device",
-        "virtio-net-pci,netdev=n0,mac=52:54:00:78:04:11,romfile=",
-      ]),
+    const requests = await captureRequests(() =>
+      bootUntilServed("ipxe.efi", "ovmf-native", UEFI_MAC),
     );
     await checkRequests("ovmf-rrq.hex", "ipxe.efi", requests);
     const served = events.find((e) => e.type === "tftp.end" && e.file.endsWith("ipxe.efi"));

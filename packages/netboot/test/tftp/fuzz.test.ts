@@ -9,25 +9,13 @@ import { decodeTftp } from "../../src/tftp/decode.js";
 import { encodeTftp } from "../../src/tftp/encode.js";
 import type { TftpPacket } from "../../src/tftp/packet.js";
 import { TftpServer } from "../../src/tftp/server.js";
+import { fuzzDecoder, fuzzSettings, seededRandom } from "../support/fuzz.js";
 import { tftpGet } from "./client.js";
 
-/** FUZZ_ITERATIONS=1000000 for a longer run; the default suite decodes 100 000 packets. */
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
-const STORM_PACKETS = Math.max(2_000, Math.floor(ITERATIONS / 20));
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const FUZZ = fuzzSettings(Date.now() % 2 ** 31);
+const STORM_PACKETS = Math.max(2_000, Math.floor(FUZZ.iterations / 20));
+const SEED = FUZZ.seed;
 const MAX_RANDOM_LENGTH = 600;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const CORPUS: TftpPacket[] = [
   { type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] },
@@ -86,31 +74,24 @@ function fuzzPacket(random: () => number): Buffer {
 }
 
 describe(`TFTP fuzz (seed ${SEED}, FUZZ_SEED to replay)`, () => {
-  it(`decodes ${ITERATIONS} random and mutated packets, throwing only TftpDecodeError`, () => {
-    const random = prng(SEED);
-    let decoded = 0;
-    let refused = 0;
-    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-      const bytes = fuzzPacket(random);
-      try {
+  it(`decodes ${FUZZ.iterations} random and mutated packets, throwing only TftpDecodeError`, () => {
+    const { decoded, refused } = fuzzDecoder({
+      settings: FUZZ,
+      generate: fuzzPacket,
+      exercise: (bytes) => {
         const packet = decodeTftp(bytes);
-        decoded++;
         // Whatever decodes must frame again to bytes that decode to the same packet.
         const framed = encodeTftp(packet);
         if (!encodeTftp(decodeTftp(framed)).equals(framed)) {
           throw new Error(`round trip changed ${bytes.toString("hex")}`);
         }
-      } catch (error) {
-        if (!(error instanceof TftpDecodeError)) {
-          throw new Error(`decoder threw ${String(error)} on ${bytes.toString("hex")}`);
-        }
-        refused++;
-      }
-    }
-    expect(decoded + refused).toBe(ITERATIONS);
+      },
+      typedError: TftpDecodeError,
+    });
+    expect(decoded + refused).toBe(FUZZ.iterations);
     // Both outcomes must be exercised, or the generator is not doing its job.
-    expect(decoded).toBeGreaterThan(ITERATIONS / 20);
-    expect(refused).toBeGreaterThan(ITERATIONS / 20);
+    expect(decoded).toBeGreaterThan(FUZZ.iterations / 20);
+    expect(refused).toBeGreaterThan(FUZZ.iterations / 20);
   }, 120_000);
 
   describe("bad-packet storm at a running server", () => {
@@ -138,7 +119,7 @@ describe(`TFTP fuzz (seed ${SEED}, FUZZ_SEED to replay)`, () => {
       try {
         const storm = dgram.createSocket("udp4");
         await new Promise<void>((resolve) => storm.bind(0, "127.0.0.1", resolve));
-        const random = prng(SEED ^ 0x5a5a5a5a);
+        const random = seededRandom(SEED ^ 0x5a5a5a5a);
         for (let sent = 0; sent < STORM_PACKETS; sent++) {
           await new Promise<void>((resolve) =>
             storm.send(fuzzPacket(random), address.port, address.address, () => resolve()),
@@ -180,7 +161,7 @@ describe(`TFTP fuzz (seed ${SEED}, FUZZ_SEED to replay)`, () => {
         client.send(request, address.port, address.address);
         const port = await transferPort;
         // From the client's own TID, so every packet reaches the transfer engine.
-        const random = prng(SEED ^ 0x3c3c3c3c);
+        const random = seededRandom(SEED ^ 0x3c3c3c3c);
         for (let sent = 0; sent < STORM_PACKETS; sent++) {
           await new Promise<void>((resolve) =>
             client.send(fuzzPacket(random), port, address.address, () => resolve()),

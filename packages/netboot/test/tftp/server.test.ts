@@ -56,6 +56,23 @@ async function exchange(address: TftpServerAddress, bytes: Buffer, waitMs = 1000
   });
 }
 
+/**
+ * A client that asks for ipxe.efi and never acknowledges: its transfer stays open. It records
+ * every reply; close() it at the end.
+ */
+async function silentClient(address: TftpServerAddress) {
+  const socket = dgram.createSocket("udp4");
+  const replies: ReturnType<typeof decodeTftp>[] = [];
+  socket.on("message", (bytes) => replies.push(decodeTftp(bytes)));
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  socket.send(
+    encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
+    address.port,
+    address.address,
+  );
+  return { replies, close: () => socket.close() };
+}
+
 describe("TftpServer on loopback", () => {
   it("serves a file byte for byte without options, from its own transfer port", async () => {
     const { address, events } = await startServer();
@@ -128,14 +145,7 @@ describe("TftpServer on loopback", () => {
 
   it("answers ERROR server busy beyond maxTransfers", async () => {
     const { server, address } = await startServer({ maxTransfers: 1 });
-    // A client that never acknowledges keeps its transfer open.
-    const silent = dgram.createSocket("udp4");
-    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
-    silent.send(
-      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
-      address.port,
-      address.address,
-    );
+    const silent = await silentClient(address);
     await expect.poll(() => server.activeTransfers).toBe(1);
     const result = await tftpGet(address, "ipxe.efi");
     expect(result.error?.message).toMatch(/server busy/);
@@ -164,15 +174,8 @@ describe("TftpServer on loopback", () => {
 
   it("close() aborts transfers in progress with an ERROR and releases them", async () => {
     const { server, address, events } = await startServer();
-    const silent = dgram.createSocket("udp4");
-    const replies: ReturnType<typeof decodeTftp>[] = [];
-    silent.on("message", (bytes) => replies.push(decodeTftp(bytes)));
-    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
-    silent.send(
-      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
-      address.port,
-      address.address,
-    );
+    const silent = await silentClient(address);
+    const { replies } = silent;
     await expect.poll(() => server.activeTransfers).toBe(1);
     await server.close();
     expect(server.activeTransfers).toBe(0);
@@ -185,19 +188,12 @@ describe("TftpServer on loopback", () => {
 
   it("gives up on a silent client after its retransmissions", async () => {
     const { server, address, events } = await startServer({ timeoutMs: 20, maxRetransmits: 2 });
-    const silent = dgram.createSocket("udp4");
-    let dataPackets = 0;
-    silent.on("message", (bytes) => decodeTftp(bytes).type === "DATA" && dataPackets++);
-    await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
-    silent.send(
-      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
-      address.port,
-      address.address,
-    );
+    const silent = await silentClient(address);
+    const dataPackets = () => silent.replies.filter((reply) => reply.type === "DATA").length;
     await expect.poll(() => events.at(-1)?.type).toBe("tftp.error");
     await expect.poll(() => server.activeTransfers).toBe(0);
     // The first DATA and two retransmissions (the last may still be in the socket's queue).
-    await expect.poll(() => dataPackets).toBe(3);
+    await expect.poll(dataPackets).toBe(3);
     silent.close();
   });
 

@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onLines } from "../../../lab/src/lines.js";
 import { VirtualNetwork, type NetHost } from "../../../lab/src/netns.js";
 import type { NetbootEvent } from "../../src/events.js";
 
@@ -58,15 +59,9 @@ beforeAll(async () => {
   const [file, args] = serverHost.argv(TSX, [ENTRY, root, "0.0.0.0", "69"]);
   server = execa(file, args, { buffer: false, reject: false });
   const listening = new Promise<void>((resolve, reject) => {
-    let pending = "";
-    server?.stdout?.on("data", (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (line.startsWith("listening")) resolve();
-        else if (line.startsWith("{")) events.push(JSON.parse(line) as NetbootEvent);
-      }
+    onLines(server?.stdout, (line) => {
+      if (line.startsWith("listening")) resolve();
+      else if (line.startsWith("{")) events.push(JSON.parse(line) as NetbootEvent);
     });
     void server?.then((result) => reject(new Error(`server exited: ${String(result.stderr)}`)));
   });

@@ -1,10 +1,11 @@
 /**
- * A tiny HTTP server run inside a test namespace (`ip netns exec … node -e`) that answers 200
+ * A test utility: a tiny HTTP server run inside a test namespace (`ip netns exec … node -e`) that answers 200
  * to everything and prints one JSON line per request, so a test can wait for a machine's call.
  */
 import { execa, type ResultPromise } from "execa";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { NetHost } from "../../src/netns.js";
+import { onLines } from "./lines.js";
+import type { NetHost } from "./netns.js";
 
 const SERVER_SOURCE = `
 const http = require("node:http");
@@ -39,16 +40,9 @@ export class ReportListener {
     const child = execa(file, args, { reject: false, stdin: "ignore" });
     const listener = new ReportListener(`http://${host.address}:${port}`, child);
     let ready = false;
-    child.stdout?.setEncoding("utf8");
-    let pending = "";
-    child.stdout?.on("data", (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        if (line === "listening") ready = true;
-        else if (line) listener.reports.push(JSON.parse(line) as Report);
-      }
+    onLines(child.stdout, (line) => {
+      if (line === "listening") ready = true;
+      else if (line) listener.reports.push(JSON.parse(line) as Report);
     });
     while (!ready) await sleep(50);
     return listener;

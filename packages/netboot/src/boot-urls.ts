@@ -1,0 +1,42 @@
+/**
+ * The HTTP URL layout of a network boot, in one place: the proxyDHCP answers point clients at
+ * these paths, boot scripts name them, and the HTTP server routes them.
+ */
+import type { Mac } from "./mac.js";
+
+const SCRIPTS = "/boot";
+const BOOT_FILES = "/files";
+const FIRST_STAGES = "/ipxe";
+export const SCRIPT_SUFFIX = ".ipxe";
+
+/** fastify route patterns for the three kinds of path below. */
+export const BOOT_ROUTES = {
+  script: `${SCRIPTS}/:script`,
+  bootFile: `${BOOT_FILES}/:id/:name`,
+  firstStage: `${FIRST_STAGES}/:name`,
+} as const;
+
+/** A machine's iPXE script. */
+export function scriptPath(mac: string): string {
+  return `${SCRIPTS}/${mac}${SCRIPT_SUFFIX}`;
+}
+
+/** A kernel or initrd a boot script named (ids: http/file-table.ts). */
+export function bootFilePath(id: string, name: string): string {
+  return `${BOOT_FILES}/${id}/${name}`;
+}
+
+/** A first-stage binary, for UEFI HTTP boot clients. */
+export function firstStagePath(binary: string): string {
+  return `${FIRST_STAGES}/${binary}`;
+}
+
+/** The iPXE script URL: iPXE is running already, so it gets its script, not a first stage. */
+export function ipxeScriptUrl(httpBaseUrl: string, mac: Mac): string {
+  return `${httpBaseUrl}${scriptPath(mac)}`;
+}
+
+/** Where UEFI HTTP boot clients fetch first-stage binaries. */
+export function firstStageUrl(httpBaseUrl: string, binary: string): string {
+  return `${httpBaseUrl}${firstStagePath(binary)}`;
+}
