@@ -113,7 +113,7 @@ describe("metal lab", () => {
         { reject: false, all: true, encoding: "utf8" },
       );
       expect(down.exitCode, down.all).toBe(0);
-      expect(down.all).toContain("removed namespaces");
+      expect(down.all).toContain("asked metal lab");
       const up = await lab;
       expect(up.exitCode, output).toBe(0);
       expect(await namespacesLeft()).toEqual([]);

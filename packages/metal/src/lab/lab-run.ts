@@ -8,6 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -219,6 +220,19 @@ export async function labUp(options: LabUpOptions): Promise<number> {
 }
 
 /** Removes every namespace of the lab prefix (and what runs inside); optionally the work dir. */
+/** How long `lab down` lets a running `lab up` take its own lab down before forcing it. */
+const LAB_UP_EXIT_WAIT_MS = 60_000;
+const POLL_MS = 200;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function labDown(options: {
   readonly workDir: string;
   readonly namespacePrefix: string;
@@ -226,25 +240,24 @@ export async function labDown(options: {
   readonly out: (line: string) => void;
 }): Promise<void> {
   const paths = labPaths(path.resolve(options.workDir));
-  // Namespaces first: that stops QEMU, dnsmasq and metal install wherever their parent is.
+  // The running `metal lab up` owns the lab: ask it to take its lab down itself, then remove
+  // whatever is left (a lab up that was killed, or one that did not finish in time).
+  if (existsSync(paths.record)) {
+    const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
+    if (record.pid && record.pid !== process.pid && isAlive(record.pid)) {
+      process.kill(record.pid, "SIGTERM");
+      options.out(`metal lab down: asked metal lab (pid ${record.pid}) to finish`);
+      const deadline = Date.now() + LAB_UP_EXIT_WAIT_MS;
+      while (isAlive(record.pid) && Date.now() < deadline) await sleep(POLL_MS);
+    }
+    await rm(paths.record, { force: true });
+  }
   const removed = await removeNamespaces(options.namespacePrefix);
   options.out(
     removed.length > 0
       ? `metal lab down: removed namespaces ${removed.join(", ")}`
-      : `metal lab down: no namespaces named ${options.namespacePrefix}… were left`,
+      : `metal lab down: no namespaces named ${options.namespacePrefix}… are left`,
   );
-  if (existsSync(paths.record)) {
-    const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
-    if (record.pid && record.pid !== process.pid) {
-      try {
-        process.kill(record.pid, "SIGTERM");
-        options.out(`metal lab down: asked metal lab (pid ${record.pid}) to finish`);
-      } catch {
-        // That metal lab is gone already.
-      }
-    }
-    await rm(paths.record, { force: true });
-  }
   if (options.purge) {
     await rm(path.resolve(options.workDir), { recursive: true, force: true });
     options.out(`metal lab down: removed ${path.resolve(options.workDir)}`);
