@@ -196,7 +196,6 @@ export class FakeKubeApi {
       }
     }
     if (route === "GET /api/v1/pods") {
-      this.#reapTerminated();
       const selector = url.searchParams.get("fieldSelector") ?? "";
       const match = /^spec\.nodeName=(.+)$/.exec(selector);
       if (!match)
@@ -205,6 +204,9 @@ export class FakeKubeApi {
           400,
           status(400, "BadRequest", `unsupported field selector "${selector}"`),
         );
+      // Evicted pods finish terminating when their own node's drain looks again, so another
+      // node's drain running in the same batch cannot change what this one's budget allows.
+      this.#reapTerminated(match[1] ?? "");
       return send(response, 200, this.#list("PodList", this.podsOn(match[1] ?? "").map(podObject)));
     }
     if (
@@ -296,8 +298,11 @@ export class FakeKubeApi {
     });
   }
 
-  #reapTerminated(): void {
-    for (const pod of this.pods.filter((candidate) => candidate.deleting)) this.#terminated(pod);
+  #reapTerminated(nodeName: string): void {
+    for (const pod of this.pods.filter(
+      (candidate) => candidate.deleting && candidate.nodeName === nodeName,
+    ))
+      this.#terminated(pod);
   }
 
   #terminated(pod: FakePod): void {
