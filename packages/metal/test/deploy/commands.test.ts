@@ -41,7 +41,13 @@ describe("deploy command templates", () => {
       "GlobalKnownHostsFile=/dev/null",
     ]);
     expect(argv).toContain("root@192.168.1.12");
-    expect(argv.join(" ")).not.toContain("StrictHostKeyChecking=no");
+    // Host keys are checked exactly once, strictly, against metal's own file.
+    expect(argv.filter((arg) => arg.startsWith("StrictHostKeyChecking="))).toEqual([
+      "StrictHostKeyChecking=yes",
+    ]);
+    expect(argv.filter((arg) => arg.startsWith("UserKnownHostsFile="))).toEqual([
+      "UserKnownHostsFile=/s/known_hosts",
+    ]);
   });
 
   it("refuses a placeholder that is not known at that step", () => {
