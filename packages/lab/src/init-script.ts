@@ -56,6 +56,11 @@ export interface InitPreambleOptions {
   readonly modules?: readonly string[];
   /** Bring up the first NIC and run DHCP (default true). */
   readonly dhcp?: boolean;
+  /**
+   * Wait for the first NIC and bring its link up, without DHCP, for scripts that configure a
+   * static address on `$net_interface` themselves (default: only as part of `dhcp`).
+   */
+  readonly link?: boolean;
   /** Define `lab_start_sshd`, which starts dropbear and waits until port 22 listens. */
   readonly sshd?: boolean;
 }
@@ -85,7 +90,8 @@ export function initPreamble(options: InitPreambleOptions = {}): string {
   ];
   for (const name of options.modules ?? [])
     lines.push(`insmod ${MODULE_DIRECTORY}/${name}.ko || echo "lab-init: insmod ${name} failed"`);
-  if (options.dhcp ?? true)
+  const dhcp = options.dhcp ?? true;
+  if (dhcp || options.link)
     lines.push(
       'net_interface=""',
       `for attempt in $(seq ${NIC_WAIT_SECONDS * 5}); do`,
@@ -96,12 +102,13 @@ export function initPreamble(options: InitPreambleOptions = {}): string {
       '  [ -n "$net_interface" ] && break',
       "  sleep 0.2",
       "done",
+      'if [ -n "$net_interface" ]; then ip link set "$net_interface" up; else echo "lab-init: no network interface appeared"; fi',
+    );
+  if (dhcp)
+    lines.push(
       'if [ -n "$net_interface" ]; then',
-      '  ip link set "$net_interface" up',
       `  udhcpc -i "$net_interface" -s ${UDHCPC_SCRIPT_PATH} -n -q -t ${DHCP_ATTEMPTS} -T ${DHCP_ATTEMPT_SECONDS} ` +
         '|| echo "lab-init: no DHCP lease on $net_interface"',
-      "else",
-      '  echo "lab-init: no network interface appeared"',
       "fi",
       // A missing file given to `.` would end this script: only source what exists.
       `if [ -r ${DHCP_RESULT_PATH} ]; then . ${DHCP_RESULT_PATH}; fi`,

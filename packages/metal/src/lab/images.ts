@@ -97,18 +97,8 @@ export async function buildInstalledSystemInitrd(options: {
 }): Promise<string> {
   const agent = await readAgent(options.agentFile ?? AGENT_SOURCE);
   const script =
-    initPreamble({ modules: moduleNames(options.kernel), dhcp: false }) +
+    initPreamble({ modules: moduleNames(options.kernel), dhcp: false, link: true }) +
     [
-      'net_interface=""',
-      "for attempt in $(seq 50); do",
-      "  for path in /sys/class/net/*; do",
-      '    name="${path##*/}"',
-      '    [ "$name" != lo ] && [ -e "$path" ] && net_interface="$name" && break',
-      "  done",
-      '  [ -n "$net_interface" ] && break',
-      "  sleep 0.2",
-      "done",
-      'ip link set "$net_interface" up',
       'ip addr add "$cmdline_metal_address" dev "$net_interface"',
       'if [ -n "${cmdline_metal_gateway:-}" ]; then ip route add default via "$cmdline_metal_gateway"; fi',
       'echo "metal-lab: installed system ${cmdline_metal_host:-} up at $cmdline_metal_address"',
