@@ -14,6 +14,7 @@ import { ensureLabKeys } from "../../src/lab/lab-keys.js";
 import { readStateFile } from "../../src/state/file-store.js";
 import type { ClusterState } from "../../src/state/types.js";
 import { fetchInstallerToken, postInstallerFacts } from "./support/fake-agent.js";
+import { inventoryToml } from "../helpers/inventory-toml.js";
 
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const FAKE_INSTALL = new URL("./support/fake-install.sh", import.meta.url).pathname;
@@ -29,37 +30,15 @@ const HOSTS = [
   { name: "node3", mac: "52:54:00:77:00:03", ip: "10.77.0.13" },
 ];
 
-function inventoryToml(fakeDir: string): string {
-  const hosts = HOSTS.map(
-    (host, index) => `
-[[hosts]]
-name = "${host.name}"
-mac = "${host.mac}"
-ip = "${host.ip}/24"
-role = "${index < 2 ? "server" : "agent"}"
-${index === 0 ? "init = true" : ""}
-disk = "/dev/vda"`,
-  ).join("\n");
-  return `
-[cluster]
-name = "faults"
-domain = "faults.home.arpa"
-flake = "."
-
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
-
-[install]
-root_size = "1G"
-parallel = 3
-retries = 1
-command = ["sh", "${FAKE_INSTALL}", "${fakeDir}", "{host}", "{address}", "{extra_files}"]
-${hosts}
-`;
+function faultsInventory(fakeDir: string): string {
+  return inventoryToml({
+    cluster: "faults",
+    hosts: HOSTS,
+    servers: 2,
+    parallel: 3,
+    retries: 1,
+    command: ["sh", FAKE_INSTALL, fakeDir, "{host}", "{address}", "{extra_files}"],
+  });
 }
 
 let network: VirtualNetwork;
@@ -96,7 +75,7 @@ beforeEach(async () => {
   fakeDir = await mkdtemp(join(work, "fake-"));
   stateDir = join(fakeDir, "state");
   inventoryFile = join(fakeDir, "cluster.toml");
-  await writeFile(inventoryFile, inventoryToml(fakeDir));
+  await writeFile(inventoryFile, faultsInventory(fakeDir));
   await writeFile(join(fakeDir, "macs"), HOSTS.map((h) => `${h.name} ${h.mac}\n`).join(""));
   await ensureLabKeys(await loadInventory(inventoryFile), secretsDir);
 });

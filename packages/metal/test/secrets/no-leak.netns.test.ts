@@ -29,6 +29,7 @@ import { readStateFile } from "../../src/state/file-store.js";
 import { FAKE_INSTALLER_KEY } from "../install/support/fake-agent.js";
 import { sopsCalls, workspace, type Workspace } from "./helpers.js";
 import { leaksIn, MachineSide, servedRoutes, urlsOn } from "./support/machine-side.js";
+import { inventoryToml } from "../helpers/inventory-toml.js";
 
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const ROUTE_RECORDER = new URL("./support/route-recorder.mjs", import.meta.url).pathname;
@@ -61,37 +62,15 @@ const [INSTALLED, INSTALLABLE] = HOSTS;
 const UNKNOWN_MAC = "52:54:00:78:00:99";
 const FORGED_TOKEN = "mt1.forgedforgedforgedforgedforgedforgedforg";
 
-function inventoryToml(recordDir: string): string {
-  const hosts = HOSTS.map(
-    (host, index) => `
-[[hosts]]
-name = "${host.name}"
-mac = "${host.mac}"
-ip = "${host.ip}/24"
-role = "${index === 0 ? "server" : "agent"}"
-${index === 0 ? "init = true" : ""}
-disk = "/dev/vda"`,
-  ).join("\n");
-  return `
-[cluster]
-name = "noleak"
-domain = "noleak.home.arpa"
-flake = "."
-
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
-
-[install]
-root_size = "1G"
-parallel = 2
-retries = 0
-command = ["sh", "${RECORDING_INSTALL}", "${recordDir}", "{host}", "{extra_files}"]
-${hosts}
-`;
+function noLeakInventory(recordDir: string): string {
+  return inventoryToml({
+    cluster: "noleak",
+    hosts: HOSTS,
+    servers: 1,
+    parallel: 2,
+    retries: 0,
+    command: ["sh", RECORDING_INSTALL, recordDir, "{host}", "{extra_files}"],
+  });
 }
 
 let network: VirtualNetwork;
@@ -116,7 +95,7 @@ beforeAll(async () => {
   await writeFile(join(installerDir, "initrd"), "initrd");
   await writeFile(join(installerDir, "cmdline"), "console=ttyS0");
   inventoryFile = join(ws.repo, "cluster.toml");
-  await writeFile(inventoryFile, inventoryToml(recordDir));
+  await writeFile(inventoryFile, noLeakInventory(recordDir));
   routeLog = join(ws.root, "routes.jsonl");
 }, TEST_TIMEOUT_MS);
 
