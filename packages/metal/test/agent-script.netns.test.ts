@@ -5,7 +5,7 @@
  * address the server really sees it from.
  */
 import { execa, type ResultPromise } from "execa";
-import { VirtualNetwork, type NetHost } from "lab";
+import { VirtualNetwork, type NetHost } from "metal-lab";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

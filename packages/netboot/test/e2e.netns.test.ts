@@ -17,7 +17,7 @@ import {
   onLines,
   ReportListener,
   type LabKernel,
-} from "lab";
+} from "metal-lab";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const BOOT_TIMEOUT_MS = 300_000;

@@ -11,7 +11,7 @@
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { buildInitramfs, initPreamble, runTool, type LabKernel } from "lab";
+import { buildInitramfs, initPreamble, runTool, type LabKernel } from "metal-lab";
 import { LabSetupError } from "./errors.js";
 
 /** The callback agent, shared with the NixOS installer (docs/callback-protocol.md). */

@@ -10,7 +10,7 @@ import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { execa } from "execa";
-import { buildDiskImage, encodeCpio, type CpioEntry, type PartitionSpec } from "lab";
+import { buildDiskImage, encodeCpio, type CpioEntry, type PartitionSpec } from "metal-lab";
 import { hostSettings } from "../inventory/host-settings.js";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { fetchKernel, Lab, removeNamespaces } from "lab";
+import { fetchKernel, Lab, removeNamespaces } from "metal-lab";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VirtualNetwork, type NetHost } from "lab";
+import { VirtualNetwork, type NetHost } from "metal-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_INVENTORY } from "../helpers.js";
 

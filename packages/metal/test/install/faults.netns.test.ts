@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { VirtualNetwork, type NetHost } from "lab";
+import { VirtualNetwork, type NetHost } from "metal-lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/inventory/load.js";
 import { ensureLabKeys } from "../../src/lab/lab-keys.js";

@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { VirtualNetwork, type NetHost } from "lab";
+import { VirtualNetwork, type NetHost } from "metal-lab";
 import { DEBIAN_IPXE_DIR } from "netboot";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

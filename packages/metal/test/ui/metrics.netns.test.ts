@@ -6,7 +6,7 @@
  */
 import { stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VirtualNetwork, type NetHost } from "lab";
+import { VirtualNetwork, type NetHost } from "metal-lab";
 import {
   LAB_DHCP_CLIENT,
   runLabEntry,

@@ -3,7 +3,7 @@
  * iPXE script (as iPXE would), read the token from its kernel command line, and post the
  * installer facts (docs/callback-protocol.md §2) with curl. Returns the HTTP status.
  */
-import type { NetHost } from "lab";
+import type { NetHost } from "metal-lab";
 
 export const FAKE_INSTALLER_KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakeInstallerHostKeyForFaultTests0000000 root@installer";

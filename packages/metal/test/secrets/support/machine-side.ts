@@ -5,7 +5,7 @@
  * inside them still shows up as a substring.
  */
 import { readFile } from "node:fs/promises";
-import type { NetHost } from "lab";
+import type { NetHost } from "metal-lab";
 
 const DHCP_PROBE = new URL("./dhcp-probe.entry.ts", import.meta.url).pathname;
 const DHCP_SETTLE_MS = 2000;
