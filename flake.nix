@@ -4,7 +4,9 @@
   # No flake.lock is committed from our build machines (no network, no nixpkgs there): run
   # `nix flake lock` once on a machine with Nix and commit the result (docs/nix.md).
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+    # The current stable release (26.05; 25.11 left support on 2026-06-30). The branch name is
+    # the one nixos-anywhere's own flake.nix follows for its stable input.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     disko = {
       url = "github:nix-community/disko";
       inputs.nixpkgs.follows = "nixpkgs";
@@ -13,10 +15,17 @@
       url = "github:Mic92/sops-nix";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # Every nixpkgs nixos-anywhere's flake.nix takes (nixpkgs, nixos-stable, and through disko,
+    # nixos-images, nix-vm-test and treefmt-nix) is ours: one nixpkgs fetch, one evaluation.
     nixos-anywhere = {
       url = "github:nix-community/nixos-anywhere";
       inputs.nixpkgs.follows = "nixpkgs";
+      inputs.nixos-stable.follows = "nixpkgs";
       inputs.disko.follows = "disko";
+      inputs.nixos-images.inputs.nixos-unstable.follows = "nixpkgs";
+      inputs.nixos-images.inputs.nixos-stable.follows = "nixpkgs";
+      inputs.nix-vm-test.inputs.nixpkgs.follows = "nixpkgs";
+      inputs.treefmt-nix.inputs.nixpkgs.follows = "nixpkgs";
     };
   };
 
@@ -36,15 +45,12 @@
       ];
       forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
 
-      # The one inventory (docs/inventory.md). Flakes only see files git knows about:
-      # `git add cluster.toml` after creating it.
-      inventoryFile =
-        if builtins.pathExists ./cluster.toml then
-          ./cluster.toml
-        else if builtins.pathExists ./examples/homelab.toml then
-          ./examples/homelab.toml
-        else
-          throw "metal: no inventory: write cluster.toml (see docs/inventory.md) and `git add` it";
+      # The one inventory (docs/inventory.md): ./cluster.toml and nothing else. Flakes see only
+      # files git tracks, so an inventory that is not `git add`ed is absent here; stop and say so
+      # rather than build some other file's hosts (docs/decisions/0130).
+      inventoryFile = ./cluster.toml;
+      hasInventory = builtins.pathExists inventoryFile;
+      missingInventory = throw "metal: cluster.toml is not in the flake's source. If you wrote it, `git add cluster.toml` (flakes see only files git tracks; it holds no secrets); if not, copy examples/homelab.toml to cluster.toml, edit it (docs/inventory.md) and `git add cluster.toml`";
       rawInventory = builtins.fromTOML (builtins.readFile inventoryFile);
       inventory = (import ./nix/lib/inventory.nix).normalize rawInventory;
       hostSettings = import ./nix/lib/host-settings.nix rawInventory;
@@ -54,7 +60,11 @@
       adminKeyFile = keysDir + "/admin.pub";
 
       systemOf = arch: "${arch}-linux";
+      archOf = system: lib.removeSuffix "-linux" system;
 
+      # One netboot installer per architecture a host may have (inventory `arch`); each is
+      # `nixosConfigurations.installer-<arch>` and `packages.<arch>-linux.installer`.
+      installerName = arch: "installer-${arch}";
       mkInstaller =
         system:
         lib.nixosSystem {
@@ -62,6 +72,9 @@
           specialArgs = { inherit adminKeyFile; };
           modules = [ ./nix/installer/netboot.nix ];
         };
+      installers = lib.listToAttrs (
+        map (system: lib.nameValuePair (installerName (archOf system)) (mkInstaller system)) systems
+      );
 
       mkHost =
         settings:
@@ -85,19 +98,30 @@
     in
     {
       nixosConfigurations =
-        if hostSettings ? installer then
-          throw "metal: a host in ${toString inventoryFile} is named `installer`, which names the netboot installer; rename the host"
-        else
-          lib.mapAttrs (_name: mkHost) hostSettings // { installer = mkInstaller "x86_64-linux"; };
+        let
+          hostConfigurations =
+            let
+              reserved = builtins.filter (name: installers ? ${name}) (builtins.attrNames hostSettings);
+            in
+            if !hasInventory then
+              missingInventory
+            else if reserved != [ ] then
+              throw "metal: host `${builtins.head reserved}` in cluster.toml has the name of a netboot installer output; rename the host"
+            else
+              lib.mapAttrs (_name: mkHost) hostSettings;
+        in
+        hostConfigurations // installers;
 
       packages = forAllSystems (
         pkgs:
         let
-          installerSystem = mkInstaller pkgs.stdenv.hostPlatform.system;
+          inherit (pkgs.stdenv.hostPlatform) system;
         in
         {
           default = pkgs.callPackage ./nix/package.nix { };
-          installer = pkgs.callPackage ./nix/installer/artifacts.nix { nixos = installerSystem; };
+          installer = pkgs.callPackage ./nix/installer/artifacts.nix {
+            nixos = installers.${installerName (archOf system)};
+          };
         }
       );
 

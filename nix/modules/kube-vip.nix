@@ -15,6 +15,7 @@ let
   namespace = "kube-system";
   name = "kube-vip";
   labels.name = "kube-vip-ds";
+  # Variable names: kube-vip/kube-vip v0.8.9, pkg/kubevip/config_envvar.go.
   env = lib.mapAttrsToList (envName: value: {
     name = envName;
     value = toString value;
@@ -152,7 +153,18 @@ in
                   image = config.metal.kubeVip.image;
                   imagePullPolicy = "IfNotPresent";
                   args = [ "manager" ];
-                  env = env {
+                  env = [
+                    # kube-vip's leader-election identity (kube-vip/kube-vip v0.8.9,
+                    # pkg/kubevip/config_envvar.go:81 `vip_nodename`, read in
+                    # config_environment.go:115); its own manifest generator sets it from the
+                    # downward API (config_generator.go:124-130). Without it no instance can lead
+                    # and the VIP never comes up.
+                    {
+                      name = "vip_nodename";
+                      valueFrom.fieldRef.fieldPath = "spec.nodeName";
+                    }
+                  ]
+                  ++ env {
                     address = inventory.network.vip;
                     port = 6443;
                     vip_arp = "true";

@@ -12,7 +12,7 @@ let
   byMac = settings.interface == null;
 in
 {
-  options.metal.networking.mdns = lib.mkEnableOption "mDNS (avahi): publish <host>.local on the LAN";
+  options.metal.networking.mdns.enable = lib.mkEnableOption "mDNS (avahi): publish <host>.local on the LAN";
 
   config = {
     networking = {

@@ -13,7 +13,7 @@ let
     if builtins.pathExists file then
       file
     else
-      throw "metal: ${toString file} is missing: run `metal secrets init` (it writes ${what}) and `git add secrets`";
+      throw "metal: ${toString file} is not in the flake's source. If `metal secrets init` has run, `git add secrets` (flakes see only files git tracks); if not, run `metal secrets init` first (it writes ${what})";
   clusterSecrets = required (secretsDir + "/cluster.yaml") "the encrypted k3s token";
   hostSecrets = required (secretsDir + "/hosts/${settings.name}.yaml") "this host's encrypted k3s node password";
 in

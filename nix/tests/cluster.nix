@@ -8,7 +8,6 @@ let
   rawInventory = builtins.fromTOML (builtins.readFile ./fixtures/vm-test.toml);
   inventory = (import ../lib/inventory.nix).normalize rawInventory;
   hostSettings = import ../lib/host-settings.nix rawInventory;
-  pins = import ../pins.nix;
 
   # Resources nixpkgs' k3s tests give each node.
   vmResources = {
@@ -34,20 +33,10 @@ let
     ];
   };
 
-  # The kube-vip image is fetched by Nix at build time, so it needs a pinned digest and hash,
-  # which only a machine with network can compute (docs/nix.md, "Running the VM test").
-  kubeVipPinFile = ./kube-vip-image.json;
-  kubeVipImage =
-    if builtins.pathExists kubeVipPinFile then
-      pkgs.dockerTools.pullImage (
-        lib.importJSON kubeVipPinFile
-        // {
-          finalImageName = pins.kubeVip.image;
-          finalImageTag = pins.kubeVip.tag;
-        }
-      )
-    else
-      throw "nix/tests/kube-vip-image.json is missing: run `nix run nixpkgs#nix-prefetch-docker -- --json --image-name ${pins.kubeVip.image} --image-tag ${pins.kubeVip.tag} > nix/tests/kube-vip-image.json`";
+  kubeVipImage = import ./kube-vip-image.nix {
+    inherit pkgs;
+    pinFile = ./kube-vip-image.json;
+  };
 
   node =
     name:

@@ -12,8 +12,8 @@ export const REPO_PATHS = {
   sopsConfig: ".sops.yaml",
   clusterSecrets: "secrets/cluster.yaml",
   hostSecrets: (host: string) => `secrets/hosts/${host}.yaml`,
-  /** Beside the encrypted files: the flake reads all it needs from secrets/ (docs/secrets-layout.md). */
-  adminPublicKey: "secrets/admin.pub",
+  /** Public keys live in keys/; the flake reads this one as root's authorized key (docs/secrets.md). */
+  adminPublicKey: "keys/admin.pub",
   adminAgeRecipient: "keys/admin.age",
   hostPublicKey: (host: string) => `keys/hosts/${host}.pub`,
   hostAgeRecipient: (host: string) => `keys/hosts/${host}.age`,

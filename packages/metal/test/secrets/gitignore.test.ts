@@ -27,7 +27,7 @@ describe("the repository's .gitignore", () => {
   it("keeps what the secrets model commits: public keys, recipients, rules, encrypted files", () => {
     for (const file of [
       ".sops.yaml",
-      "secrets/admin.pub",
+      "keys/admin.pub",
       "keys/admin.age",
       "keys/hosts/node1.pub",
       "keys/hosts/node1.age",

@@ -65,13 +65,13 @@ describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
       "cluster.toml",
       "keys/",
       "keys/admin.age",
+      "keys/admin.pub",
       "keys/hosts/",
       "keys/hosts/node1.age",
       "keys/hosts/node1.pub",
       "keys/hosts/node2.age",
       "keys/hosts/node2.pub",
       "secrets/",
-      "secrets/admin.pub",
       "secrets/cluster.yaml",
       "secrets/hosts/",
       "secrets/hosts/node1.yaml",
@@ -163,7 +163,7 @@ describe("metal secrets init", { timeout: SOPS_TEST_TIMEOUT }, () => {
     }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(
-      /secrets\/admin\.pub exists but its private key .* --secrets-dir/,
+      /keys\/admin\.pub exists but its private key .* --secrets-dir/,
     );
     await expect(stat(elsewhere)).rejects.toThrow(/ENOENT/);
   });
