@@ -15,17 +15,14 @@
       url = "github:Mic92/sops-nix";
       inputs.nixpkgs.follows = "nixpkgs";
     };
-    # Every nixpkgs nixos-anywhere's flake.nix takes (nixpkgs, nixos-stable, and through disko,
-    # nixos-images, nix-vm-test and treefmt-nix) is ours: one nixpkgs fetch, one evaluation.
+    # nixos-anywhere's flake.nix takes nixpkgs, nixos-stable and disko itself; its nixos-images,
+    # nix-vm-test and treefmt-nix inputs follow its nixpkgs and nixos-stable. Pointing those three
+    # at ours leaves one nixpkgs to fetch and evaluate.
     nixos-anywhere = {
       url = "github:nix-community/nixos-anywhere";
       inputs.nixpkgs.follows = "nixpkgs";
       inputs.nixos-stable.follows = "nixpkgs";
       inputs.disko.follows = "disko";
-      inputs.nixos-images.inputs.nixos-unstable.follows = "nixpkgs";
-      inputs.nixos-images.inputs.nixos-stable.follows = "nixpkgs";
-      inputs.nix-vm-test.inputs.nixpkgs.follows = "nixpkgs";
-      inputs.treefmt-nix.inputs.nixpkgs.follows = "nixpkgs";
     };
   };
 

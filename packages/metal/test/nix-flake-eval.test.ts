@@ -24,10 +24,11 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 /** Where the upstream snapshots live: `../shared/nix-sources` beside the checkout, or this variable. */
 const NIX_SOURCES_ENV = "METAL_NIX_SOURCES";
 const nixSources = process.env[NIX_SOURCES_ENV] ?? join(repoRoot, "../shared/nix-sources");
-const SOURCE_ARCHIVES = ["nixpkgs-lib", "disko", "sops-nix"] as const;
+const SOURCE_ARCHIVES = ["nixpkgs-lib", "disko", "sops-nix", "nixos-anywhere"] as const;
 /** What a cluster repository holds of the project: the flake and what it imports. */
 const FLAKE_FILES = ["flake.nix", "nix", "examples"] as const;
 const EVAL_ENTRY = "nix/tests/offline/eval-flake.nix";
+const VM_TEST_ENTRY = join(repoRoot, "nix/tests/offline/eval-vm-test.nix");
 /** Evaluating every host's modules takes a few seconds each on a busy two-core machine. */
 const EVAL_TIMEOUT = 240_000;
 
@@ -88,6 +89,12 @@ interface HostFacts {
     >;
   };
   mdns: boolean;
+}
+
+interface FlakeInput {
+  url?: string;
+  follows?: string;
+  inputs?: Record<string, FlakeInput>;
 }
 
 interface InstallerFacts {
@@ -314,5 +321,74 @@ describe.skipIf(missing.length > 0)("the flake's outputs, evaluated offline", ()
       },
       EVAL_TIMEOUT,
     );
+  });
+
+  it("evaluates the VM test without a kube-vip pin; building it names the command that pins it", async () => {
+    const { stdout } = await execa("nix-instantiate", [
+      "--eval",
+      "--strict",
+      "--json",
+      VM_TEST_ENTRY,
+      "--argstr",
+      "sources",
+      sources,
+    ]);
+    const images = JSON.parse(stdout) as Record<
+      string,
+      Array<{ kind: string; args: { name: string; script?: string } }>
+    >;
+    const kubeVip = (node: string) =>
+      images[node]?.filter((image) => image.args.name !== "test.local/pause");
+    for (const server of ["server1", "server2"]) {
+      expect(kubeVip(server)).toEqual([
+        {
+          kind: "runCommand",
+          args: expect.objectContaining({
+            name: "kube-vip-image-not-pinned",
+            script: expect.stringContaining(
+              "nix-prefetch-docker -- --json --image-name ghcr.io/kube-vip/kube-vip",
+            ) as string,
+          }) as object,
+        },
+      ]);
+    }
+    expect(kubeVip("agent")).toEqual([]);
+  });
+
+  it("follows upstream's stable nixpkgs and makes every input that fetches nixpkgs or disko use ours", async () => {
+    const inputsOf = async (flake: string) =>
+      JSON.parse(
+        (
+          await execa("nix-instantiate", [
+            "--eval",
+            "--strict",
+            "--json",
+            "--expr",
+            `(import ${flake}).inputs`,
+          ])
+        ).stdout,
+      ) as Record<string, FlakeInput>;
+    const ours = await inputsOf(join(repoRoot, "flake.nix"));
+    const anywhere = await inputsOf(join(sources, "nixos-anywhere/flake.nix"));
+
+    // nixos-anywhere's stable input names the current NixOS release branch.
+    expect(ours.nixpkgs?.url?.toLowerCase()).toBe(anywhere["nixos-stable"]?.url?.toLowerCase());
+    for (const name of ["disko", "sops-nix"]) {
+      const upstream = await inputsOf(join(sources, name, "flake.nix"));
+      for (const input of Object.keys(upstream)) {
+        expect(ours[name]?.inputs?.[input]?.follows, `${name}.${input}`).toBe("nixpkgs");
+      }
+    }
+    const followed = ours["nixos-anywhere"]?.inputs ?? {};
+    for (const [name, input] of Object.entries(anywhere)) {
+      if (/nixpkgs/i.test(input.url ?? "")) expect(followed[name]?.follows, name).toBe("nixpkgs");
+      else if (name === "disko") expect(followed[name]?.follows, name).toBe("disko");
+      else {
+        // Its other inputs take nixpkgs only through nixos-anywhere's own, now ours.
+        for (const [inner, follow] of Object.entries(input.inputs ?? {})) {
+          expect(followed[follow.follows ?? ""]?.follows, `${name}.${inner}`).toBe("nixpkgs");
+        }
+      }
+    }
   });
 });
