@@ -72,5 +72,6 @@ in
   );
 
   time.timeZone = lib.mkDefault "UTC";
-  system.stateVersion = "25.11";
+  # The release of the first install (nixpkgs misc/version.nix: keep it when upgrading).
+  system.stateVersion = "26.05";
 }

@@ -41,7 +41,6 @@ in
 
     services.avahi = lib.mkIf config.metal.networking.mdns.enable {
       enable = true;
-      nssmdns4 = true;
       openFirewall = true;
       allowInterfaces = [ nic ];
       publish = {

@@ -197,7 +197,6 @@ in
     # nixos/modules/services/networking/avahi-daemon.nix
     services.avahi = {
       enable = enable;
-      nssmdns4 = enable;
       openFirewall = withDefault types.bool true;
       allowInterfaces = withDefault (types.nullOr (types.listOf types.str)) null;
       publish.enable = enable;
