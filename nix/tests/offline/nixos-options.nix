@@ -1,7 +1,8 @@
 # Stand-ins for the nixpkgs options that the flake's modules, disko's and sops-nix's modules set
 # or read, declared with nixpkgs' names and types (a submodule declares only the sub-options
 # used here). Each group names the nixpkgs file that declares it (NixOS/nixpkgs,
-# nixos/modules/…); docs/nix.md has the same table for every option the flake sets.
+# nixos/modules/…); docs/nix.md has the same table for every option the flake sets, and says
+# which declarations were read for it (the others follow nixpkgs' documented names and types).
 { lib, ... }:
 let
   inherit (lib) mkOption types;
@@ -37,14 +38,8 @@ in
       # nixos/modules/system/boot/kernel.nix
       initrd.availableKernelModules = strings;
       kernelModules = strings;
-      kernelParams = withDefault (types.listOf (
-        types.strMatching ''([^"[:space:]]|"[^"]*")+''
-        // {
-          name = "kernelParam";
-          description = "string, with spaces inside double quotes";
-        }
-      )) [ ];
-      # nixos/modules/config/sysctl.nix
+      kernelParams = strings;
+      # nixos/modules/config/sysctl.nix (a submodule whose freeform values are these)
       kernel.sysctl = withDefault (types.attrsOf (
         types.nullOr (
           types.oneOf [
@@ -74,11 +69,12 @@ in
     # nixos/modules/services/misc/nix-gc.nix
     nix.gc = {
       automatic = enable;
-      dates = withDefault (types.either types.singleLineStr (types.listOf types.str)) [ "03:15" ];
-      options = withDefault types.str "";
+      dates = withDefault types.singleLineStr "03:15";
+      options = withDefault types.singleLineStr "";
     };
 
-    # nixos/modules/services/networking/ssh/sshd.nix (also `users.users.<name>.openssh` below)
+    # nixos/modules/services/networking/ssh/sshd.nix (also `users.users.<name>.openssh` below);
+    # `settings` as recent nixpkgs declares it (the indexed copies predate it: docs/nix.md).
     services.openssh = {
       enable = enable;
       settings = withDefault (types.submodule {
@@ -107,8 +103,8 @@ in
           options = {
             name = withDefault types.str name;
             # nixos/modules/services/networking/ssh/sshd.nix (userOptions)
-            openssh.authorizedKeys.keys = withDefault (types.listOf types.singleLineStr) [ ];
-            openssh.authorizedKeys.keyFiles = withDefault (types.listOf types.path) [ ];
+            openssh.authorizedKeys.keys = strings;
+            openssh.authorizedKeys.keyFiles = strings;
           };
         }
       )
@@ -128,7 +124,7 @@ in
     )) { };
 
     # nixos/modules/config/locale.nix
-    time.timeZone = withDefault (types.nullOr (types.addCheck types.str (lib.hasInfix " ") // { check = x: types.str.check x && !lib.hasInfix " " x; })) null;
+    time.timeZone = withDefault (types.nullOr (types.addCheck types.str (zone: !lib.hasInfix " " zone))) null;
 
     networking = {
       # nixos/modules/tasks/network-interfaces.nix
