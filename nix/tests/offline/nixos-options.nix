@@ -65,7 +65,27 @@ in
     swapDevices = withDefault (types.listOf types.attrs) [ ];
 
     # nixos/modules/config/nix.nix
-    nix.settings = withDefault (types.submodule { freeformType = types.attrsOf types.anything; }) { };
+    nix.settings = withDefault (types.submodule {
+      # `semanticConfType`: each value a Nix config atom or a list of them.
+      freeformType =
+        let
+          atom = types.nullOr (
+            types.oneOf [
+              types.bool
+              types.int
+              types.float
+              types.str
+              types.path
+              types.package
+            ]
+          );
+        in
+        types.attrsOf (types.either atom (types.listOf atom));
+      options = {
+        auto-optimise-store = withDefault types.bool false;
+        trusted-users = strings;
+      };
+    }) { };
     # nixos/modules/services/misc/nix-gc.nix
     nix.gc = {
       automatic = enable;
@@ -128,7 +148,8 @@ in
 
     networking = {
       # nixos/modules/tasks/network-interfaces.nix
-      hostName = withDefault types.str "nixos";
+      # A DNS label, no domain part.
+      hostName = withDefault (types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$") "nixos";
       domain = withDefault (types.nullOr types.str) null;
       useDHCP = withDefault types.bool true;
       useNetworkd = enable;
