@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const REPO = new URL("../../../../", import.meta.url).pathname;
 const PACKAGE_JSON = new URL("../../package.json", import.meta.url);
 const PACK_AND_INSTALL_TIMEOUT_MS = 15 * 60 * 1000;
+/** Each test starts the installed CLI or its dashboard; a busy machine needs time. */
+const RUN_TIMEOUT_MS = 60_000;
 
 let work: string;
 let prefix: string;
@@ -52,7 +54,7 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe("the packed metal CLI installed into an empty prefix", () => {
+describe("the packed metal CLI installed into an empty prefix", { timeout: RUN_TIMEOUT_MS }, () => {
   it("prints the package's version with --version", async () => {
     const { version } = JSON.parse(await readFile(PACKAGE_JSON, "utf8")) as { version: string };
     const result = await metal("--version");
