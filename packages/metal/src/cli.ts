@@ -3,11 +3,18 @@
  * The `metal` command. Each subcommand lives in commands/<name>.ts and registers itself here;
  * this file only assembles the program and maps errors to exit codes.
  */
+import { readFileSync } from "node:fs";
 import { Command, type CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 
+/** The package's own version, from src/ and dist/ alike (package.json sits one level up). */
+const { version } = JSON.parse(
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
 const program = new Command("metal")
   .description("A homelab that installs itself: bare metal to a NixOS + k3s cluster")
+  .version(version, "-V, --version", "print the version of metal and exit")
   .showHelpAfterError()
   .addHelpText(
     "after",

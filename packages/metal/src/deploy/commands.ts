@@ -6,8 +6,6 @@
  * that is exactly `{ssh_options}` expands to the SSH options (known_hosts, identity, port), so
  * host keys are checked on every connection.
  */
-import { dirname, resolve } from "node:path";
-
 export interface DeployCommands {
   /** Builds the new system; the last line of its stdout is the toplevel store path. */
   readonly build: readonly string[];
@@ -66,14 +64,6 @@ export interface CommandValues {
   readonly host: string;
   readonly address: string;
   readonly toplevel?: string;
-}
-
-/**
- * A relative path flake (`.`, `./cluster`) means the inventory's folder, wherever metal is run
- * from; absolute paths and other references (`github:…`, `git+https://…`) pass through.
- */
-export function flakeReference(flake: string, inventorySource: string): string {
-  return /^\.\.?(\/|$)/.test(flake) ? resolve(dirname(inventorySource), flake) : flake;
 }
 
 const SSH_OPTIONS_PLACEHOLDER = "{ssh_options}";

@@ -9,9 +9,9 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { appendLine, replaceFile } from "../state/durable-file.js";
+import { flakeReference } from "../inventory/flake-reference.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import {
-  flakeReference,
   needsReboot,
   parseBootFiles,
   renderCommand,
@@ -442,7 +442,7 @@ function healthDetail(batch: readonly Host[]): string {
 
 function commandValuesFor(host: Host, inventory: Inventory): CommandValues {
   return {
-    flake: flakeReference(inventory.cluster.flake, inventory.source),
+    flake: flakeReference(inventory),
     host: host.name,
     address: host.address,
   };

@@ -7,6 +7,7 @@
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mintFirstBootToken } from "../callback/tokens.js";
+import { flakeReference } from "../inventory/flake-reference.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import type { StateStore } from "../state/store.js";
@@ -61,7 +62,7 @@ async function runAttempt(
   });
   try {
     const argv = expandTemplate(context.inventory.install.command ?? DEFAULT_INSTALL_COMMAND, {
-      flake: context.inventory.cluster.flake,
+      flake: flakeReference(context.inventory),
       host: host.name,
       ip: record.installer.ip,
       address: host.address,

@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { interfaceIpv4, NetbootServer, sendWakeOnLan, type NetbootEvent } from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
+import { secretsFindings } from "../check/checks.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
@@ -41,6 +42,8 @@ export interface InstallRunOptions {
   readonly stateDir: string;
   readonly installerDir: string;
   readonly secretsDir: string;
+  /** First-stage iPXE binaries (`--ipxe-dir`); default Debian's /usr/lib/ipxe. */
+  readonly firstStageDir?: string;
   readonly reinstall?: readonly string[];
   readonly httpPort: number;
   /** Where machines reach us; default: the IPv4 address of `network.interface`. */
@@ -69,17 +72,11 @@ function errorText(error: unknown): string {
 }
 
 /** The admin key and each host's pre-generated key must exist before anything is served. */
-async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise<void> {
-  const paths = privatePaths(secretsDir);
-  const missing: string[] = [];
-  for (const file of [paths.adminSshKey, ...hosts.map((host) => paths.hostKey(host.name))]) {
-    if ((await readFile(file).catch(() => undefined)) === undefined) missing.push(file);
-  }
-  if (missing.length > 0)
-    throw new ConfigError(
-      `missing keys in the secrets directory ${secretsDir}: ${missing.join(", ")}. Run \`metal secrets init\` ` +
-        "(or pass --secrets-dir where your keys are)",
-    );
+async function checkSecrets(inventory: Inventory, secretsDir: string, hosts: readonly Host[]) {
+  const problem = (await secretsFindings({ ...inventory, hosts }, secretsDir)).find(
+    (finding) => !finding.ok,
+  );
+  if (problem) throw new ConfigError(`${problem.message}. Fix: ${problem.fix ?? ""}`);
 }
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
@@ -121,6 +118,7 @@ async function runWithStore(
   if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
 
   await checkSecrets(
+    inventory,
     options.secretsDir,
     inventory.hosts.filter((host) => phaseOf(host.name) !== "ready"),
   );
@@ -233,6 +231,7 @@ async function runWithStore(
   const server = new NetbootServer({
     serverAddress: network.address,
     policy,
+    ...(options.firstStageDir ? { firstStageDir: options.firstStageDir } : {}),
     httpPort: options.httpPort,
   });
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {

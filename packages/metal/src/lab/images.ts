@@ -9,15 +9,13 @@
  *   `/var/lib/metal/callback.env` and the host key from the install's extra files.
  */
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { buildInitramfs, initPreamble, runTool, type LabKernel } from "metal-lab";
+import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
 
 /** The callback agent, shared with the NixOS installer (docs/callback-protocol.md). */
-export const AGENT_SOURCE = fileURLToPath(
-  new URL("../../../../nix/installer/metal-agent.sh", import.meta.url),
-);
+export const AGENT_SOURCE = sharedFile("nix/installer/metal-agent.sh");
 const AGENT_PATH = "/lab/metal-agent.sh";
 const INSTALLER_CMDLINE = "console=ttyS0 quiet";
 const EXECUTABLE_MODE = 0o755;

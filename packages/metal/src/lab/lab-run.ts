@@ -19,13 +19,12 @@ import { sizeBytes } from "../inventory/size.js";
 import type { Inventory } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
+import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
 import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
 
-export const DEFAULT_LAB_INVENTORY = fileURLToPath(
-  new URL("../../../../examples/lab.toml", import.meta.url),
-);
+export const DEFAULT_LAB_INVENTORY = sharedFile("examples/lab.toml");
 export const DEFAULT_LAB_DIR = ".lab";
 export const DEFAULT_NAMESPACE_PREFIX = "mlab";
 const CLI = fileURLToPath(new URL("../cli.js", import.meta.url));

@@ -9,6 +9,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { appendLine, removeStaleTemps, replaceFile } from "./durable-file.js";
 import { lockStateDirectory, type StateLock } from "./lock.js";
+import { handOverToInvokingUser, StatePermissionError } from "./ownership.js";
 import {
   IllegalTransitionError,
   PhaseConflictError,
@@ -217,6 +218,7 @@ export class FileStateStore implements StateStore {
     await this.#queue.catch(() => undefined);
     this.#events.removeAllListeners();
     await this.#lock.release();
+    await handOverToInvokingUser(this.directory);
   }
 
   #serialise<T>(work: () => Promise<T>): Promise<T> {
@@ -253,7 +255,9 @@ export async function readStateFile(file: string): Promise<ClusterState> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return EMPTY_STATE;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return EMPTY_STATE;
+    if (code === "EACCES" || code === "EPERM") throw new StatePermissionError(file, code);
     throw new StateFileError(
       file,
       `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,

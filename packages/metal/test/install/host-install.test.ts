@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/callback/tokens.js";
 import { hostLogFile, hostWorkDir, installHost } from "../../src/install/host-install.js";
@@ -112,6 +112,22 @@ describe("installing one host", () => {
     expect(await readFile(join(work, "seen-known_hosts"), "utf8")).toBe(
       "10.77.0.150 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedInstallerKey\n",
     );
+  });
+
+  it("hands the install command cluster.flake resolved against the inventory's folder, not the working directory", async () => {
+    const inventory: Inventory = {
+      ...f.inventory,
+      cluster: { ...f.inventory.cluster, flake: "." },
+      install: {
+        ...f.inventory.install,
+        retries: 0,
+        command: ["sh", "-c", 'printf %s "$0" > "$1/seen-flake"', "{flake}", "{work_dir}"],
+      },
+    };
+    await install(inventory);
+    const seen = await readFile(join(hostWorkDir(stateDir, "node1"), "seen-flake"), "utf8");
+    expect(seen).toBe(dirname(f.inventory.source));
+    expect(seen).not.toBe(process.cwd());
   });
 
   it("retries a failed install command and ends installed when a retry succeeds", async () => {
