@@ -22,13 +22,14 @@ export interface DhcpRelayOptions {
   readonly servers: readonly string[];
   /** Directory for the relay's log. */
   readonly workDir: string;
-  /** The router's last octet upstream (default 254) and downstream (default 1: the gateway). */
+  /** The router's last octet upstream (default 253) and downstream (default 1: the gateway). */
   readonly upstreamOctet?: number;
   readonly downstreamOctet?: number;
 }
 
 const DNSMASQ = "dnsmasq";
-const DEFAULT_UPSTREAM_OCTET = 254;
+/** 254 is the Wake-on-LAN gate's bridge address (wol-gate.ts); the relay takes the next one down. */
+const DEFAULT_UPSTREAM_OCTET = 253;
 const DEFAULT_DOWNSTREAM_OCTET = 1;
 const DOWNSTREAM_INTERFACE = "eth1";
 const READY_TIMEOUT_MS = 10_000;
