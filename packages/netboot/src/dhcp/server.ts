@@ -27,9 +27,9 @@ import {
 import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
 import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
 import {
+  answerPxeRequest,
   inspectPxeRequest,
   LIMITED_BROADCAST,
-  proxyReply,
   type BootFileAnswer,
   type BootFileSource,
   type Endpoint,
@@ -233,7 +233,8 @@ export class ProxyDhcpServer {
       return;
     }
     const mac = clientMac(request);
-    if (mac !== undefined)
+    // Describing the request reads five options: only worth it when someone listens.
+    if (mac !== undefined && this.events.hasListeners)
       this.events.emit({
         type: "dhcp.request",
         mac,
@@ -277,7 +278,7 @@ export class ProxyDhcpServer {
     bootFile: string,
   ): void {
     const port = listener.role;
-    const outcome = proxyReply({
+    const outcome = answerPxeRequest(pxe, {
       request,
       port,
       source: from,
@@ -285,10 +286,6 @@ export class ProxyDhcpServer {
       bootFile,
       broadcastAddress: this.#broadcastAddress,
     });
-    if ("ignore" in outcome) {
-      this.#ignored(port, from, outcome.ignore, request);
-      return;
-    }
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
     const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;
