@@ -13,8 +13,24 @@ import { QmpClient } from "./qmp.js";
 
 export type Firmware = "bios" | "uefi";
 
-/** "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF only). */
-export type NicBoot = "ipxe" | "native";
+/**
+ * "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF only).
+ * "http": no ROM and OVMF's PXE switched off, so its UEFI HTTP boot (HttpBootDxe) is the only
+ * network boot option (OVMF only; docs/http-boot.md).
+ */
+export type NicBoot = "ipxe" | "native" | "http";
+
+/**
+ * OVMF reads these fw_cfg files at boot to turn UEFI PXE over IPv4 / IPv6 off (edk2
+ * OvmfPkg/Library/PxeBcPcdLib/PxeBcPcd.c: PcdIPv4PXESupport, PcdIPv6PXESupport); HttpBootDxe
+ * stays, so "UEFI HTTPv4" is the first network boot option left.
+ */
+const OVMF_PXE_OFF = [
+  "-fw_cfg",
+  "name=opt/org.tianocore/IPv4PXESupport,string=n",
+  "-fw_cfg",
+  "name=opt/org.tianocore/IPv6PXESupport,string=n",
+] as const;
 
 export interface MachineSpec {
   readonly name: string;
@@ -81,9 +97,9 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
       `machine ${spec.name}: MAC "${spec.mac}" is not six hex octets (e.g. 52:54:00:12:34:56)`,
     );
   const nicBoot = spec.nicBoot ?? "ipxe";
-  if (spec.firmware === "bios" && nicBoot === "native")
+  if (spec.firmware === "bios" && nicBoot !== "ipxe")
     throw new LabConfigError(
-      `machine ${spec.name}: SeaBIOS has no PXE of its own; use nicBoot "ipxe" for BIOS machines`,
+      `machine ${spec.name}: SeaBIOS has no PXE or HTTP boot of its own; use nicBoot "ipxe" for BIOS machines`,
     );
   for (const path of [spec.disk, ...Object.values(files)])
     if (path?.includes(","))
@@ -138,8 +154,9 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
       `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
       "-device",
       `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()},bootindex=${bootIndex}` +
-        (nicBoot === "native" ? ",romfile=" : ""),
+        (nicBoot === "ipxe" ? "" : ",romfile="),
     );
+    if (nicBoot === "http") argv.push(...OVMF_PXE_OFF);
   } else argv.push("-nic", "none");
   return argv;
 }

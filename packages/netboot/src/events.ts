@@ -150,7 +150,13 @@ export type NetbootEventInput = WithoutTime<NetbootEvent>;
 export class NetbootEvents {
   readonly #emitter = new EventEmitter();
 
+  /** True when someone listens: servers skip building events nobody would read. */
+  get hasListeners(): boolean {
+    return this.#emitter.listenerCount("event") > 0;
+  }
+
   emit(event: NetbootEventInput): void {
+    if (!this.hasListeners) return;
     const stamped = { ...event, time: Date.now() } as NetbootEvent;
     for (const listener of this.#emitter.listeners("event") as Array<(e: NetbootEvent) => void>) {
       try {

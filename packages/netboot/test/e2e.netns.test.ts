@@ -1,8 +1,12 @@
 /**
- * End to end, with real firmware: a BIOS machine (SeaBIOS + QEMU's iPXE ROM) and a UEFI machine
+ * End to end, with real firmware: a BIOS machine (SeaBIOS + QEMU's iPXE ROM), a UEFI machine
  * using OVMF's own PXE (NIC ROM off, as on real UEFI hardware: it fetches ipxe.efi over TFTP
- * first) PXE-boot from `netboot serve` next to a dnsmasq home router that hands out addresses.
+ * first) and a UEFI machine whose only network boot is OVMF's HTTP boot (PXE off: HttpBootDxe
+ * asks with vendor class HTTPClient, arch 16, and fetches ipxe.efi by the URL we offer) boot
+ * from `netboot serve` next to a dnsmasq home router that hands out addresses.
  * Each boots Debian's kernel and a busybox initramfs over HTTP, which reports back over HTTP.
+ * Twice: on the server's own subnet, and on a second subnet behind a router running dnsmasq's
+ * DHCP relay (RFC 1542), where every DHCP exchange crosses the relay and the rest is routed.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,13 +28,32 @@ const BOOT_TIMEOUT_MS = 300_000;
 const REPORT_PORT = 8081;
 const BIOS_MAC = "52:54:00:77:40:01";
 const UEFI_MAC = "52:54:00:77:40:02";
+const HTTP_MAC = "52:54:00:77:40:03";
+const SERVER_OCTET = 2;
+const REPORTER_OCTET = 3;
+
+interface Topology {
+  readonly name: string;
+  /** First three octets of the subnet the machines get addresses in. */
+  readonly machineSubnet: string;
+  readonly relay?: { readonly subnet: string; readonly servers: readonly number[] };
+}
+
+const TOPOLOGIES: readonly Topology[] = [
+  { name: "next to a home router", machineSubnet: "10.77.0" },
+  {
+    name: "on a second subnet behind dnsmasq's DHCP relay",
+    machineSubnet: "10.78.0",
+    relay: { subnet: "10.78.0", servers: [SERVER_OCTET] },
+  },
+];
 
 interface LoggedEvent {
   readonly msg: string;
   readonly event?: { readonly type: string } & Record<string, unknown>;
 }
 
-describe("netboot serve boots real firmware next to a home router", () => {
+describe.each(TOPOLOGIES)("netboot serve boots real firmware $name", (topology) => {
   let work: string;
   let kernel: LabKernel;
   let lab: Lab;
@@ -58,10 +81,15 @@ describe("netboot serve boots real firmware next to a home router", () => {
       machines: [
         { name: "bios", mac: BIOS_MAC, firmware: "bios", nicBoot: "ipxe", diskSizeMiB: 16 },
         { name: "uefi", mac: UEFI_MAC, firmware: "uefi", nicBoot: "native", diskSizeMiB: 16 },
+        { name: "http", mac: HTTP_MAC, firmware: "uefi", nicBoot: "http", diskSizeMiB: 16 },
       ],
+      ...(topology.relay ? { relay: topology.relay } : {}),
     });
-    const serverHost = await lab.addHost("server", 2);
-    listener = await ReportListener.start(await lab.addHost("reporter", 3), REPORT_PORT);
+    const serverHost = await lab.addHost("server", SERVER_OCTET);
+    listener = await ReportListener.start(
+      await lab.addHost("reporter", REPORTER_OCTET),
+      REPORT_PORT,
+    );
 
     const [file, args] = serverHost.argv(process.execPath, [
       CLI,
@@ -75,6 +103,8 @@ describe("netboot serve boots real firmware next to a home router", () => {
       "--cmdline",
       `console=ttyS0 report=${listener.url}`,
       "--json",
+      // Debug level: the DHCP requests too (the HTTP boot client's HTTPClient DISCOVER).
+      "--verbose",
     ]);
     server = execa(file, args, { reject: false, stdin: "ignore" });
     await waitForServing(server, logged);
@@ -89,22 +119,31 @@ describe("netboot serve boots real firmware next to a home router", () => {
   });
 
   it(
-    "gets a BIOS iPXE machine and a native UEFI PXE machine to the kernel, then stops on SIGTERM",
+    "gets a BIOS iPXE machine, a native UEFI PXE machine and a UEFI HTTP boot machine to the kernel, then stops on SIGTERM",
     async () => {
       for (const machine of lab.machines) await machine.powerOn();
-      const [bios, uefi] = await Promise.all([
-        listener.waitFor(new RegExp(`mac=${BIOS_MAC}`), BOOT_TIMEOUT_MS),
-        listener.waitFor(new RegExp(`mac=${UEFI_MAC}`), BOOT_TIMEOUT_MS),
-      ]);
-      // Both got their address from the router's pool, not from us.
-      for (const report of [bios, uefi]) {
+      const reports = await Promise.all(
+        [BIOS_MAC, UEFI_MAC, HTTP_MAC].map((mac) =>
+          listener.waitFor(new RegExp(`mac=${mac}`), BOOT_TIMEOUT_MS),
+        ),
+      );
+      // Both got their address from the router's pool (for their subnet), not from us.
+      for (const report of reports) {
         const address = new URL(report.url, listener.url).searchParams.get("address") ?? "";
-        expect(address).toMatch(/^10\.77\.0\.\d+$/);
-        expect(["10.77.0.2", "10.77.0.3"]).not.toContain(address);
+        expect(address).toMatch(
+          new RegExp(`^${topology.machineSubnet.replaceAll(".", "\\.")}\\.1\\d\\d$`),
+        );
       }
 
       const events = logged.flatMap((line) => (line.event ? [line.event] : []));
       const replies = events.filter((event) => event.type === "dhcp.reply");
+      // Behind the relay, every OFFER went to the relay's port 67 (RFC 2131 §4.1).
+      if (topology.relay)
+        expect(replies.filter((event) => event.message === "OFFER")).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ to: `${topology.relay.subnet}.1:67` }),
+          ]),
+        );
       // The iPXE ROM is iPXE already: straight to its script. OVMF gets ipxe.efi first.
       expect(replies).toContainEqual(
         expect.objectContaining({
@@ -118,8 +157,24 @@ describe("netboot serve boots real firmware next to a home router", () => {
       expect(events).toContainEqual(
         expect.objectContaining({ type: "tftp.end", file: "ipxe.efi" }),
       );
+      // UEFI HTTP boot: HttpBootDxe asked as HTTPClient (arch 16) and got ipxe.efi by URL.
+      expect(events).toContainEqual(
+        expect.objectContaining({
+          type: "dhcp.request",
+          mac: HTTP_MAC,
+          arch: 16,
+          vendorClass: expect.stringMatching(/^HTTPClient:Arch:00016/),
+        }),
+      );
+      expect(replies).toContainEqual(
+        expect.objectContaining({
+          mac: HTTP_MAC,
+          bootFile: expect.stringMatching(/^http:\/\/10\.77\.0\.2:\d+\/ipxe\/ipxe\.efi$/),
+        }),
+      );
+
       const downloads = events.filter((event) => event.type === "http.file.end" && event.complete);
-      expect(downloads.length).toBeGreaterThanOrEqual(4); // kernel + initrd, per machine
+      expect(downloads.length).toBeGreaterThanOrEqual(7); // kernel + initrd per machine, ipxe.efi
 
       server?.kill("SIGTERM");
       const result = await server;
