@@ -63,7 +63,10 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 /** The fastify factory options that carry the limits. */
 export function fastifyLimitOptions(limits: HttpLimits) {
   const http: ServerOptions = {
-    headersTimeout: limits.headersTimeoutMs,
+    // Node refuses headersTimeout > requestTimeout at createServer (ERR_OUT_OF_RANGE), but
+    // fastify sets requestTimeout only after creating the server, and with the pair that way
+    // round Node 20 enforced neither timeout on a trickled body (measured): keep the order.
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   return {

@@ -97,9 +97,15 @@ async function stageSource(
   );
 }
 
-/** Copies from a descriptor checked to be a regular file of acceptable size. */
+/**
+ * Copies from a descriptor checked to be a regular file of acceptable size. O_NONBLOCK: opening
+ * a FIFO would otherwise wait for a writer forever (it has no effect on regular files).
+ */
 async function copyRegularFile(source: string, destination: string, shownAs: string) {
-  const input = await open(source, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const input = await open(
+    source,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+  );
   try {
     const info = await input.stat();
     if (!info.isFile()) {
