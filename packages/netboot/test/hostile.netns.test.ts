@@ -156,10 +156,26 @@ beforeAll(async () => {
   attacker2 = await network.addHost("att2", 5);
   // Small TCP windows on the attacker: an unread download stalls after a few hundred KiB.
   await attacker.run("sysctl", ["-qw", "net.ipv4.tcp_rmem=4096 16384 65536"]);
-  // Datagrams from PORT_ZERO_SOURCE leave with UDP source port 0 (no socket API can bind 0).
+  // Datagrams from PORT_ZERO_SOURCE leave with UDP source port 0 (no socket API can bind 0);
+  // untracked, so no connection tracking or NAT on this machine picks another port for them.
   await attacker.run("nft", ["-f", "-"], {
     input: `table ip portzero {
-  chain out { type filter hook output priority raw; policy accept; udp sport ${PORT_ZERO_SOURCE} udp sport set 0; }
+  chain out {
+    type filter hook output priority raw; policy accept;
+    udp sport ${PORT_ZERO_SOURCE} udp sport set 0 notrack
+  }
+}`,
+  });
+
+  // With br_netfilter loaded, bridged packets pass the lan namespace's conntrack, whose NAT gives
+  // a source port 0 another port: leave them untracked there too.
+  const [nft, nftArgs] = network.lanArgv("nft", ["-f", "-"]);
+  await execa(nft, nftArgs, {
+    input: `table ip portzero {
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    udp sport 0 notrack
+  }
 }`,
   });
 
