@@ -12,8 +12,9 @@ import { ProxyDhcpServer } from "./dhcp/server.js";
 import { ConfigError } from "./errors.js";
 import { stageFirstStages } from "./ipxe/stage.js";
 import { NetbootEvents } from "./events.js";
-import { createBootHttpServer, type BootHttpServer } from "./http/server.js";
+import { createBootHttpServer, type BootHttpServer, type HttpLimits } from "./http/server.js";
 import {
+  DEBIAN_FIRST_STAGE_FILES,
   DEBIAN_FIRST_STAGES,
   DEBIAN_IPXE_DIR,
   type FirstStageBinaries,
@@ -38,11 +39,20 @@ export interface NetbootServerOptions {
    */
   readonly httpHost?: string;
   /**
-   * Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. Its
-   * files are copied into a private directory at start (see ipxe/stage.ts).
+   * Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. The
+   * first stages named by `firstStages` and `firstStageFiles` are copied from it into a private
+   * directory at start (see ipxe/stage.ts); nothing else in it is ever served.
    */
   readonly firstStageDir?: string;
   readonly firstStages?: FirstStageBinaries;
+  /**
+   * Further first stages the policy may name as a per-machine override (`firstStage`), staged
+   * next to those of `firstStages`. Default DEBIAN_FIRST_STAGE_FILES (`snponly.efi` and the
+   * defaults).
+   */
+  readonly firstStageFiles?: readonly string[];
+  /** HTTP time, size and connection limits. Default: DEFAULT_HTTP_LIMITS. */
+  readonly httpLimits?: Partial<HttpLimits>;
   /** Overrides for tests and unusual setups; production uses the well-known ports. */
   readonly ports?: { readonly dhcp?: number; readonly pxe?: number; readonly tftp?: number };
   /** Where proxyDHCP broadcasts go (see ProxyDhcpServerOptions.broadcastAddress). */
@@ -68,6 +78,7 @@ export class NetbootServer {
       policy: options.policy,
       events: this.events,
       firstStageDir: this.#stageRoot,
+      ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     });
   }
 
@@ -83,8 +94,11 @@ export class NetbootServer {
     const firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
     try {
       const sourceDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
-      const staged = await stageFirstStages(sourceDir, this.#stageRoot);
       const configured = Object.values(firstStages);
+      const staged = await stageFirstStages(sourceDir, this.#stageRoot, [
+        ...configured,
+        ...(options.firstStageFiles ?? DEBIAN_FIRST_STAGE_FILES),
+      ]);
       if (!configured.some((name) => staged.includes(name))) {
         throw new ConfigError(
           `first-stage directory ${sourceDir} has none of ${configured.join(", ")} ` +
@@ -97,6 +111,10 @@ export class NetbootServer {
       });
       this.#tftp = new TftpServer({
         root: this.#stageRoot,
+        // Clients unicast to the address the DHCP reply named; unlike DHCP (which must bind
+        // 0.0.0.0 to see broadcasts), TFTP needs nothing else, and its replies then leave from
+        // that same address.
+        address: options.serverAddress,
         events: this.events,
         ...(options.ports?.tftp === undefined ? {} : { port: options.ports.tftp }),
       });
