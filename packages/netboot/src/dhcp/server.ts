@@ -27,6 +27,7 @@ import {
   vendorClass,
 } from "./accessors.js";
 import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
+import { readOption } from "./options.js";
 import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
 import { inspectPxeRequest, LIMITED_BROADCAST, proxyReply, type Endpoint } from "./proxy.js";
 
@@ -215,6 +216,8 @@ export class ProxyDhcpServer {
       vendorClass: safely(() => vendorClass(packet)),
       userClass: safely(() => userClasses(packet).join(",")) || undefined,
       isIpxe: safely(() => isIpxe(packet)) ?? false,
+      requestedAddress: safely(() => readOption(packet, "requestedIpAddress")),
+      clientAddress: packet.ciaddr === "0.0.0.0" ? undefined : packet.ciaddr,
     };
   }
 
