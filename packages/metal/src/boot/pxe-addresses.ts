@@ -6,8 +6,9 @@
  * PXE-booted in this run.
  *
  * Both exchanges reach us: every DHCP packet on port 67 is a broadcast the proxy hears, and
- * iPXE's own exchange (iPXE src/net/udp/dhcp.c `dhcp_request_tx` adds
- * DHCP_REQUESTED_ADDRESS) is a second one with the same MAC. Measured in the lab
+ * iPXE's own exchange is a second one with the same MAC (ipxe/ipxe src/net/udp/dhcp.c
+ * `dhcp_tx`: its REQUEST carries the offer's yiaddr as the requested address, its ProxyDHCP
+ * REQUEST to port 4011 carries it as ciaddr). Measured in the lab
  * (docs/security.md "Measured"): OVMF's and ipxe.efi's REQUESTs both asked for 10.77.0.130 and
  * the script was fetched from 10.77.0.130. Remembered in memory only, for inventory MACs only,
  * a few per MAC: a run serves one attempt per host, and nothing a stranger sends grows this.
