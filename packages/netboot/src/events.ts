@@ -27,6 +27,10 @@ export interface DhcpRequestEvent extends Base {
   readonly userClass: string | undefined;
   readonly isIpxe: boolean;
   readonly relay: string | undefined;
+  /** Option 50 (RFC 2132 §9.1): the address a REQUEST asks the home router for. */
+  readonly requestedAddress: string | undefined;
+  /** `ciaddr` (RFC 2131 §2) when not 0.0.0.0: the address the client already holds. */
+  readonly clientAddress: string | undefined;
 }
 
 export interface DhcpReplyEvent extends Base {

@@ -21,7 +21,10 @@ export interface InstallPlaceholders {
   readonly key: string;
   /** Directory copied onto the installed system (`nixos-anywhere --extra-files`). */
   readonly extra_files: string;
-  /** known_hosts file holding exactly the installer's pinned SSH host key. */
+  /**
+   * known_hosts file holding exactly the installer's pinned SSH host key. Every `ssh` the
+   * command starts uses it anyway (install/pinned-ssh.ts); passing it is for other tools.
+   */
   readonly known_hosts: string;
   /** Directory for files the command may write (per host, inside the state directory). */
   readonly work_dir: string;
@@ -37,10 +40,9 @@ export const DEFAULT_INSTALL_COMMAND: readonly string[] = [
   "{key}",
   "--extra-files",
   "{extra_files}",
-  "--ssh-option",
-  "UserKnownHostsFile={known_hosts}",
-  "--ssh-option",
-  "StrictHostKeyChecking=yes",
+  // No --ssh-option for the host key: nixos-anywhere puts its own `UserKnownHostsFile=/dev/null
+  // StrictHostKeyChecking=no` first (src/nixos-anywhere.sh line 70), so those would be ignored;
+  // the pinned `ssh` first on the command's PATH enforces the key instead (pinned-ssh.ts).
   "--phases",
   "kexec,disko,install,reboot",
 ];

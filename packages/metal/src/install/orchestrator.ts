@@ -9,6 +9,8 @@ import { readFile } from "node:fs/promises";
 import { interfaceIpv4, NetbootServer, sendWakeOnLan, type NetbootEvent } from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
+import { PxeAddressBook } from "../boot/pxe-addresses.js";
+import { UnknownMachines } from "../boot/unknown-machines.js";
 import { secretsFindings } from "../check/checks.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
@@ -127,11 +129,15 @@ async function runWithStore(
     : interfaceIpv4(inventory.network.interface);
   const callbackBaseUrl = `http://${network.address}:${options.httpPort}${CALLBACK_PATH}`;
   // Checks the installer files too: a problem there stops the run before anything is shown.
+  const pxeAddresses = new PxeAddressBook(new Set(inventory.hosts.map((host) => host.mac)));
+  const unknownMachines = new UnknownMachines({ stateDir });
   const policy = await createBootPolicy({
     inventory,
     store,
     installerDir: options.installerDir,
     callbackBaseUrl,
+    pxeAddresses,
+    unknownMachines,
   });
   const startedAt = Date.now();
   const finishedAt = new Map<string, number>();
@@ -235,11 +241,13 @@ async function runWithStore(
     httpPort: options.httpPort,
   });
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
+    pxeAddresses.observe(event);
     show(fromNetbootEvent(event, hosts));
   });
   await registerCallbackRoutes(server.http.app, {
     inventory,
     store,
+    serverAddress: network.address,
     expectedHostKey: (host) =>
       readFile(privatePaths(options.secretsDir).hostPublicKey(host), "utf8").catch(() => undefined),
   });
@@ -254,6 +262,7 @@ async function runWithStore(
         inventory,
         store,
         netbootEvents: server.events,
+        unknownMachines,
         installOutput,
       });
       show(
@@ -300,6 +309,7 @@ async function runWithStore(
     for (const timer of firstBootTimers.values()) clearTimeout(timer);
     await dashboard?.close();
     await server.close();
+    await unknownMachines.close();
     unsubscribeNetboot();
     unsubscribeState();
     signal.removeEventListener("abort", stopInstalls);

@@ -26,7 +26,15 @@ export interface StatusReport {
   readonly unknownMachines: readonly UnknownMachineStatus[];
 }
 
-export function statusReport(state: ClusterState, inventory: Inventory | undefined): StatusReport {
+/**
+ * `unknownMachines` come from `metal install`'s in-memory list (boot/unknown-machines.ts), not
+ * from the state: sightings of strangers never touch state.json.
+ */
+export function statusReport(
+  state: ClusterState,
+  inventory: Inventory | undefined,
+  unknownMachines: readonly UnknownMachine[],
+): StatusReport {
   const names = new Set([
     ...(inventory?.hosts.map((host) => host.name) ?? []),
     ...Object.keys(state.hosts),
@@ -44,16 +52,21 @@ export function statusReport(state: ClusterState, inventory: Inventory | undefin
       inInventory: inventory === undefined || inventoryNames.has(name),
     };
   });
-  const machines = Object.values(state.unknownMachines).sort((a, b) => b.lastSeen - a.lastSeen);
+  return { hosts, unknownMachines: unknownMachineStatuses(unknownMachines, inventory) };
+}
+
+/** Unknown machines, most recently seen first, each with its likely typo and inventory snippet. */
+export function unknownMachineStatuses(
+  unknownMachines: readonly UnknownMachine[],
+  inventory: Inventory | undefined,
+): UnknownMachineStatus[] {
+  const machines = [...unknownMachines].sort((a, b) => b.lastSeen - a.lastSeen);
   const snippets = inventory ? hostSnippets(inventory, machines) : new Map<string, string>();
-  return {
-    hosts,
-    unknownMachines: machines.map((machine) => ({
-      ...machine,
-      likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
-      snippet: snippets.get(machine.mac),
-    })),
-  };
+  return machines.map((machine) => ({
+    ...machine,
+    likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
+    snippet: snippets.get(machine.mac),
+  }));
 }
 
 function time(ms: number | undefined): string {

@@ -9,7 +9,8 @@ import { describeEvent, type NetbootEvent, type NetbootEvents } from "netboot";
 import type { Host, Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import type { HostRecord, InstallerFacts, Phase, StateEvent } from "../state/types.js";
-import { statusReport, type UnknownMachineStatus } from "../status/report.js";
+import type { UnknownMachines } from "../boot/unknown-machines.js";
+import { unknownMachineStatuses, type UnknownMachineStatus } from "../status/report.js";
 import { applyDeployEvent, type DashboardDeployEvent, type DeployView } from "./deploy-view.js";
 import { EventFeed, type EventSubscription } from "./event-feed.js";
 import { hintsFor, type Hint, type HostObservations } from "./hints.js";
@@ -74,12 +75,15 @@ export interface DashboardSources {
   readonly inventory: Inventory;
   readonly store?: StateStore | undefined;
   readonly netbootEvents?: NetbootEvents | undefined;
+  /** PXE clients outside the inventory (kept by the boot policy, in memory). */
+  readonly unknownMachines?: UnknownMachines | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   readonly clock?: () => number;
 }
 
 export const MAX_TIMELINE_ENTRIES = 60;
+export const UNKNOWN_UPDATE_INTERVAL_MS = 500;
 export const MAX_LOG_TAIL_LINES = 15;
 
 type Counters = { -readonly [K in keyof HostObservations]: HostObservations[K] };
@@ -98,10 +102,10 @@ export class DashboardModel {
   readonly #cards = new Map<string, HostCard>();
   readonly #seen = new Map<string, Counters>();
   readonly #hostsByMac: Map<string, Host>;
+  #unknownUpdate: NodeJS.Timeout | undefined;
   readonly #peers = new PeerDirectory();
   readonly #updates = new EventFeed<DashboardUpdate>();
   readonly #unsubscribe: Array<() => void>;
-  #unknown: readonly UnknownMachineStatus[];
   #deploy: DeployView | undefined;
 
   constructor(sources: DashboardSources) {
@@ -140,12 +144,14 @@ export class DashboardModel {
       });
       this.#syncRecord(card);
     }
-    this.#unknown = this.#unknownMachines();
     this.#unsubscribe = [
       ...(sources.netbootEvents
         ? [sources.netbootEvents.on((event) => this.#onNetboot(event))]
         : []),
       ...(sources.store ? [sources.store.on("event", (event) => this.#onState(event))] : []),
+      ...(sources.unknownMachines
+        ? [sources.unknownMachines.onChange(() => this.#onUnknownSighting())]
+        : []),
       ...(sources.deployEvents ? [sources.deployEvents.on((event) => this.#onDeploy(event))] : []),
       ...(sources.installOutput
         ? [sources.installOutput.on((output) => this.#onOutput(output))]
@@ -161,7 +167,7 @@ export class DashboardModel {
     return {
       cluster: this.#sources.inventory.cluster.name,
       hosts: [...this.#cards.values()],
-      unknownMachines: this.#unknown,
+      unknownMachines: this.#unknownMachines(),
       deploy: this.#deploy,
     };
   }
@@ -172,6 +178,7 @@ export class DashboardModel {
   }
 
   close(): void {
+    clearTimeout(this.#unknownUpdate);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
   }
 
@@ -190,8 +197,18 @@ export class DashboardModel {
   }
 
   #unknownMachines(): readonly UnknownMachineStatus[] {
-    const store = this.#sources.store;
-    return store ? statusReport(store.snapshot(), this.#sources.inventory).unknownMachines : [];
+    const machines = this.#sources.unknownMachines?.list() ?? [];
+    return unknownMachineStatuses(machines, this.#sources.inventory);
+  }
+
+  /** A flood of sightings becomes one update per UNKNOWN_UPDATE_INTERVAL_MS, not one each. */
+  #onUnknownSighting(): void {
+    if (this.#unknownUpdate !== undefined) return;
+    this.#unknownUpdate = setTimeout(() => {
+      this.#unknownUpdate = undefined;
+      this.#updates.emit({ kind: "unknown", machines: this.#unknownMachines() });
+    }, UNKNOWN_UPDATE_INTERVAL_MS);
+    this.#unknownUpdate.unref();
   }
 
   #addEntry(card: HostCard, time: number, level: TimelineLevel, text: string): void {
@@ -279,11 +296,8 @@ export class DashboardModel {
   }
 
   #onState(event: StateEvent): void {
-    if (event.type === "unknown.seen") {
-      this.#unknown = this.#unknownMachines();
-      this.#updates.emit({ kind: "unknown", machines: this.#unknown });
-      return;
-    }
+    // Unknown machines come from the boot policy's in-memory list, not from the state.
+    if (event.type === "unknown.seen") return;
     const card = this.#cards.get(event.host);
     if (!card) return;
     this.#syncRecord(card);

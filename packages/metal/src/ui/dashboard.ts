@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { NetbootEvents } from "netboot";
+import type { UnknownMachines } from "../boot/unknown-machines.js";
 import type { Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import {
@@ -27,6 +28,8 @@ export interface DashboardOptions {
   /** The install state; without it (a deploy dashboard) the page shows the deploy alone. */
   readonly store?: StateStore | undefined;
   readonly netbootEvents?: NetbootEvents | undefined;
+  /** PXE clients outside the inventory (kept by the boot policy, in memory). */
+  readonly unknownMachines?: UnknownMachines | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   /** Lines of install output (nixos-anywhere), shown as each host's log tail. */
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;

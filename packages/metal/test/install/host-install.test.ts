@@ -21,6 +21,7 @@ echo "$count" > "$3/runs"
 cp "$1/var/lib/metal/callback.env" "$3/seen-callback.env"
 cp "$1/etc/ssh/ssh_host_ed25519_key.pub" "$3/seen-host-key.pub"
 cp "$2" "$3/seen-known_hosts"
+ssh -G -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "root@$5" > "$3/seen-ssh-options"
 echo "installing $4 (run $count)"
 if [ "$count" -lt "$FAIL_UNTIL" ]; then echo "disk busy" >&2; exit 7; fi
 echo done
@@ -74,6 +75,7 @@ function inventoryFailingUntil(failUntil: number, retries: number): Inventory {
         "{known_hosts}",
         "{work_dir}",
         "{host}",
+        "{ip}",
       ],
     },
   };
@@ -128,6 +130,19 @@ describe("installing one host", () => {
     const seen = await readFile(join(hostWorkDir(stateDir, "node1"), "seen-flake"), "utf8");
     expect(seen).toBe(dirname(f.inventory.source));
     expect(seen).not.toBe(process.cwd());
+  });
+
+  it("runs the command with the pinned ssh first on PATH: a bypass it asks for is ignored", async () => {
+    await install(inventoryFailingUntil(1, 0));
+    const options = await readFile(
+      join(hostWorkDir(stateDir, "node1"), "seen-ssh-options"),
+      "utf8",
+    );
+    expect(options).toMatch(/^stricthostkeychecking true$/m);
+    expect(options).toMatch(
+      new RegExp(`^userknownhostsfile ${hostWorkDir(stateDir, "node1")}/known_hosts$`, "m"),
+    );
+    expect(options).toMatch(/^globalknownhostsfile \/dev\/null$/m);
   });
 
   it("retries a failed install command and ends installed when a retry succeeds", async () => {

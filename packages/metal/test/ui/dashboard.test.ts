@@ -11,6 +11,7 @@ import {
 import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
+import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 
 const HEARTBEAT_MS = 100;
 
@@ -22,8 +23,11 @@ describe("the dashboard server", () => {
   const installOutput = new EventFeed<InstallOutputLine>();
   const deployEvents = new EventFeed<DashboardDeployEvent>();
 
+  let unknownMachines: UnknownMachines;
+
   beforeEach(async () => {
     env = await fixture();
+    unknownMachines = new UnknownMachines();
     // The recording is replayed now: the store stamps its events with the real time.
     Object.defineProperty(env, "now", { get: () => Date.now() });
     recording = await loadRecording();
@@ -32,6 +36,7 @@ describe("the dashboard server", () => {
       inventory: env.inventory,
       store: env.store,
       netbootEvents,
+      unknownMachines,
       installOutput,
       deployEvents,
       heartbeatMs: HEARTBEAT_MS,
@@ -43,7 +48,7 @@ describe("the dashboard server", () => {
     await env.cleanup();
   });
 
-  const targets = () => ({ store: env.store, netbootEvents, installOutput });
+  const targets = () => ({ store: env.store, netbootEvents, installOutput, unknownMachines });
   const snapshot = async () =>
     (await (await fetch(new URL("api/snapshot", dashboard.url))).json()) as DashboardSnapshot;
 

@@ -25,6 +25,7 @@ import {
   vendorClass,
 } from "./accessors.js";
 import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
+import { readOption } from "./options.js";
 import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
 import {
   answerPxeRequest,
@@ -219,6 +220,8 @@ export class ProxyDhcpServer {
       vendorClass: safely(() => vendorClass(packet)),
       userClass: safely(() => userClasses(packet).join(",")) || undefined,
       isIpxe: safely(() => isIpxe(packet)) ?? false,
+      requestedAddress: safely(() => readOption(packet, "requestedIpAddress")),
+      clientAddress: packet.ciaddr === "0.0.0.0" ? undefined : packet.ciaddr,
     };
   }
 

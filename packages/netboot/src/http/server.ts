@@ -123,7 +123,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     const mac = parseMac(macText);
     let decision: BootDecision;
     try {
-      decision = await policy({ mac, stage: "script" });
+      decision = await policy({ mac, stage: "script", address: request.ip });
     } catch (error) {
       const message = errorMessage(error);
       events.emit({ type: "policy.error", mac, stage: "script", error: message });
