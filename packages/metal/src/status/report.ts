@@ -44,16 +44,32 @@ export function statusReport(state: ClusterState, inventory: Inventory | undefin
       inInventory: inventory === undefined || inventoryNames.has(name),
     };
   });
-  const machines = Object.values(state.unknownMachines).sort((a, b) => b.lastSeen - a.lastSeen);
-  const snippets = inventory ? hostSnippets(inventory, machines) : new Map<string, string>();
   return {
     hosts,
-    unknownMachines: machines.map((machine) => ({
+    unknownMachines: unknownMachineStatuses(Object.values(state.unknownMachines), inventory),
+  };
+}
+
+/**
+ * Most recently seen first. Names and addresses in the snippets are handed out in order of first
+ * sighting, so a machine seen again does not change every other machine's snippet (the dashboard
+ * sends only the entries that changed).
+ */
+export function unknownMachineStatuses(
+  unknown: readonly UnknownMachine[],
+  inventory: Inventory | undefined,
+): UnknownMachineStatus[] {
+  const byFirstSeen = [...unknown].sort(
+    (a, b) => a.firstSeen - b.firstSeen || a.mac.localeCompare(b.mac),
+  );
+  const snippets = inventory ? hostSnippets(inventory, byFirstSeen) : new Map<string, string>();
+  return [...unknown]
+    .sort((a, b) => b.lastSeen - a.lastSeen)
+    .map((machine) => ({
       ...machine,
       likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
       snippet: snippets.get(machine.mac),
-    })),
-  };
+    }));
 }
 
 function time(ms: number | undefined): string {
