@@ -1,8 +1,9 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { access, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateLockedError } from "../../src/state/errors.js";
 import { LOCK_FILE, lockStateDirectory, parseOwner } from "../../src/state/lock.js";
@@ -16,7 +17,7 @@ const START_DELAY_MS = 150;
 const DEAD_PID = 4194305;
 
 interface Racer {
-  readonly child: ChildProcessWithoutNullStreams;
+  readonly child: ChildProcessByStdio<Writable, Readable, null>;
   next(): Promise<string>;
 }
 

@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { UnknownMachine } from "../../src/state/types.js";
-import type { InstallOutputLine, UnknownMachineSource } from "../../src/ui/dashboard-model.js";
+import type {
+  DashboardSnapshot,
+  InstallOutputLine,
+  UnknownMachineSource,
+} from "../../src/ui/dashboard-model.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { fixture, type Fixture } from "../helpers.js";
@@ -139,15 +143,17 @@ describe("the dashboard's live feed", () => {
     const sent = new Set(text.match(/"mac":"02:00:00:00:[0-9a-f:]+"/g));
     expect(sent.size).toBe(UNKNOWN_MACHINES);
     // A second sighting of one machine sends that machine alone, its snippet unchanged.
-    const before = await (await fetch(new URL("api/snapshot", dashboard.url))).json();
+    const snapshot = async () =>
+      (await (await fetch(new URL("api/snapshot", dashboard.url))).json()) as DashboardSnapshot;
+    const before = await snapshot();
     const again = readFeed(new URL("events", dashboard.url), (text) => text.includes('"count":2'));
     await new Promise((resolve) => setTimeout(resolve, 50));
     unknown.see(macOf(5), 9_999_999);
     const delta = (await again).text.split("event: unknown\n").at(-1)!;
     expect(delta.match(/"mac":/g)).toHaveLength(1);
-    const after = await (await fetch(new URL("api/snapshot", dashboard.url))).json();
-    const snippetOf = (view: typeof before, mac: string) =>
-      view.unknownMachines.find((machine: { mac: string }) => machine.mac === mac)?.snippet;
+    const after = await snapshot();
+    const snippetOf = (view: DashboardSnapshot, mac: string) =>
+      view.unknownMachines.find((machine) => machine.mac === mac)?.snippet;
     expect(snippetOf(after, macOf(5))).toBe(snippetOf(before, macOf(5)));
     expect(snippetOf(after, macOf(6))).toBe(snippetOf(before, macOf(6)));
   }, 60_000);
