@@ -60,7 +60,9 @@ Exit codes:
   130  interrupted (SIGINT/SIGTERM): installs stopped, state kept; run again to resume
 
 Hosts already ready are skipped; --reinstall NAME is the only way to install one again. Failed
-hosts get a new attempt on every run. Output of each install: STATE/logs/HOST.log; every event
+hosts get a new attempt on every run, except hosts that failed waiting for their first boot: they
+are installed, and wait again. A host whose pinned SSH host key answers on its address counts as
+ready, even when the state directory was deleted. Output of each install: STATE/logs/HOST.log; every event
 as JSON: STATE/logs/install.jsonl.`;
 
 /** Nothing to install when every host is ready and none is asked for again: no preflight needed. */
@@ -102,7 +104,7 @@ export function registerInstall(program: Command): void {
     )
     .option(
       "--first-boot-timeout <seconds>",
-      "how long an installed host may take to call back from its first boot before it counts as failed",
+      "how long an installed host may take to call back from its first boot; then SSH with its pinned key decides: ready or failed",
       parseSeconds,
       DEFAULT_FIRST_BOOT_TIMEOUT_MS / MS_PER_SECOND,
     )

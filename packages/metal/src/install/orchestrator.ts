@@ -31,6 +31,7 @@ import {
   hostLookup,
   progressMessage,
 } from "./progress-events.js";
+import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
 import { buildSummary, formatDuration, type InstallSummary } from "./summary.js";
@@ -56,6 +57,8 @@ export interface InstallRunOptions {
   readonly backOff?: BackOff;
   /** Does an installer still answer (resume)? Default: TCP to its SSH port. */
   readonly installerAnswers?: (address: string) => Promise<boolean>;
+  /** Is a host installed? Default: SSH to its inventory address with its pinned host key. */
+  readonly installedAnswers?: InstalledProbe;
   /** Creates the progress view once the hosts and their phases are known. */
   readonly view: (
     hosts: ReadonlyArray<{ name: string; phase: Phase; step: string }>,
@@ -109,9 +112,12 @@ async function runWithStore(
       interrupted: signal.aborted,
     });
 
+  const installedAnswers =
+    options.installedAnswers ?? pinnedSshProbe({ secretsDir: options.secretsDir });
   await prepareRun({
     store,
     inventory,
+    installedAnswers,
     reinstall: options.reinstall ?? [],
     ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
   });
@@ -201,16 +207,31 @@ async function runWithStore(
   const awaitFirstBoot = (host: Host) => {
     if (firstBootTimers.has(host.name)) return;
     const timeout = options.firstBootTimeoutMs ?? DEFAULT_FIRST_BOOT_TIMEOUT_MS;
+    // Silent first boot: SSH with the pinned key decides (a system that boots but cannot call
+    // back is still ready); failing here never leads to a second install (ADR 0181).
     const timer = setTimeout(() => {
-      void store
-        .change(host.name, {
-          expect: "installed",
-          to: "failed",
-          step: "no first boot",
-          reason:
-            `the installed system did not call back within ${formatDuration(timeout)}; ` +
-            "check its console (did it boot from its disk? is the network up?)",
-        })
+      void installedAnswers(host)
+        .then((up) =>
+          store.change(
+            host.name,
+            up
+              ? {
+                  expect: "installed",
+                  to: "ready",
+                  step: `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
+                }
+              : {
+                  expect: "installed",
+                  to: "failed",
+                  step: "no first boot",
+                  reason:
+                    `the installed system did not call back within ${formatDuration(timeout)} ` +
+                    `and does not answer SSH with its pinned host key on ${host.address}; ` +
+                    "check its console (did it boot from its disk? is the network up?). " +
+                    "The next metal install waits for it again; it is not installed twice",
+                },
+          ),
+        )
         .catch(() => undefined);
     }, timeout);
     firstBootTimers.set(host.name, timer);

@@ -55,18 +55,26 @@ export function statusReport(
   return { hosts, unknownMachines: unknownMachineStatuses(unknownMachines, inventory) };
 }
 
-/** Unknown machines, most recently seen first, each with its likely typo and inventory snippet. */
+/**
+ * Most recently seen first. Names and addresses in the snippets are handed out in order of first
+ * sighting, so a machine seen again does not change every other machine's snippet (the dashboard
+ * sends only the entries that changed).
+ */
 export function unknownMachineStatuses(
-  unknownMachines: readonly UnknownMachine[],
+  unknown: readonly UnknownMachine[],
   inventory: Inventory | undefined,
 ): UnknownMachineStatus[] {
-  const machines = [...unknownMachines].sort((a, b) => b.lastSeen - a.lastSeen);
-  const snippets = inventory ? hostSnippets(inventory, machines) : new Map<string, string>();
-  return machines.map((machine) => ({
-    ...machine,
-    likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
-    snippet: snippets.get(machine.mac),
-  }));
+  const byFirstSeen = [...unknown].sort(
+    (a, b) => a.firstSeen - b.firstSeen || a.mac.localeCompare(b.mac),
+  );
+  const snippets = inventory ? hostSnippets(inventory, byFirstSeen) : new Map<string, string>();
+  return [...unknown]
+    .sort((a, b) => b.lastSeen - a.lastSeen)
+    .map((machine) => ({
+      ...machine,
+      likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
+      snippet: snippets.get(machine.mac),
+    }));
 }
 
 function time(ms: number | undefined): string {

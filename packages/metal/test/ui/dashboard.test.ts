@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import Fastify from "fastify";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -216,13 +217,17 @@ describe("the dashboard as a plugin", () => {
         store: env.store,
         netbootEvents: new NetbootEvents(),
       });
-      const page = await app.inject({ url: "/dashboard/" });
-      expect(page.headers["content-type"]).toMatch(/^text\/html/);
-      const bare = await app.inject({ url: "/dashboard" });
-      expect([bare.statusCode, bare.headers.location]).toEqual([302, "/dashboard/"]);
-      expect((await app.inject({ url: "/dashboard/dashboard.js" })).statusCode).toBe(200);
-      expect((await app.inject({ url: "/dashboard/metrics" })).body).toContain("metal_hosts");
-      expect((await app.inject({ url: "/" })).statusCode).toBe(404);
+      // A real listener: the dashboard checks the Host header against the address it was reached on.
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const get = (path: string) => fetch(`${base}${path}`, { redirect: "manual" });
+      const page = await get("/dashboard/");
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      const bare = await get("/dashboard");
+      expect([bare.status, bare.headers.get("location")]).toEqual([302, "/dashboard/"]);
+      expect((await get("/dashboard/dashboard.js")).status).toBe(200);
+      expect(await (await get("/dashboard/metrics")).text()).toContain("metal_hosts");
+      expect((await get("/")).status).toBe(404);
     } finally {
       await app.close();
       await env.cleanup();
