@@ -1,10 +1,10 @@
 /**
- * `metal deploy`: declares the flags, loads the inventory and hands over to deploy/command.ts.
+ * `metal deploy`: declares the flags, loads the inventory and hands over to deploy/from-flags.ts.
  */
 import { Option, type Command } from "commander";
-import { runDeployCommand, type DeployFlags } from "../deploy/command.js";
-import { REBOOT_MODES } from "../deploy/commands.js";
-import { DEFAULT_DEPLOY_TIMING } from "../deploy/deploy.js";
+import { runDeployCommand, type DeployFlags } from "../deploy/from-flags.js";
+import { REBOOT_MODES } from "../deploy/command-templates.js";
+import { DEFAULT_DEPLOY_TIMING } from "../deploy/rollout.js";
 import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/index.js";
 import { DASHBOARD_FLAG_HELP, parseListenAddress } from "./options.js";
 

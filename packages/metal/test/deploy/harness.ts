@@ -1,7 +1,7 @@
 /** Shared pieces of the deploy tests: a cluster inventory and a stand-in for nix/nixos-rebuild. */
 import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DeployCommands } from "../../src/deploy/commands.js";
+import type { DeployCommands } from "../../src/deploy/command-templates.js";
 import type { Host, Inventory } from "../../src/inventory/types.js";
 
 /** Stands in for nix and nixos-rebuild: records its argv, prints what the real tools would. */
@@ -17,6 +17,7 @@ case $cmd in
   new-boot) if [ -e "$dir/new-kernel-$host" ]; then echo /nix/store/k2-linux/bzImage; else echo /nix/store/k1-linux/bzImage; fi
             echo /nix/store/i1-initrd/initrd ;;
 esac
+if [ -e "$dir/after-$cmd-$host" ]; then sh "$dir/after-$cmd-$host"; fi
 `;
 
 export function testCommands(script: string): DeployCommands {

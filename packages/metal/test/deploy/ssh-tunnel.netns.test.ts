@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDeploy } from "../../src/deploy/deploy.js";
+import { runDeploy } from "../../src/deploy/rollout.js";
 import { KubeAccessError } from "../../src/deploy/errors.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 import { SshTunnelAccess } from "../../src/deploy/ssh-tunnel.js";

@@ -13,7 +13,7 @@ import {
   loadCommands,
   runDeployCommand,
   type DeployFlags,
-} from "../../src/deploy/command.js";
+} from "../../src/deploy/from-flags.js";
 import { DeployUsageError } from "../../src/deploy/errors.js";
 import { privatePaths } from "../../src/secrets/index.js";
 import type { DeployEvent } from "../../src/deploy/events.js";

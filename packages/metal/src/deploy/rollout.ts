@@ -18,7 +18,7 @@ import {
   type CommandValues,
   type DeployCommands,
   type RebootMode,
-} from "./commands.js";
+} from "./command-templates.js";
 import { drainNode } from "./drain.js";
 import {
   ClusterUnhealthyError,

@@ -15,8 +15,8 @@ import {
   REBOOT_MODES,
   type DeployCommands,
   type RebootMode,
-} from "./commands.js";
-import { DEFAULT_DEPLOY_TIMING, runDeploy } from "./deploy.js";
+} from "./command-templates.js";
+import { DEFAULT_DEPLOY_TIMING, runDeploy } from "./rollout.js";
 import { DeployUsageError } from "./errors.js";
 import type { DeployEvent } from "./events.js";
 import { KubeconfigFileAccess, type KubeAccess } from "./kube-access.js";

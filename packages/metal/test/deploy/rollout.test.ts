@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runDeploy, type DeployOptions } from "../../src/deploy/deploy.js";
+import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
 import { loadProgress } from "../../src/deploy/progress-store.js";
