@@ -49,6 +49,17 @@ export function registerDeploy(program: Command): void {
       "how long a node may take to come back Ready",
       String(DEFAULT_DEPLOY_TIMING.readyTimeoutMs / MS_PER_SECOND),
     )
+    .option(
+      "--confirm-timeout <seconds>",
+      "a switched node rolls itself back unless metal reaches it again within this time",
+      String(DEFAULT_DEPLOY_TIMING.confirmTimeoutMs / MS_PER_SECOND),
+    )
+    .option("--force", "kubectl drain --force: also evict pods no controller recreates", false)
+    .option(
+      "--delete-emptydir-data",
+      "kubectl drain --delete-emptydir-data: also evict pods whose emptyDir data is lost",
+      false,
+    )
     .option("--json", "one JSON event a line instead of text", false)
     .option("--dashboard [host:port]", DASHBOARD_FLAG_HELP, parseListenAddress)
     .addHelpText(
@@ -56,8 +67,9 @@ export function registerDeploy(program: Command): void {
       `
 Exit codes:
   0  every planned node deployed (or the dry run printed)
-  1  a step failed: the report names node, step, error, how to resume or roll back
-  2  usage or inventory error: nothing was changed`,
+  1  a step failed (maybe halfway): the report names node, step, error, what was rolled
+     back and how to resume
+  2  refused before changing anything: usage or inventory error, another deploy running`,
     )
     .action(async (hosts: string[], flags: DeployFlags & { inventory: string }) => {
       const inventory = await loadInventory(flags.inventory);

@@ -75,6 +75,26 @@ export class DrainTimeoutError extends DeployError {
   }
 }
 
+/** The node runs pods `kubectl drain --ignore-daemonsets` refuses to evict; none was evicted. */
+export class DrainRefusedError extends DeployError {
+  override name = "DrainRefusedError";
+  override readonly code: string = "DEPLOY_DRAIN_REFUSED";
+  constructor(
+    readonly node: string,
+    readonly refused: readonly { readonly pod: string; readonly reason: string }[],
+  ) {
+    const byReason = new Map<string, string[]>();
+    for (const { pod, reason } of refused)
+      byReason.set(reason, [...(byReason.get(reason) ?? []), pod]);
+    super(
+      `refusing to drain ${node}, no pod was evicted: ` +
+        [...byReason].map(([reason, pods]) => `${reason}: ${pods.join(", ")}`).join("; ") +
+        `. Their data or the pods themselves would be lost: move them off ${node} yourself, or rerun ` +
+        `metal deploy with the flag named (same meaning as for kubectl drain)`,
+    );
+  }
+}
+
 export class NodeNotReadyError extends DeployError {
   override name = "NodeNotReadyError";
   override readonly code: string = "DEPLOY_NODE_NOT_READY";

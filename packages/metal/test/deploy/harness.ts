@@ -16,6 +16,9 @@ case $cmd in
   current-boot) printf '/nix/store/k1-linux/bzImage\\n/nix/store/i1-initrd/initrd\\n' ;;
   new-boot) if [ -e "$dir/new-kernel-$host" ]; then echo /nix/store/k2-linux/bzImage; else echo /nix/store/k1-linux/bzImage; fi
             echo /nix/store/i1-initrd/initrd ;;
+  switch) touch "$dir/switched-$host" ;;
+  current-generation) if [ -e "$dir/switched-$host" ]; then echo system-43-link; else echo system-42-link; fi ;;
+  rollback) rm -f "$dir/switched-$host" ;;
 esac
 if [ -e "$dir/after-$cmd-$host" ]; then sh "$dir/after-$cmd-$host"; fi
 `;
@@ -29,7 +32,10 @@ export function testCommands(script: string): DeployCommands {
     boot: [script, "boot", "{host}", "{flake}#{host}", "root@{address}"],
     reboot: [script, "reboot", "{host}", "root@{address}"],
     k3sHealth: [script, "k3s-health", "{host}"],
-    rollback: ["nixos-rebuild", "switch", "--rollback", "--target-host", "root@{address}"],
+    currentGeneration: [script, "current-generation", "{host}"],
+    armRollback: [script, "arm", "{host}", "{rollback_unit}", "{generation}", "{confirm_seconds}"],
+    confirm: [script, "confirm", "{host}", "{rollback_unit}"],
+    rollback: [script, "rollback", "{host}", "{generation}"],
   };
 }
 

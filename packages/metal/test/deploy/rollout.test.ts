@@ -6,13 +6,19 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
+import { KUBECTL_DRAIN_DEFAULTS } from "../../src/deploy/drain-policy.js";
 import { loadProgress } from "../../src/deploy/progress-store.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
 
 // Upper bounds only: the happy path never waits them out; failure cases set their own short ones.
-const FAST = { drainTimeoutMs: 20_000, readyTimeoutMs: 20_000, pollMs: 20 };
+const FAST = {
+  drainTimeoutMs: 20_000,
+  readyTimeoutMs: 20_000,
+  confirmTimeoutMs: 20_000,
+  pollMs: 20,
+};
 const REBOOT_DOWNTIME_MS = 80;
 
 // Every step fsyncs progress and history: slow on a busy disk, so generous timeouts.
@@ -65,6 +71,7 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
       ],
       openAccess: () => new KubeconfigFileAccess(kubeconfig),
       timing: FAST,
+      drainFlags: KUBECTL_DRAIN_DEFAULTS,
       onEvent: (event) => {
         events.push(event);
         // The machine goes down when told to reboot and comes back with a new boot id.
@@ -218,7 +225,8 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     expect(api.node("a1").unschedulable).toBe(true);
     expect(api.podsOn("a1").map((pod) => pod.name)).toEqual(["db-0"]);
     expect(api.requests.some((request) => request.path.includes("/a2"))).toBe(false);
-    expect(await calls()).toEqual([]);
+    // Both systems were built first; nothing was activated anywhere.
+    expect(await calls()).toEqual(["build a1 /lab", "build a2 /lab"]);
     expect(events.at(-1)).toMatchObject({ type: "deploy.finished", ok: false });
   });
 
@@ -232,27 +240,29 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     expect(outcome.ok).toBe(false);
     expect(outcome.failures[0]).toMatchObject({ host: "s2", step: "wait-ready" });
     expect(outcome.failures[0]?.error).toContain("did not come back Ready");
-    expect(outcome.failures[0]?.recovery.join("\n")).toContain(
-      "nixos-rebuild switch --rollback --target-host root@192.0.2.12",
-    );
+    expect(outcome.failures[0]?.recovery.join("\n")).toContain(`${script} rollback s2 42`);
     expect(api.node("s2").unschedulable).toBe(true);
     for (const untouched of ["s3", "s1", "a1", "a2", "a3"]) {
       expect(api.node(untouched).unschedulable).toBe(false);
       expect(api.writes().some((request) => request.path.endsWith(`/${untouched}`))).toBe(false);
-      expect((await calls()).some((line) => line.split(" ")[1] === untouched)).toBe(false);
+      // Built before anything was touched; nothing else ran for it.
+      expect((await calls()).filter((line) => line.split(" ")[1] === untouched)).toEqual([
+        `build ${untouched} /lab`,
+      ]);
     }
     const progress = await loadProgress(join(dir, "state", "deploy.json"));
     expect(progress?.hosts.s2).toMatchObject({ step: "wait-ready", failed: true });
   });
 
   it("resumes a failed deploy: finished nodes are skipped, the failed node is redone and uncordoned", async () => {
-    await writeFile(join(dir, "fail-build-s3"), "");
+    await writeFile(join(dir, "fail-switch-s3"), "");
     const first = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
-    expect(first.failures[0]).toMatchObject({ host: "s3", step: "build" });
-    expect(first.failures[0]?.error).toContain("simulated build failure on s3");
-    expect(api.node("s3").unschedulable).toBe(true);
+    expect(first.failures[0]).toMatchObject({ host: "s3", step: "activate" });
+    expect(first.failures[0]?.error).toContain("simulated switch failure on s3");
+    // Rolled back and uncordoned before the deploy stopped.
+    expect(api.node("s3").unschedulable).toBe(false);
 
-    await rm(join(dir, "fail-build-s3"));
+    await rm(join(dir, "fail-switch-s3"));
     await rm(join(dir, "calls.log"));
     events = [];
     const second = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
