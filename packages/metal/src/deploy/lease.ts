@@ -155,9 +155,18 @@ export class HeldLease {
     }
   }
 
-  /** Throws when this deploy may no longer hold the lease: it must not touch another node. */
-  check(): void {
+  /**
+   * Throws when this deploy may no longer hold the lease: it must not touch another node. Reads
+   * the Lease (one GET) so a takeover is seen before the next step, not at the next renewal.
+   */
+  async ensureHeld(api: ClusterApi): Promise<void> {
     const now = this.settings.now();
+    if (!this.#lost) {
+      const current = await api.readLease(DEPLOY_LEASE_NAMESPACE, DEPLOY_LEASE_NAME);
+      if (current?.record.holderIdentity !== this.identity) {
+        this.#lost = `the Lease is now held by "${current?.record.holderIdentity ?? "nobody"}"`;
+      }
+    }
     const expired = this.#lastRenewed + this.settings.durationSeconds * MS_PER_SECOND <= now;
     if (this.#lost || expired) {
       throw new DeployLeaseLostError(

@@ -20,7 +20,12 @@ import {
   type RebootMode,
 } from "./command-templates.js";
 import type { DrainFlags } from "./drain-policy.js";
-import { ClusterUnhealthyError, CommandFailedError, DeployError } from "./errors.js";
+import {
+  ClusterUnhealthyError,
+  CommandFailedError,
+  DeployError,
+  DeployLockedError,
+} from "./errors.js";
 import type { DeployEventListener, DeployStep } from "./events.js";
 import { checkHealth } from "./health.js";
 import type { KubeAccess } from "./kube-access.js";
@@ -145,6 +150,8 @@ async function deployLocked(options: DeployOptions): Promise<DeployOutcome> {
   context.access = access;
   const deployed: string[] = [];
   try {
+    // Another deploy holding the Lease is thrown (exit 2: nothing changed); an API that does not
+    // answer is this deploy's failure like any other step's.
     const leaseFailure = await takeLease(plan, context, access);
     if (leaseFailure) return await stop([leaseFailure], deployed);
     for (const batch of plan.batches) {
@@ -245,8 +252,9 @@ async function takeLease(
     context.lease.startRenewing(() => access.clusterApi([]));
     return undefined;
   } catch (error) {
+    if (error instanceof DeployLockedError) throw error;
     return fail(first, "health", error, context, (view) =>
-      untouchedRecovery(first, view.rerun, "no node was touched: another deploy may be running"),
+      untouchedRecovery(first, view.rerun, "no node was touched: is the Kubernetes API reachable?"),
     );
   }
 }
@@ -260,8 +268,8 @@ async function deployBatch(
     // Not recorded as a progress step: the check changes nothing, and a node a previous run
     // left mid-deploy must keep its step so the next run still knows to resume it.
     await stepEvents(context, names, "health", healthDetail(batch), async () => {
-      context.lease?.check();
       const api = await (context.access as KubeAccess).clusterApi(names);
+      await context.lease?.ensureHeld(api);
       const verdict = checkHealth(await api.listNodes(), batch, context.resuming);
       for (const message of verdict.warnings) {
         await context.record.emit({ type: "deploy.warning", host: undefined, message });
@@ -295,7 +303,7 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
       if (!spec.applies(node)) continue;
       current = spec.step;
       // A deploy that lost its Lease must not touch another node, nor take another step.
-      context.lease?.check();
+      await context.lease?.ensureHeld(await node.api());
       await context.progress.step(host.name, spec.step);
       const detail = spec.plan(planView(host, context.options));
       const run = spec.run;

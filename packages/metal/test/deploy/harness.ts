@@ -11,6 +11,9 @@ echo "$*" >> "$dir/calls.log"
 cmd=$1
 host=$2
 if [ -e "$dir/fail-$cmd-$host" ]; then echo "simulated $cmd failure on $host" >&2; exit 3; fi
+case $cmd in confirm|rollback|current-generation)
+  if [ -e "$dir/unreachable-$host" ]; then echo "ssh: connect to host $host port 22: Connection refused" >&2; exit 255; fi ;;
+esac
 case $cmd in
   build) echo "building $host" >&2; echo "/nix/store/0000-nixos-system-$host" ;;
   current-boot) printf '/nix/store/k1-linux/bzImage\\n/nix/store/i1-initrd/initrd\\n' ;;
@@ -19,6 +22,12 @@ case $cmd in
   switch) touch "$dir/switched-$host" ;;
   current-generation) if [ -e "$dir/switched-$host" ]; then echo system-43-link; else echo system-42-link; fi ;;
   rollback) rm -f "$dir/switched-$host" ;;
+  # The watchdog: unless confirm stops it first, it switches back after its delay by itself.
+  arm) (sleep "$5"; if [ -e "$dir/armed-$host" ]; then
+          rm -f "$dir/switched-$host" "$dir/unreachable-$host" "$dir/armed-$host"
+          echo "watchdog fired $host $4" >> "$dir/calls.log"; fi) >/dev/null 2>&1 &
+       touch "$dir/armed-$host" ;;
+  confirm) if [ -e "$dir/armed-$host" ]; then rm -f "$dir/armed-$host"; else echo "Unit $3.timer not loaded." >&2; exit 5; fi ;;
 esac
 if [ -e "$dir/after-$cmd-$host" ]; then sh "$dir/after-$cmd-$host"; fi
 `;
