@@ -16,8 +16,12 @@ export async function rollBack(node: NodeRun): Promise<string> {
   const generation = node.state.previousGeneration;
   if (generation === undefined) throw new DeployError("no previous generation recorded");
   const watchdogArmed = node.state.armedAt !== undefined;
-  // Stop the watchdog first so it does not switch a second time later; it may be gone already.
-  if (watchdogArmed) await node.run(node.commands.confirm, {}, true);
+  const byWatchdog = `its watchdog switched it back to generation ${generation} by itself`;
+  // Stop the watchdog first so it does not switch a second time later. When it cannot be
+  // stopped it may have fired already: a node back on the old generation needs nothing more.
+  if (watchdogArmed && (await node.run(node.commands.confirm, {}, true)).exitCode !== 0) {
+    if ((await generationNow(node)) === generation) return finish(node, byWatchdog);
+  }
   const direct = await node.run(node.commands.rollback, { generation }, true);
   let how = `metal switched it back to generation ${generation}`;
   if (direct.exitCode !== 0) {
@@ -28,12 +32,22 @@ export async function rollBack(node: NodeRun): Promise<string> {
       );
     }
     await waitForGeneration(node, generation);
-    how = `its watchdog switched it back to generation ${generation} by itself`;
+    how = byWatchdog;
   }
+  return finish(node, how);
+}
+
+async function finish(node: NodeRun, how: string): Promise<string> {
   node.state.armedAt = undefined;
   await waitReady(node, undefined);
   await uncordon(node);
   return how;
+}
+
+/** The node's current generation, or undefined when it cannot be read (unreachable). */
+async function generationNow(node: NodeRun): Promise<string | undefined> {
+  const answer = await node.run(node.commands.currentGeneration, {}, true);
+  return answer.exitCode === 0 ? parseGeneration(answer.stdout) : undefined;
 }
 
 /** Polls the node's system profile until it names `generation` again. */
@@ -42,12 +56,9 @@ async function waitForGeneration(node: NodeRun, generation: string): Promise<voi
   const deadline = (node.state.armedAt ?? Date.now()) + confirmTimeoutMs + readyTimeoutMs;
   let seen = "no answer";
   for (;;) {
-    const answer = await node.run(node.commands.currentGeneration, {}, true);
-    if (answer.exitCode === 0) {
-      const current = parseGeneration(answer.stdout);
-      if (current === generation) return;
-      seen = `generation ${current ?? "?"}`;
-    }
+    const current = await generationNow(node);
+    if (current === generation) return;
+    if (current !== undefined) seen = `generation ${current}`;
     if (Date.now() >= deadline) {
       throw new DeployError(
         `${node.host.name} did not come back on generation ${generation} (last seen: ${seen}); ` +
