@@ -16,6 +16,7 @@
  * set the profile (ADR 0211).
  */
 import { dirname, resolve } from "node:path";
+import { renderArgv } from "../argv-template.js";
 
 export interface DeployCommands {
   /** Builds the new system; the last line of its stdout is the toplevel store path. */
@@ -125,29 +126,13 @@ export function flakeReference(flake: string, inventorySource: string): string {
   return /^\.\.?(\/|$)/.test(flake) ? resolve(dirname(inventorySource), flake) : flake;
 }
 
-const SSH_OPTIONS_PLACEHOLDER = "{ssh_options}";
-const PLACEHOLDER = /\{(flake|host|address|toplevel|generation|rollback_unit|confirm_seconds)\}/g;
-
+/** Renders with the one argv template engine (src/argv-template.ts). */
 export function renderCommand(
   template: readonly string[],
   values: CommandValues,
   sshOptions: readonly string[],
 ): string[] {
-  return template.flatMap((argument) =>
-    argument === SSH_OPTIONS_PLACEHOLDER
-      ? [...sshOptions]
-      : [
-          argument.replace(PLACEHOLDER, (_match, key: keyof CommandValues) => {
-            const value = values[key];
-            if (value === undefined) {
-              throw new Error(
-                `command template ${JSON.stringify(template)} uses {${key}} where it is not known`,
-              );
-            }
-            return value;
-          }),
-        ],
-  );
+  return renderArgv(template, { ...values }, { ssh_options: sshOptions });
 }
 
 export interface BootFiles {

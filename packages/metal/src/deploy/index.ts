@@ -1,4 +1,7 @@
 export * from "./cluster-api.js";
+export * from "./drain-policy.js";
+export * from "./lease.js";
+export * from "./local-lock.js";
 export * from "./command-templates.js";
 export { runDeploy, deployPaths, DEFAULT_DEPLOY_TIMING } from "./rollout.js";
 export type { DeployOptions, DeployOutcome, DeployFailure, DeployTiming } from "./rollout.js";
