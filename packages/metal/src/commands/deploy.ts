@@ -14,9 +14,11 @@ export function registerDeploy(program: Command): void {
   program
     .command("deploy")
     .description(
-      "Roll the flake's NixOS configuration out to the cluster: servers one at a time (init server " +
-        "last), then agents in batches; cordon, drain, nixos-rebuild, wait Ready, uncordon. " +
-        "Stops at the first failure; a rerun resumes. See docs/deploy.md",
+      "Roll the flake's NixOS configuration out to the cluster: build every node's system first, " +
+        "then servers one at a time (init server last) and agents in batches; cordon, drain, " +
+        "nixos-rebuild, confirm, wait Ready, uncordon. A node not Ready or unreachable after its " +
+        "switch is rolled back and uncordoned. Stops at the first failure; a rerun resumes. A " +
+        "Kubernetes Lease keeps two deploys apart. See docs/deploy.md",
     )
     .argument("[hosts...]", "inventory hosts to deploy (default: all)")
     .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
