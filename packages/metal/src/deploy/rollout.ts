@@ -47,6 +47,12 @@ import {
 
 export { DEFAULT_DEPLOY_TIMING, type DeployTiming } from "./steps.js";
 
+/**
+ * Failures that leave a switched node in doubt. A node that failed to uncordon runs a system
+ * that came back Ready: it is kept.
+ */
+const ROLLED_BACK_AFTER: ReadonlySet<DeployStep> = new Set(["activate", "confirm", "wait-ready"]);
+
 /** Output lines of a failed command quoted in its error; the log file has them all. */
 const TAIL_IN_ERROR = 3;
 const MS_PER_SECOND = 1000;
@@ -313,7 +319,9 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
     await context.record.emit({ type: "deploy.host.done", host: host.name });
     return undefined;
   } catch (error) {
-    const rolledBack = await rollBackIfSwitched(node, context);
+    const rolledBack = ROLLED_BACK_AFTER.has(current)
+      ? await rollBackIfSwitched(node, context)
+      : undefined;
     const recover = spec?.recovery ?? (() => []);
     return fail(host, current, error, context, (view) =>
       recover({
