@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError } from "commander";
 import { commands } from "./commands/index.js";
+import { describeError, EXIT_CODES, exitCodeFor } from "./errors.js";
 
 /** The package's own version, from src/ and dist/ alike (package.json sits one level up). */
 const { version } = JSON.parse(
@@ -29,7 +30,7 @@ for (const register of commands) register(program);
 
 /** Commander exits 1 on bad flags; our documented code for usage errors is 2. */
 function exitOnUsageError(error: CommanderError): never {
-  process.exit(error.exitCode === 0 ? 0 : 2);
+  process.exit(error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.refused);
 }
 
 // Subcommands built with `new Command` and addCommand do not inherit the override: set it on all.
@@ -38,7 +39,8 @@ function exitOnUsageError(error: CommanderError): never {
   for (const sub of command.commands) overrideExits(sub);
 })(program);
 
+// The one place errors become exit codes (src/errors.ts, ADR 0212).
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`metal: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 2;
+  process.stderr.write(`metal: ${describeError(error)}\n`);
+  process.exitCode = exitCodeFor(error);
 });

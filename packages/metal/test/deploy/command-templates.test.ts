@@ -4,7 +4,7 @@ import {
   needsReboot,
   parseBootFiles,
   renderCommand,
-} from "../../src/deploy/commands.js";
+} from "../../src/deploy/command-templates.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 
 const values = { flake: "/etc/cluster", host: "node2", address: "192.168.1.12" };
