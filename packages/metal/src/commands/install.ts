@@ -12,7 +12,8 @@ import { DEFAULT_FIRST_BOOT_TIMEOUT_MS, runInstall } from "../install/orchestrat
 import { JsonView, LiveView, openEventLog, PlainView } from "../install/progress.js";
 import { DEFAULT_INSTALL_BACK_OFF } from "../install/retry.js";
 import { formatSummary } from "../install/summary.js";
-import { DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
+import { DEFAULT_SELF_HEALING, DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
+import { createPowerDrivers } from "../power/drivers.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
 import { defaultStateDir } from "../state/location.js";
 import {
@@ -38,6 +39,9 @@ interface InstallFlags {
   readonly wakeInterval: number;
   readonly firstBootTimeout: number;
   readonly retryDelay: number;
+  readonly dhcpTimeout: number;
+  readonly callbackTimeout: number;
+  readonly powerCycles: number;
   readonly dashboard?: DashboardFlag;
 }
 
@@ -46,6 +50,17 @@ function parseSeconds(text: string): number {
   if (!Number.isFinite(seconds) || seconds <= 0)
     throw new InvalidArgumentError(`"${text}" is not a positive number of seconds (e.g. 15)`);
   return seconds;
+}
+
+const MAX_POWER_CYCLES = 10;
+
+function parsePowerCycles(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_POWER_CYCLES)
+    throw new InvalidArgumentError(
+      `"${text}" is not a whole number from 0 to ${MAX_POWER_CYCLES} (e.g. 2)`,
+    );
+  return count;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -106,6 +121,24 @@ export function registerInstall(program: Command): void {
       DEFAULT_FIRST_BOOT_TIMEOUT_MS / MS_PER_SECOND,
     )
     .option(
+      "--dhcp-timeout <seconds>",
+      "power-cycle a host (where its power driver can: a BMC) that sent no DHCP packet this long after power-on",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.dhcpTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--callback-timeout <seconds>",
+      "power-cycle a host whose installer has not called back this long after its PXE boot",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.callbackTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--power-cycles <count>",
+      "power cycles of a stuck host before it counts as failed",
+      parsePowerCycles,
+      DEFAULT_SELF_HEALING.maxPowerCycles,
+    )
+    .option(
       "--retry-delay <seconds>",
       "back-off before the first retry of a failed install command (doubles per retry, at most 60 s)",
       parseSeconds,
@@ -116,6 +149,7 @@ export function registerInstall(program: Command): void {
       const inventoryPath = resolve(flags.inventory);
       const inventory = await loadInventory(inventoryPath);
       const stateDir = resolve(flags.state ?? defaultStateDir(inventoryPath));
+      const secretsDir = resolveSecretsDir(inventory, flags.secretsDir);
       const interrupt = new AbortController();
       const stop = () => interrupt.abort();
       // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
@@ -129,7 +163,13 @@ export function registerInstall(program: Command): void {
           installerDir: resolve(
             flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
           ),
-          secretsDir: resolveSecretsDir(inventory, flags.secretsDir),
+          secretsDir,
+          power: createPowerDrivers({ secretsDir }),
+          selfHealing: {
+            dhcpTimeoutMs: flags.dhcpTimeout * MS_PER_SECOND,
+            callbackTimeoutMs: flags.callbackTimeout * MS_PER_SECOND,
+            maxPowerCycles: flags.powerCycles,
+          },
           reinstall: flags.reinstall,
           httpPort: flags.httpPort,
           wakeIntervalMs: flags.wakeInterval * MS_PER_SECOND,

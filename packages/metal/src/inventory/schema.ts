@@ -44,7 +44,9 @@ const bmcAddress = () =>
     "is not an IPv4 address or DNS name",
     (text) =>
       isIPv4(text) ||
-      (text.length <= MAX_DNS_NAME_LENGTH && !/^[\d.]+$/.test(text) && text.split(".").every(isDnsLabel)),
+      (text.length <= MAX_DNS_NAME_LENGTH &&
+        !/^[\d.]+$/.test(text) &&
+        text.split(".").every(isDnsLabel)),
   );
 
 export const POWER_DRIVERS = ["wol", "ipmi"] as const;

@@ -31,7 +31,10 @@ function howToWrite(file: string): string {
   );
 }
 
-export async function loadBmcCredentials(secretsDir: string, host: string): Promise<BmcCredentials> {
+export async function loadBmcCredentials(
+  secretsDir: string,
+  host: string,
+): Promise<BmcCredentials> {
   const file = bmcCredentialsPath(secretsDir, host);
   const info = await stat(file).catch(() => undefined);
   if (!info)

@@ -21,6 +21,8 @@ export interface PowerDriver {
   /** The inventory's `power.driver` name, e.g. `wol` or `ipmi`. */
   readonly name: string;
   readonly supports: ReadonlySet<PowerOperation>;
+  /** What a power-on is called in the host's timeline ("Wake-on-LAN sent"). */
+  readonly powerOnStep: string;
   on(): Promise<void>;
   off(): Promise<void>;
   /** Off, then on again (a hard power cycle, not a guest reboot). */

@@ -121,6 +121,7 @@ export function ipmiDriver(
   return {
     name: IPMI_DRIVER,
     supports: SUPPORTS,
+    powerOnStep: `powered on through its BMC at ${address}`,
     on: async () => void (await ipmitool(["chassis", "power", "on"])),
     off: async () => void (await ipmitool(["chassis", "power", "off"])),
     cycle: async () => {

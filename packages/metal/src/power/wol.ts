@@ -22,6 +22,7 @@ export function wolDriver(
   return {
     name: WOL_DRIVER,
     supports: SUPPORTS,
+    powerOnStep: "Wake-on-LAN sent",
     on: () =>
       send({
         mac: host.mac,
