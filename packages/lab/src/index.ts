@@ -16,3 +16,4 @@ export * from "./host-tool.js";
 export * from "./udp-relay.js";
 export * from "./lines.js";
 export * from "./report-listener.js";
+export * from "./ipmi-bmc.js";

@@ -10,7 +10,8 @@ import { chooseAccelerator, type Accelerator } from "./accel.js";
 import { LabConfigError } from "./errors.js";
 import { defaultCacheDir, fetchKernel } from "./kernel.js";
 import { VirtualNetwork, type NetHost } from "./netns.js";
-import { QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
+import { SimulatedBmc } from "./ipmi-bmc.js";
+import { prepareMachine, QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
 import { HomeRouter, type RouterOptions } from "./router.js";
 import { WolGate, type WakeEvent } from "./wol-gate.js";
 
@@ -22,6 +23,11 @@ export interface LabMachineSpec {
   /** Size of the blank disk in MiB (default 1024; sparse). */
   readonly diskSizeMiB?: number;
   readonly memoryMiB?: number;
+  /**
+   * A simulated IPMI BMC powers this machine (ipmi-bmc.ts) at this address of the lab subnet,
+   * instead of Wake-on-LAN.
+   */
+  readonly bmc?: { readonly address: string; readonly username: string; readonly password: string };
 }
 
 export interface LabOptions {
@@ -43,23 +49,29 @@ export interface LabOptions {
 
 const DEFAULT_DISK_MIB = 1024;
 const DEFAULT_PREFIX = "mlab";
+/** Loopback TCP ports in the lan namespace where BMC machines' QEMU reaches its BMC. */
+const BMC_SERIAL_BASE_PORT = 9002;
 const MIB = 1024 * 1024;
 
 export class Lab {
   readonly network: VirtualNetwork;
   readonly router: HomeRouter;
   readonly machines: readonly QemuMachine[];
+  /** Machines powered by a simulated BMC: their QEMU runs only while the BMC says "on". */
+  readonly bmcs: readonly SimulatedBmc[];
   readonly gate: WolGate | undefined;
 
   private constructor(
     network: VirtualNetwork,
     router: HomeRouter,
     machines: readonly QemuMachine[],
+    bmcs: readonly SimulatedBmc[],
     gate: WolGate | undefined,
   ) {
     this.network = network;
     this.router = router;
     this.machines = machines;
+    this.bmcs = bmcs;
     this.gate = gate;
   }
 
@@ -71,6 +83,7 @@ export class Lab {
       prefix: options.namespacePrefix ?? DEFAULT_PREFIX,
     });
     const machines: QemuMachine[] = [];
+    const bmcs: SimulatedBmc[] = [];
     let router: HomeRouter | undefined;
     let gate: WolGate | undefined;
     try {
@@ -83,26 +96,38 @@ export class Lab {
         const workDir = join(options.workDir, spec.name);
         const disk = join(workDir, "disk.img");
         await createBlankDisk(disk, spec.diskSizeMiB ?? DEFAULT_DISK_MIB);
-        machines.push(
-          await QemuMachine.create({
-            name: spec.name,
-            firmware: spec.firmware,
-            mac: spec.mac,
-            nicBoot: spec.nicBoot,
-            memoryMiB: spec.memoryMiB,
-            workDir,
-            disk,
-            network: { namespace: network.lan, tap: await network.addTap(`tap${index}`) },
-            accelerator,
-          }),
-        );
+        const machine = {
+          name: spec.name,
+          firmware: spec.firmware,
+          mac: spec.mac,
+          nicBoot: spec.nicBoot,
+          memoryMiB: spec.memoryMiB,
+          workDir,
+          disk,
+          network: { namespace: network.lan, tap: await network.addTap(`tap${index}`) },
+          accelerator,
+        };
+        if (spec.bmc) {
+          const serialPort = BMC_SERIAL_BASE_PORT + index;
+          const { argv } = await prepareMachine({
+            ...machine,
+            bmc: { host: "127.0.0.1", port: serialPort },
+          });
+          bmcs.push(
+            await SimulatedBmc.start(
+              network,
+              { name: spec.name, ...spec.bmc, serialPort, qemuArgv: argv, workDir },
+              hostOctetOf(spec.bmc.address),
+            ),
+          );
+        } else machines.push(await QemuMachine.create(machine));
       }
       if (options.wakeOnLan ?? true)
         gate = await WolGate.start({ network, machines, onWake: options.onWake });
       else await Promise.all(machines.map((machine) => machine.powerOn()));
-      return new Lab(network, router, machines, gate);
+      return new Lab(network, router, machines, bmcs, gate);
     } catch (error) {
-      await teardown(network, router, machines, gate);
+      await teardown(network, router, machines, bmcs, gate);
       throw error;
     }
   }
@@ -123,7 +148,7 @@ export class Lab {
 
   /** Stops every machine, the gate and the router, and removes the namespaces. */
   async destroy(): Promise<void> {
-    await teardown(this.network, this.router, this.machines, this.gate);
+    await teardown(this.network, this.router, this.machines, this.bmcs, this.gate);
   }
 }
 
@@ -131,12 +156,17 @@ async function teardown(
   network: VirtualNetwork,
   router: HomeRouter | undefined,
   machines: readonly QemuMachine[],
+  bmcs: readonly SimulatedBmc[],
   gate: WolGate | undefined,
 ): Promise<void> {
   await gate?.stop();
-  await Promise.allSettled(machines.map((machine) => machine.stop()));
+  await Promise.allSettled([...machines, ...bmcs].map((machine) => machine.stop()));
   await router?.stop();
   await network.destroy();
+}
+
+function hostOctetOf(address: string): number {
+  return Number(address.split(".").at(-1));
 }
 
 function checkUnique(machines: readonly LabMachineSpec[]): void {

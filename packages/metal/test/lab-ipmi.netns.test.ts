@@ -1,0 +1,155 @@
+/**
+ * IPMI for real in the virtual lab: a one-machine lab whose host says
+ * `power = { driver = "ipmi", address = … }` and whose lab machine has `bmc = "ipmi"`. OpenIPMI's
+ * ipmi_sim answers on that address inside the lab's namespaces and owns the QEMU machine; there
+ * is no Wake-on-LAN listener for it. `metal install` powers it on through the BMC with real
+ * ipmitool and it reaches ready; then `metal power` reads and changes its power through the BMC.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labPaths } from "../src/lab/lab-run.js";
+import { readStateFile } from "../src/state/file-store.js";
+
+const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
+const PREFIX = "mlabi";
+const LAB_TIMEOUT_MS = 10 * 60 * 1000;
+const BMC_ADDRESS = "10.77.0.111";
+
+const INVENTORY = `
+[cluster]
+name = "lab"
+domain = "lab.home.arpa"
+
+[network]
+interface = "eth0"
+subnet = "10.77.0.0/24"
+gateway = "10.77.0.1"
+dns = ["10.77.0.1"]
+vip = "10.77.0.10"
+
+[install]
+root_size = "1G"
+
+[[hosts]]
+name = "node1"
+mac = "52:54:00:77:00:01"
+ip = "10.77.0.11/24"
+role = "server"
+init = true
+disk = "/dev/vda"
+power = { driver = "ipmi", address = "${BMC_ADDRESS}" }
+
+[[lab.machines]]
+host = "node1"
+firmware = "bios"
+disk_size = "4G"
+bmc = "ipmi"
+`;
+
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "metal-lab-ipmi-"));
+  await writeFile(join(work, "lab-ipmi.toml"), INVENTORY);
+});
+
+afterAll(async () => {
+  await execa(
+    "node",
+    [CLI, "lab", "down", "--work-dir", join(work, "lab"), "--namespace-prefix", PREFIX],
+    {
+      reject: false,
+    },
+  );
+  await rm(work, { recursive: true, force: true });
+});
+
+async function waitForLine(output: () => string, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!output().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+describe("metal lab with a simulated IPMI BMC", () => {
+  it(
+    "powers the machine on through ipmi_sim with real ipmitool, installs it to ready, and metal power reads and changes its power",
+    async () => {
+      const labDir = join(work, "lab");
+      const lab = execa(
+        "node",
+        [
+          CLI,
+          "lab",
+          "up",
+          "--inventory",
+          join(work, "lab-ipmi.toml"),
+          "--work-dir",
+          labDir,
+          "--namespace-prefix",
+          PREFIX,
+        ],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      let output = "";
+      lab.all?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      await waitForLine(() => output, "metal install exited with code", LAB_TIMEOUT_MS);
+      expect(output).toContain("metal lab: metal install exited with code 0");
+      expect(output).toContain(`node1 bios with a BMC at ${BMC_ADDRESS}`);
+
+      const paths = labPaths(labDir);
+      const state = await readStateFile(join(paths.state, "state.json"));
+      expect(state.hosts.node1).toMatchObject({ phase: "ready", attempt: 1 });
+      const events = await readFile(join(paths.state, "events.jsonl"), "utf8").catch(() => "");
+      const history = events + JSON.stringify(state);
+      expect(history).not.toContain("Wake-on-LAN sent");
+      const serial = await readFile(join(paths.machines, "node1", "serial.log"), "utf8");
+      expect(serial).toContain("metal-lab: installed system node1 up");
+
+      // The operator's view, from metal's namespace on the lab bridge.
+      const record = JSON.parse(await readFile(paths.record, "utf8")) as { metalNamespace: string };
+      const power = (action: string) =>
+        execa(
+          "ip",
+          [
+            "netns",
+            "exec",
+            record.metalNamespace,
+            "node",
+            CLI,
+            "power",
+            "node1",
+            action,
+            "--inventory",
+            paths.inventory,
+            "--secrets-dir",
+            paths.secrets,
+          ],
+          { reject: false, all: true, encoding: "utf8" },
+        );
+      const on = await power("status");
+      expect([on.exitCode, on.stdout], on.all).toEqual([0, "node1: on"]);
+      const off = await power("off");
+      expect(off.exitCode, off.all).toBe(0);
+      const deadline = Date.now() + 30_000;
+      let status = await power("status");
+      while (status.exitCode !== 3 && Date.now() < deadline) status = await power("status");
+      expect([status.exitCode, status.stdout], status.all).toEqual([3, "node1: off"]);
+
+      const down = await execa(
+        "node",
+        [CLI, "lab", "down", "--work-dir", labDir, "--namespace-prefix", PREFIX],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      expect(down.exitCode, down.all).toBe(0);
+      expect((await lab).exitCode, output).toBe(0);
+      const { stdout } = await execa("ip", ["netns", "list"]);
+      expect(stdout.split("\n").filter((line) => line.startsWith(PREFIX))).toEqual([]);
+    },
+    LAB_TIMEOUT_MS,
+  );
+});
