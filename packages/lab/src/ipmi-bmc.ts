@@ -12,6 +12,7 @@
  * Boot Options" parameter 5 with "invalid data field" (lanserv/bmc_chassis.c), so
  * `chassis bootdev pxe` fails here; the lab's machines fall through an empty disk to PXE anyway.
  */
+import { createHash } from "node:crypto";
 import { execa, type ResultPromise } from "execa";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -32,6 +33,7 @@ const READY_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
 const STOP_GRACE_MS = 2_000;
 const QEMU = "qemu-system-x86_64";
+const GUID_HEX_DIGITS = 32;
 
 export interface BmcSpec {
   /** The machine's name; also the BMC's (lanserv `name`). */
@@ -88,6 +90,8 @@ export function bmcLanConf(spec: BmcSpec, files: BmcFiles): string {
     "    allowed_auths_user md5",
     "    allowed_auths_operator md5",
     "    allowed_auths_admin md5",
+    // "Must have a GUID to do RMCP+" (lanserv/lanserv_ipmi.c), and lanplus is RMCP+.
+    `    guid ${bmcGuid(spec.name)}`,
     "  endlan",
     `  serial kcs 127.0.0.1 ${spec.serialPort} codec VM`,
     `  startcmd ${quoted("start script path", files.startScript)}`,
@@ -97,6 +101,14 @@ export function bmcLanConf(spec: BmcSpec, files: BmcFiles): string {
     `  user ${IPMI_USER_NUMBER} true ${quoted("user", spec.username)} ${quoted("password", spec.password)} admin ${MAX_SESSIONS} md5`,
     "",
   ].join("\n");
+}
+
+/** A stable 16-byte GUID per BMC name, as the 32 hex digits lan.conf takes. */
+function bmcGuid(name: string): string {
+  return createHash("sha256")
+    .update(`metal-lab-bmc:${name}`)
+    .digest("hex")
+    .slice(0, GUID_HEX_DIGITS);
 }
 
 function shellQuote(text: string): string {

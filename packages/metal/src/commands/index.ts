@@ -7,6 +7,7 @@ import { secretsCommand } from "./secrets.js";
 import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
 import { registerPower } from "./power.js";
+import { registerReinstall } from "./reinstall.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
 export const commands: ReadonlyArray<(program: Command) => void> = [
@@ -17,4 +18,5 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   secretsCommand({ loadInventory }),
   registerDeploy,
   registerPower,
+  registerReinstall,
 ];

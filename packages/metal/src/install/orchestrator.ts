@@ -65,6 +65,11 @@ export interface InstallRunOptions {
   readonly log?: (event: ProgressEvent) => void;
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
+  /**
+   * Called once PXE is served and the hosts are being powered on: `metal reinstall` makes its
+   * running host boot from the network here. Its text becomes a server line in the timeline.
+   */
+  readonly onServing?: () => Promise<string>;
   /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
   readonly dashboard?: ListenAddress | undefined;
 }
@@ -306,6 +311,8 @@ async function runWithStore(
         ),
     });
     for (const name of names) onPhase(name, phaseOf(name));
+    if (options.onServing)
+      show(progressMessage(hosts, undefined, "server", "info", await options.onServing()));
     const aborted = new Promise<void>((resolve) =>
       signal.aborted
         ? resolve()
