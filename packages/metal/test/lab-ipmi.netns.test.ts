@@ -3,11 +3,14 @@
  * `power = { driver = "ipmi", address = … }` and whose lab machine has `bmc = "ipmi"`. OpenIPMI's
  * ipmi_sim answers on that address inside the lab's namespaces and owns the QEMU machine; there
  * is no Wake-on-LAN listener for it. `metal install` powers it on through the BMC with real
- * ipmitool and it reaches ready; then `metal power` reads and changes its power through the BMC.
+ * ipmitool; its first boot is made to hang (the QEMU the BMC started is frozen with SIGSTOP
+ * before its firmware sends DHCP), so metal power-cycles it through the BMC after the lab's DHCP
+ * timeout, and the second boot reaches ready. Then `metal power` reads and changes its power.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
@@ -50,6 +53,20 @@ bmc = "ipmi"
 `;
 
 let work: string;
+
+/** Freezes the first QEMU the BMC starts, as a machine hung in POST; resolves with its pid. */
+async function hangFirstBoot(pidFile: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+    if (pid > 0) {
+      process.kill(pid, "SIGSTOP");
+      return pid;
+    }
+    if (Date.now() > deadline) throw new Error(`${pidFile} did not appear`);
+    await sleep(20);
+  }
+}
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "metal-lab-ipmi-"));
@@ -97,16 +114,24 @@ describe("metal lab with a simulated IPMI BMC", () => {
       );
       let output = "";
       lab.all?.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      const paths = labPaths(labDir);
+      const frozen = await hangFirstBoot(join(paths.machines, "node1", "qemu.pid"), LAB_TIMEOUT_MS);
       await waitForLine(() => output, "metal install exited with code", LAB_TIMEOUT_MS);
       expect(output).toContain("metal lab: metal install exited with code 0");
       expect(output).toContain(`node1 bios with a BMC at ${BMC_ADDRESS}`);
 
-      const paths = labPaths(labDir);
       const state = await readStateFile(join(paths.state, "state.json"));
       expect(state.hosts.node1).toMatchObject({ phase: "ready", attempt: 1 });
-      const events = await readFile(join(paths.state, "events.jsonl"), "utf8").catch(() => "");
-      const history = events + JSON.stringify(state);
-      expect(history).not.toContain("Wake-on-LAN sent");
+      const steps = (await readFile(join(paths.state, "events.jsonl"), "utf8"))
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { step?: string }).step)
+        .filter((step) => step !== undefined);
+      expect(steps).not.toContain("Wake-on-LAN sent");
+      expect(steps).toContain(`powered on through its BMC at ${BMC_ADDRESS}`);
+      expect(steps).toContain("power cycle 1 of 2: no DHCP packet within 45 s of power-on");
+      // The hung QEMU was ended by the BMC's power cycle; a new one booted.
+      expect(() => process.kill(frozen, 0)).toThrow();
       const serial = await readFile(join(paths.machines, "node1", "serial.log"), "utf8");
       expect(serial).toContain("metal-lab: installed system node1 up");
 

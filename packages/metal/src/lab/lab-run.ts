@@ -37,7 +37,7 @@ const MIB = 1024 * 1024;
 const LAB_WAKE_INTERVAL_SECONDS = 5;
 const LAB_FIRST_BOOT_TIMEOUT_SECONDS = 600;
 /** Lab machines PXE-boot in seconds under TCG: a BMC machine silent for this long is stuck. */
-const LAB_DHCP_TIMEOUT_SECONDS = 90;
+const LAB_DHCP_TIMEOUT_SECONDS = 45;
 const LAB_CALLBACK_TIMEOUT_SECONDS = 240;
 /** Exit code when metal install died of a signal (it was killed, not asked to stop). */
 const EXIT_KILLED = 1;
