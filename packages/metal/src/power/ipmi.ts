@@ -28,6 +28,11 @@ const RETRIES = 3;
 /** One ipmitool run, retries included, never takes longer than this. */
 export const IPMITOOL_TIMEOUT_MS = 30_000;
 const STATUS_LINE = /^Chassis Power is (on|off)\s*$/m;
+/**
+ * Printed only when the BMC accepted the boot flags (lib/ipmi_chassis.c ipmi_chassis_set_bootdev);
+ * ipmitool 1.8.19 exits 0 even when the BMC refused them ("Set Chassis Boot Parameter 5 failed").
+ */
+const BOOTDEV_ACCEPTED = /^Set Boot Device to pxe\s*$/m;
 const MAX_ERROR_CHARS = 500;
 
 export interface CommandResult {
@@ -130,7 +135,16 @@ export function ipmiDriver(
       await ipmitool(["chassis", "power", state === "on" ? "cycle" : "on"]);
     },
     status,
-    bootFromNetworkOnce: async (firmware) => void (await ipmitool(bootdevCommand(firmware))),
+    bootFromNetworkOnce: async (firmware) => {
+      const command = bootdevCommand(firmware);
+      const stdout = await ipmitool(command);
+      if (!BOOTDEV_ACCEPTED.test(stdout))
+        throw new PowerCommandError(
+          `host "${host.name}": the BMC at ${address} did not accept \`${command.join(" ")}\` ` +
+            `(ipmitool printed "${stdout.trim().slice(0, MAX_ERROR_CHARS)}"); set PXE as the next boot ` +
+            "device in its web interface, or reinstall it over SSH by removing its power table",
+        );
+    },
   };
 
   async function status(): Promise<PowerState> {

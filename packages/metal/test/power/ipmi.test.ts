@@ -93,7 +93,8 @@ describe("ipmi driver", () => {
   });
 
   it("sets a one-time PXE boot, with the EFI flag for UEFI machines", async () => {
-    const { calls, run } = recorder([]);
+    const accepted = { exitCode: 0, stdout: "Set Boot Device to pxe\n" };
+    const { calls, run } = recorder([accepted, accepted]);
     const driver = ipmiDriver(HOST, "10.77.0.114", CREDENTIALS, run);
     await driver.bootFromNetworkOnce("uefi");
     await driver.bootFromNetworkOnce("bios");
@@ -101,6 +102,20 @@ describe("ipmi driver", () => {
       "chassis bootdev pxe options=efiboot",
       "chassis bootdev pxe",
     ]);
+  });
+
+  it("treats boot flags the BMC refused as a failure, though ipmitool exits 0", async () => {
+    // What ipmitool 1.8.19 prints against OpenIPMI's ipmi_sim, which has no boot flag support.
+    const { run } = recorder([
+      {
+        exitCode: 0,
+        stderr:
+          "Set Chassis Boot Parameter 4 failed: Invalid data field in request\nSet Chassis Boot Parameter 5 failed: Invalid data field in request\n",
+      },
+    ]);
+    await expect(
+      ipmiDriver(HOST, "10.77.0.114", CREDENTIALS, run).bootFromNetworkOnce("bios"),
+    ).rejects.toThrow(/did not accept `chassis bootdev pxe`/);
   });
 
   it("names the host, the BMC and the fix when the BMC refuses, with the tool's output cut short", async () => {
