@@ -154,6 +154,7 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   await buildInstalledSystemInitrd({
     kernel,
     output: paths.systemInitrd,
+    adminPublicKey,
     ...(options.agentFile ? { agentFile: options.agentFile } : {}),
   });
   await writeLabInventory(source.source, workDir);

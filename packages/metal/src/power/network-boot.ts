@@ -20,8 +20,13 @@ export type NetworkBootMethod = "bmc" | "ssh";
 const BOOT_ENTRY = /^Boot([0-9A-Fa-f]{4})\*?\s+(.*)$/;
 const NETWORK_WORDS = /\b(PXE|PXEv4|IPv4|Network|NIC|LAN)\b/i;
 const NOT_IPV4_PXE = /\b(IPv6|HTTP)\b/i;
-/** Reboot once the SSH session has closed, or the client waits on a dying connection. */
-export const DETACHED_REBOOT = 'setsid sh -c "sleep 1; reboot" </dev/null >/dev/null 2>&1 &';
+/**
+ * Reboot once the SSH session has closed, or the client waits on a dying connection. Forced
+ * after a sync: what was just written (BootNext, the zeroed sector) is on disk or in NVRAM, and
+ * the disk is about to be erased; a clean shutdown could hang on a sick host.
+ */
+export const DETACHED_REBOOT =
+  'setsid sh -c "sleep 1; sync; reboot -f" </dev/null >/dev/null 2>&1 &';
 
 /** Whether the host's driver can do it, or metal must go in over SSH. */
 export function networkBootMethod(driver: PowerDriver): NetworkBootMethod {
