@@ -6,6 +6,9 @@
  * ipmitool; its first boot is made to hang (the QEMU the BMC started is frozen with SIGSTOP
  * before its firmware sends DHCP), so metal power-cycles it through the BMC after the lab's DHCP
  * timeout, and the second boot reaches ready. Then `metal power` reads and changes its power.
+ * A second machine, BIOS with Wake-on-LAN, is installed beside it and then reinstalled with
+ * `metal reinstall --yes`: over SSH with the pinned key its boot sector is wiped, it falls through
+ * to PXE and is installed again (attempt 2).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +21,7 @@ import { readStateFile } from "../src/state/file-store.js";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const PREFIX = "mlabi";
-const LAB_TIMEOUT_MS = 10 * 60 * 1000;
+const LAB_TIMEOUT_MS = 20 * 60 * 1000;
 const BMC_ADDRESS = "10.77.0.111";
 
 const INVENTORY = `
@@ -45,11 +48,23 @@ init = true
 disk = "/dev/vda"
 power = { driver = "ipmi", address = "${BMC_ADDRESS}" }
 
+[[hosts]]
+name = "node2"
+mac = "52:54:00:77:00:02"
+ip = "10.77.0.12/24"
+role = "agent"
+disk = "/dev/vda"
+
 [[lab.machines]]
 host = "node1"
 firmware = "bios"
 disk_size = "4G"
 bmc = "ipmi"
+
+[[lab.machines]]
+host = "node2"
+firmware = "bios"
+disk_size = "4G"
 `;
 
 let work: string;
@@ -94,7 +109,7 @@ async function waitForLine(output: () => string, text: string, timeoutMs: number
 
 describe("metal lab with a simulated IPMI BMC", () => {
   it(
-    "powers the machine on through ipmi_sim with real ipmitool, installs it to ready, and metal power reads and changes its power",
+    "powers a machine through ipmi_sim with real ipmitool, power-cycles its hung first boot, installs it to ready, reads and changes its power with metal power, and reinstalls a BIOS machine over SSH",
     async () => {
       const labDir = join(work, "lab");
       const lab = execa(
@@ -164,6 +179,38 @@ describe("metal lab with a simulated IPMI BMC", () => {
       let status = await power("status");
       while (status.exitCode !== 3 && Date.now() < deadline) status = await power("status");
       expect([status.exitCode, status.stdout], status.all).toEqual([3, "node1: off"]);
+
+      // Reinstall the Wake-on-LAN BIOS machine over SSH, from the same namespace.
+      expect(state.hosts.node2).toMatchObject({ phase: "ready", attempt: 1 });
+      const reinstall = await execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          record.metalNamespace,
+          "node",
+          CLI,
+          "reinstall",
+          "node2",
+          "--yes",
+          "--inventory",
+          paths.inventory,
+          "--installer",
+          paths.installer,
+          "--secrets-dir",
+          paths.secrets,
+        ],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      expect(reinstall.exitCode, reinstall.all).toBe(0);
+      expect(reinstall.all).toContain(
+        "node2: boot sector of /dev/vda wiped over SSH and rebooted: the firmware falls through to the network",
+      );
+      const after = await readStateFile(join(paths.state, "state.json"));
+      expect(after.hosts.node2).toMatchObject({ phase: "ready", attempt: 2 });
+      expect(after.hosts.node1).toMatchObject({ phase: "ready", attempt: 1 });
+      const node2Serial = await readFile(join(paths.machines, "node2", "serial.log"), "utf8");
+      expect(node2Serial.split("metal-lab: installed system node2 up").length - 1).toBe(2);
 
       const down = await execa(
         "node",
