@@ -140,8 +140,9 @@ describe("metal lab with a simulated IPMI BMC", () => {
       const steps = (await readFile(join(paths.state, "events.jsonl"), "utf8"))
         .split("\n")
         .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { step?: string }).step)
-        .filter((step) => step !== undefined);
+        .map((line) => JSON.parse(line) as { host?: string; step?: string })
+        .filter((event) => event.host === "node1" && event.step !== undefined)
+        .map((event) => event.step);
       expect(steps).not.toContain("Wake-on-LAN sent");
       expect(steps).toContain(`powered on through its BMC at ${BMC_ADDRESS}`);
       expect(steps).toContain("power cycle 1 of 2: no DHCP packet within 45 s of power-on");
