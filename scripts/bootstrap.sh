@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="qemu-system-x86 qemu-utils ipxe-qemu ipxe ovmf dnsmasq-base busybox-static iproute2 cpio kmod
 nftables tcpdump tshark atftp tftp-hpa tftpd-hpa nginx-light curl nix-bin fdisk dosfstools mtools
 syslinux syslinux-common systemd-boot-efi gdisk binutils dropbear-bin openssh-client openssl age jq
-chromium zstd xz-utils shellcheck git"
+chromium zstd xz-utils shellcheck git openipmi ipmitool"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -51,6 +51,11 @@ export interface MachineSpec {
    * Otherwise a guest poweroff leaves the machine "off", ready for powerOn() again.
    */
   readonly noReboot?: boolean;
+  /**
+   * A BMC powers this machine (ipmi-bmc.ts): QEMU is started running by the BMC, not held off
+   * with -S behind QMP; it connects its IPMI device to the BMC's serial port at this TCP address.
+   */
+  readonly bmc?: { readonly host: string; readonly port: number };
   readonly accelerator: Accelerator;
 }
 
@@ -80,6 +85,8 @@ const DISK_BOOT_INDEX = 1;
  */
 const SERCON_PORT_BYTES = Uint8Array.of(0xf8, 0x03);
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** QEMU retries its connection to the BMC this often (the BMC may come up after QEMU). */
+const BMC_RECONNECT_SECONDS = 1;
 
 export function machineFiles(workDir: string): MachineFiles {
   return {
@@ -120,15 +127,36 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     "none",
     "-monitor",
     "none",
-    "-serial",
-    `file:${files.serialLog}`,
-    "-qmp",
-    `unix:${files.qmpSocket},server=on,wait=off`,
-    "-S",
   ];
-  // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
-  // "off" and can be woken again (by Wake-on-LAN) like real hardware.
-  argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
+  if (spec.bmc) {
+    // The BMC starts QEMU at each power-on: append, or every power-on would erase the log. A
+    // guest poweroff ends QEMU, which the BMC sees as "off" (OpenIPMI lanserv/bmc.c: power
+    // state is whether its start command runs). QEMU's ipmi-bmc-extern speaks OpenIPMI's "VM"
+    // serial codec (qemu hw/ipmi/ipmi_bmc_extern.c), behind a KCS system interface.
+    argv.push(
+      "-chardev",
+      `file,id=serial0,path=${files.serialLog},append=on`,
+      "-serial",
+      "chardev:serial0",
+      "-chardev",
+      `socket,id=ipmi0,host=${spec.bmc.host},port=${spec.bmc.port},reconnect=${BMC_RECONNECT_SECONDS}`,
+      "-device",
+      "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
+      "-device",
+      "isa-ipmi-kcs,bmc=bmc0",
+    );
+  } else {
+    argv.push(
+      "-serial",
+      `file:${files.serialLog}`,
+      "-qmp",
+      `unix:${files.qmpSocket},server=on,wait=off`,
+      "-S",
+    );
+    // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
+    // "off" and can be woken again (by Wake-on-LAN) like real hardware.
+    argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
+  }
   if (spec.uuid) argv.push("-uuid", spec.uuid);
   if (spec.firmware === "uefi")
     argv.push(
@@ -159,6 +187,20 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     if (nicBoot === "http") argv.push(...OVMF_PXE_OFF);
   } else argv.push("-nic", "none");
   return argv;
+}
+
+/** A machine's files made fresh (empty serial log, its own UEFI variables) and its argv. */
+export async function prepareMachine(
+  spec: MachineSpec,
+): Promise<{ files: MachineFiles; argv: string[] }> {
+  await mkdir(spec.workDir, { recursive: true });
+  const files = machineFiles(spec.workDir);
+  const argv = qemuArgv(spec, files);
+  await rm(files.qmpSocket, { force: true });
+  await writeFile(files.serialLog, "");
+  if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
+  else await writeFile(files.sercon, SERCON_PORT_BYTES);
+  return { files, argv };
 }
 
 export type PowerState = "off" | "on" | "exited";
@@ -200,13 +242,7 @@ export class QemuMachine {
 
   /** Starts QEMU powered off; call powerOn() (or let a WoL gate do it). */
   static async create(spec: MachineSpec): Promise<QemuMachine> {
-    await mkdir(spec.workDir, { recursive: true });
-    const files = machineFiles(spec.workDir);
-    const argv = qemuArgv(spec, files);
-    await rm(files.qmpSocket, { force: true });
-    await writeFile(files.serialLog, "");
-    if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
-    else await writeFile(files.sercon, SERCON_PORT_BYTES);
+    const { files, argv } = await prepareMachine(spec);
     const [file, args] = spec.network
       ? ["ip", ["netns", "exec", spec.network.namespace, QEMU, ...argv]]
       : [QEMU, argv];

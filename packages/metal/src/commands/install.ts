@@ -13,8 +13,9 @@ import { DEFAULT_FIRST_BOOT_TIMEOUT_MS, runInstall } from "../install/orchestrat
 import { JsonView, LiveView, openEventLog, PlainView } from "../install/progress.js";
 import { DEFAULT_INSTALL_BACK_OFF } from "../install/retry.js";
 import { formatSummary } from "../install/summary.js";
-import { DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
 import { STATE_FILE, readStateFile } from "../state/file-store.js";
+import { DEFAULT_SELF_HEALING, DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
+import { createPowerDrivers } from "../power/drivers.js";
 import { defaultStateDir } from "../state/location.js";
 import {
   addPreflightOptions,
@@ -36,6 +37,9 @@ interface InstallFlags extends PreflightFlags {
   readonly wakeInterval: number;
   readonly firstBootTimeout: number;
   readonly retryDelay: number;
+  readonly dhcpTimeout: number;
+  readonly callbackTimeout: number;
+  readonly powerCycles: number;
   readonly dashboard?: DashboardFlag;
 }
 
@@ -44,6 +48,17 @@ function parseSeconds(text: string): number {
   if (!Number.isFinite(seconds) || seconds <= 0)
     throw new InvalidArgumentError(`"${text}" is not a positive number of seconds (e.g. 15)`);
   return seconds;
+}
+
+const MAX_POWER_CYCLES = 10;
+
+function parsePowerCycles(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_POWER_CYCLES)
+    throw new InvalidArgumentError(
+      `"${text}" is not a whole number from 0 to ${MAX_POWER_CYCLES} (e.g. 2)`,
+    );
+  return count;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -109,6 +124,24 @@ export function registerInstall(program: Command): void {
       DEFAULT_FIRST_BOOT_TIMEOUT_MS / MS_PER_SECOND,
     )
     .option(
+      "--dhcp-timeout <seconds>",
+      "power-cycle a host (where its power driver can: a BMC) that sent no DHCP packet this long after power-on",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.dhcpTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--callback-timeout <seconds>",
+      "power-cycle a host whose installer has not called back this long after its PXE boot",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.callbackTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--power-cycles <count>",
+      "power cycles of a stuck host before it counts as failed",
+      parsePowerCycles,
+      DEFAULT_SELF_HEALING.maxPowerCycles,
+    )
+    .option(
       "--retry-delay <seconds>",
       "back-off before the first retry of a failed install command (doubles per retry, at most 60 s)",
       parseSeconds,
@@ -132,6 +165,7 @@ export function registerInstall(program: Command): void {
           return;
         }
       }
+      const secretsDir = preflight.secretsDir(inventory);
       const interrupt = new AbortController();
       const stop = () => interrupt.abort();
       // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
@@ -144,7 +178,13 @@ export function registerInstall(program: Command): void {
           stateDir,
           installerDir: preflight.installerDir,
           firstStageDir: preflight.ipxeDir,
-          secretsDir: preflight.secretsDir(inventory),
+          secretsDir,
+          power: createPowerDrivers({ secretsDir }),
+          selfHealing: {
+            dhcpTimeoutMs: flags.dhcpTimeout * MS_PER_SECOND,
+            callbackTimeoutMs: flags.callbackTimeout * MS_PER_SECOND,
+            maxPowerCycles: flags.powerCycles,
+          },
           reinstall: flags.reinstall,
           httpPort: flags.httpPort,
           wakeIntervalMs: flags.wakeInterval * MS_PER_SECOND,

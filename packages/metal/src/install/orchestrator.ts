@@ -6,7 +6,7 @@
  * before it returns, whether it finished, failed or was interrupted.
  */
 import { readFile } from "node:fs/promises";
-import { interfaceIpv4, NetbootServer, sendWakeOnLan, type NetbootEvent } from "netboot";
+import { interfaceIpv4, NetbootEvents, NetbootServer, type NetbootEvent } from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
 import { PxeAddressBook } from "../boot/pxe-addresses.js";
@@ -14,6 +14,7 @@ import { UnknownMachines } from "../boot/unknown-machines.js";
 import { secretsFindings } from "../check/checks.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
+import type { PowerDriver, PowerDrivers } from "../power/driver.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
 import { FileStateStore } from "../state/file-store.js";
@@ -35,7 +36,7 @@ import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
 import { buildSummary, formatDuration, type InstallSummary } from "./summary.js";
-import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
+import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop, type SelfHealing } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
 const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
@@ -53,6 +54,10 @@ export interface InstallRunOptions {
   readonly serverAddress?: string;
   readonly broadcastAddress?: string;
   readonly wakeIntervalMs?: number;
+  /** Each host's power driver (Wake-on-LAN, a BMC…), built at the command edge. */
+  readonly power: PowerDrivers;
+  /** Power-cycle stuck hosts (where their driver can): timeouts and how many times. */
+  readonly selfHealing?: SelfHealing;
   readonly firstBootTimeoutMs?: number;
   readonly backOff?: BackOff;
   /** Does an installer still answer (resume)? Default: TCP to its SSH port. */
@@ -68,6 +73,11 @@ export interface InstallRunOptions {
   readonly log?: (event: ProgressEvent) => void;
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
+  /**
+   * Called once PXE is served and the hosts are being powered on: `metal reinstall` makes its
+   * running host boot from the network here. Its text becomes a server line in the timeline.
+   */
+  readonly onServing?: () => Promise<string>;
   /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
   readonly dashboard?: ListenAddress | undefined;
 }
@@ -134,6 +144,12 @@ async function runWithStore(
     ? { address: options.serverAddress, broadcast: options.broadcastAddress ?? "255.255.255.255" }
     : interfaceIpv4(inventory.network.interface);
   const callbackBaseUrl = `http://${network.address}:${options.httpPort}${CALLBACK_PATH}`;
+  // Before anything is served: a missing BMC password is a configuration error, not a stuck host.
+  const netbootEvents = new NetbootEvents();
+  const powerContext = { broadcastAddress: network.broadcast, events: netbootEvents };
+  const drivers = new Map<string, PowerDriver>();
+  for (const host of inventory.hosts.filter((candidate) => phaseOf(candidate.name) !== "ready"))
+    drivers.set(host.name, await options.power(host, powerContext));
   // Checks the installer files too: a problem there stops the run before anything is shown.
   const pxeAddresses = new PxeAddressBook(new Set(inventory.hosts.map((host) => host.mac)));
   const unknownMachines = new UnknownMachines({ stateDir });
@@ -260,6 +276,7 @@ async function runWithStore(
     policy,
     ...(options.firstStageDir ? { firstStageDir: options.firstStageDir } : {}),
     httpPort: options.httpPort,
+    events: netbootEvents,
   });
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
     pxeAddresses.observe(event);
@@ -309,14 +326,22 @@ async function runWithStore(
       store,
       hosts: inventory.hosts,
       intervalMs: options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS,
-      send: (mac) =>
-        sendWakeOnLan({ mac, broadcastAddress: network.broadcast, events: server.events }),
+      driverOf: (host) => drivers.get(host.name)!,
+      ...(options.selfHealing ? { selfHealing: options.selfHealing } : {}),
       onError: (name, error) =>
         show(
-          progressMessage(hosts, name, "server", "warn", `Wake-on-LAN failed: ${errorText(error)}`),
+          progressMessage(
+            hosts,
+            name,
+            "server",
+            "warn",
+            `power control failed: ${errorText(error)}`,
+          ),
         ),
     });
     for (const name of names) onPhase(name, phaseOf(name));
+    if (options.onServing)
+      show(progressMessage(hosts, undefined, "server", "info", await options.onServing()));
     const aborted = new Promise<void>((resolve) =>
       signal.aborted
         ? resolve()

@@ -27,6 +27,11 @@ function toInventory(source: string, doc: InventoryDocument): Inventory {
     firstStage: host.first_stage,
     rootSize: host.root_size ?? doc.install.root_size,
     interface: host.interface,
+    // cross-checks.ts guarantees the address with driver "ipmi".
+    power:
+      host.power?.driver === "ipmi"
+        ? { driver: "ipmi", address: host.power.address! }
+        : { driver: "wol" },
   }));
   return {
     source,
@@ -51,6 +56,7 @@ function toInventory(source: string, doc: InventoryDocument): Inventory {
         firmware: machine.firmware,
         diskSize: machine.disk_size,
         memory: machine.memory,
+        bmc: machine.bmc,
       })),
     },
   };

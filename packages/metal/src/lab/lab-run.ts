@@ -22,6 +22,7 @@ import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
 import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
 import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
+import { ensureLabBmcs, type LabBmc } from "./lab-bmc.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
 
 export const DEFAULT_LAB_INVENTORY = sharedFile("examples/lab.toml");
@@ -34,6 +35,9 @@ const MIB = 1024 * 1024;
 /** Machines wake in seconds; a lost packet is re-sent soon. */
 const LAB_WAKE_INTERVAL_SECONDS = 5;
 const LAB_FIRST_BOOT_TIMEOUT_SECONDS = 600;
+/** Lab machines PXE-boot in seconds under TCG: a BMC machine silent for this long is stuck. */
+const LAB_DHCP_TIMEOUT_SECONDS = 45;
+const LAB_CALLBACK_TIMEOUT_SECONDS = 240;
 /** Exit code when metal install died of a signal (it was killed, not asked to stop). */
 const EXIT_KILLED = 1;
 
@@ -97,7 +101,7 @@ export async function writeLabInventory(source: string, workDir: string): Promis
   return paths.inventory;
 }
 
-function labMachines(inventory: Inventory) {
+function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
   const machines = inventory.lab?.machines ?? [];
   if (machines.length === 0)
     throw new LabSetupError(
@@ -105,7 +109,11 @@ function labMachines(inventory: Inventory) {
     );
   return machines.map((machine) => {
     const host = inventory.hosts.find((candidate) => candidate.name === machine.host)!;
+    const bmc = bmcs.find((candidate) => candidate.host === machine.host);
     return {
+      ...(bmc
+        ? { bmc: { address: bmc.address, username: bmc.username, password: bmc.password } }
+        : {}),
       name: machine.host,
       mac: host.mac,
       firmware: machine.firmware,
@@ -126,15 +134,15 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   const workDir = path.resolve(options.workDir);
   const paths = labPaths(workDir);
   const source = await loadInventory(options.inventoryPath);
-  const machines = labMachines(source);
   await mkdir(workDir, { recursive: true });
+  await ensureLabKeys(source, paths.secrets);
+  const machines = labMachines(source, await ensureLabBmcs(source, paths.secrets));
   // New machines have blank disks: the state of an earlier lab would call them ready.
   await rm(paths.state, { recursive: true, force: true });
   await rm(paths.machines, { recursive: true, force: true });
 
   options.out("metal lab: fetching Debian's kernel and building the stand-in installer");
   const kernel = await fetchKernel();
-  await ensureLabKeys(source, paths.secrets);
   const adminPublicKey = await readFile(privatePaths(paths.secrets).adminSshPublicKey, "utf8");
   await buildStandInInstaller({
     kernel,
@@ -145,12 +153,13 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   await buildInstalledSystemInitrd({
     kernel,
     output: paths.systemInitrd,
+    adminPublicKey,
     ...(options.agentFile ? { agentFile: options.agentFile } : {}),
   });
   await writeLabInventory(source.source, workDir);
 
   options.out(
-    `metal lab: starting ${machines.length} machines (${machines.map((m) => `${m.name} ${m.firmware}`).join(", ")}), powered off until Wake-on-LAN`,
+    `metal lab: starting ${machines.length} machines (${machines.map((m) => `${m.name} ${m.firmware}${m.bmc ? ` with a BMC at ${m.bmc.address}` : ""}`).join(", ")}), powered off until Wake-on-LAN or their BMC powers them on`,
   );
   const lab = await Lab.create({
     machines,
@@ -179,6 +188,10 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       String(LAB_WAKE_INTERVAL_SECONDS),
       "--first-boot-timeout",
       String(LAB_FIRST_BOOT_TIMEOUT_SECONDS),
+      "--dhcp-timeout",
+      String(LAB_DHCP_TIMEOUT_SECONDS),
+      "--callback-timeout",
+      String(LAB_CALLBACK_TIMEOUT_SECONDS),
       ...(options.json ? ["--json"] : []),
     ]);
     const install = execa(file, args, { stdio: "inherit", reject: false });

@@ -7,6 +7,7 @@ import { runInstall, type InstallRunOptions } from "../../src/install/orchestrat
 import { EXIT_ALL_READY } from "../../src/install/summary.js";
 import { loadInventory } from "../../src/inventory/load.js";
 import type { Inventory } from "../../src/inventory/types.js";
+import { createPowerDrivers } from "../../src/power/drivers.js";
 import { FileStateStore } from "../../src/state/file-store.js";
 import { LAB_INVENTORY, walkTo } from "../helpers.js";
 
@@ -24,6 +25,7 @@ function options(overrides: Partial<InstallRunOptions> = {}): InstallRunOptions 
     stateDir: join(directory, "state"),
     installerDir: join(directory, "no-installer"),
     secretsDir: join(directory, "no-secrets"),
+    power: createPowerDrivers({ secretsDir: join(directory, "no-secrets") }),
     httpPort: 8080,
     // Loopback, never the machine's own network: these runs must stop before serving anything.
     serverAddress: "127.0.0.1",

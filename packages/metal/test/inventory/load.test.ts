@@ -154,7 +154,7 @@ vip = "300.1.1.1"
       'host "Node_1": disk "sda" is not an absolute path under /dev (expected an absolute path under /dev, best a stable /dev/disk/by-id/ link, e.g. /dev/disk/by-id/nvme-Samsung_SSD_980_500GB_S64DNF0R123456)',
       'host "Node_1": first_stage "efi/ipxe.efi" is not a plain file name (expected a plain file name in the first-stage directory (no `/`), e.g. snponly.efi)',
       'host "Node_1": root_size "64GB" is not a size in disko notation (expected a size in disko notation: a whole number and a unit K, M, G or T (binary units), e.g. 100G)',
-      'host "Node_1": unknown field "roel" (known fields: name, mac, ip, role, init, disk, arch, first_stage, root_size, interface)',
+      'host "Node_1": unknown field "roel" (known fields: name, mac, ip, role, init, disk, arch, first_stage, root_size, interface, power)',
       'inventory: no host has role "server" (k3s needs at least one; set role = "server" on one host)',
       "inventory: no server has init = true (exactly one server initialises the cluster; add init = true to one)",
     ]);
