@@ -20,7 +20,7 @@ import {
   type FirstStageBinaries,
 } from "./ipxe/first-stage.js";
 import type { BootPolicy } from "./policy.js";
-import { TftpServer } from "./tftp/server.js";
+import { TftpServer, type TftpLimits } from "./tftp/server.js";
 
 export const DEFAULT_HTTP_PORT = 8080;
 
@@ -51,6 +51,8 @@ export interface NetbootServerOptions {
    * defaults).
    */
   readonly firstStageFiles?: readonly string[];
+  /** TFTP limits (slots, per-address cap, deadline…). Default: TftpServer's defaults. */
+  readonly tftpLimits?: TftpLimits;
   /** HTTP time, size and connection limits. Default: DEFAULT_HTTP_LIMITS. */
   readonly httpLimits?: Partial<HttpLimits>;
   /** Overrides for tests and unusual setups; production uses the well-known ports. */
@@ -110,6 +112,7 @@ export class NetbootServer {
         port: options.httpPort ?? DEFAULT_HTTP_PORT,
       });
       this.#tftp = new TftpServer({
+        ...options.tftpLimits,
         root: this.#stageRoot,
         // Clients unicast to the address the DHCP reply named; unlike DHCP (which must bind
         // 0.0.0.0 to see broadcasts), TFTP needs nothing else, and its replies then leave from

@@ -97,6 +97,17 @@ export interface TftpServerOptions {
   readonly timers?: TransferTimers;
 }
 
+/** The limits a composition (NetbootServer) may pass through. */
+export type TftpLimits = Pick<
+  TftpServerOptions,
+  | "maxTransfers"
+  | "maxTransfersPerAddress"
+  | "transferDeadlineMs"
+  | "maxTimeoutSeconds"
+  | "maxWindowSize"
+  | "mtu"
+>;
+
 export interface TftpServerAddress {
   readonly address: string;
   readonly port: number;
