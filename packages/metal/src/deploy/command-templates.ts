@@ -41,6 +41,11 @@ export interface DeployCommands {
   readonly confirm: readonly string[];
   /** Switches the node back to `{generation}` now (metal still reaches it). */
   readonly rollback: readonly string[];
+  /**
+   * After a reboot activation: makes `{generation}` the boot default again without activating
+   * it on the new kernel (its modules belong to the old one); the `reboot` command follows.
+   */
+  readonly rollbackBoot: readonly string[];
 }
 
 const SSH_TARGET = "root@{address}";
@@ -49,9 +54,14 @@ export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
  * The rollback both the watchdog and metal run, as one remote shell line: the profile goes back
  * to the recorded generation, then that generation's own switch-to-configuration activates it.
  */
-const ROLLBACK_SCRIPT =
-  `nix-env -p ${SYSTEM_PROFILE} --switch-generation {generation} && ` +
-  `${SYSTEM_PROFILE}/bin/switch-to-configuration switch`;
+const ROLLBACK_SCRIPT = rollbackScript("switch");
+
+function rollbackScript(action: "switch" | "boot"): string {
+  return (
+    `nix-env -p ${SYSTEM_PROFILE} --switch-generation {generation} && ` +
+    `${SYSTEM_PROFILE}/bin/switch-to-configuration ${action}`
+  );
+}
 
 export const DEFAULT_DEPLOY_COMMANDS: DeployCommands = {
   build: [
@@ -105,6 +115,7 @@ export const DEFAULT_DEPLOY_COMMANDS: DeployCommands = {
   // `systemctl stop` of a timer that already fired (unit gone) exits non-zero: no false confirm.
   confirm: ["ssh", "{ssh_options}", SSH_TARGET, "systemctl", "stop", "{rollback_unit}.timer"],
   rollback: ["ssh", "{ssh_options}", SSH_TARGET, ROLLBACK_SCRIPT],
+  rollbackBoot: ["ssh", "{ssh_options}", SSH_TARGET, rollbackScript("boot")],
 };
 
 export interface CommandValues {

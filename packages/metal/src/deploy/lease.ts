@@ -120,10 +120,6 @@ export class HeldLease {
     this.#lastRenewed = stored.record.renewTime;
   }
 
-  get record(): LeaseRecord {
-    return this.#stored.record;
-  }
-
   /** Renews every third of the duration through whatever API connection is current. */
   startRenewing(api: () => Promise<ClusterApi>): void {
     const interval = (this.settings.durationSeconds * MS_PER_SECOND) / RENEWALS_PER_DURATION;

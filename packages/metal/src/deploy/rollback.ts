@@ -15,6 +15,7 @@ import { uncordon, waitReady, type NodeRun } from "./steps.js";
 export async function rollBack(node: NodeRun): Promise<string> {
   const generation = node.state.previousGeneration;
   if (generation === undefined) throw new DeployError("no previous generation recorded");
+  if (node.state.rebooting) return rollBackAfterReboot(node, generation);
   const watchdogArmed = node.state.armedAt !== undefined;
   const byWatchdog = `its watchdog switched it back to generation ${generation} by itself`;
   // Stop the watchdog first so it does not switch a second time later. When it cannot be
@@ -35,6 +36,25 @@ export async function rollBack(node: NodeRun): Promise<string> {
     how = byWatchdog;
   }
   return finish(node, how);
+}
+
+/**
+ * No watchdog survives a reboot: metal can only roll back a node it still reaches. The old
+ * generation becomes the boot default and the node reboots into it.
+ */
+async function rollBackAfterReboot(node: NodeRun, generation: string): Promise<string> {
+  const answer = await node.run(node.commands.rollbackBoot, { generation }, true);
+  if (answer.exitCode !== 0) {
+    throw new DeployError(
+      `${node.host.name} cannot be reached to roll back (no watchdog survives a reboot): pick ` +
+        `generation ${generation} in its boot menu (see ${node.logFile})`,
+    );
+  }
+  const bootId = (await (await node.api()).getNode(node.host.name)).bootId;
+  await node.run(node.commands.reboot);
+  await waitReady(node, bootId);
+  await uncordon(node);
+  return `metal made generation ${generation} the boot default and rebooted it`;
 }
 
 async function finish(node: NodeRun, how: string): Promise<string> {

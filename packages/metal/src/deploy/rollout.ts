@@ -327,27 +327,25 @@ async function deployNode(host: Host, context: DeployContext): Promise<DeployFai
       recover({
         ...view,
         rolledBack,
-        rollbackLine: commandLine(context.options.commands.rollback, host, context.options, {
-          generation: node.state.previousGeneration ?? "<previous generation, see the log>",
-        }),
+        rollbackLine: rollbackLine(node, context.options),
       }),
     );
   }
 }
 
-/** After a switch (not a reboot: its watchdog would not survive), the node goes back. */
+/** After a switch or a reboot activation, the node goes back to its previous generation. */
 async function rollBackIfSwitched(
   node: NodeRun,
   context: DeployContext,
 ): Promise<string | undefined> {
-  if (node.state.previousGeneration === undefined || node.state.rebooting) return undefined;
+  if (node.state.previousGeneration === undefined) return undefined;
   try {
     let how = "";
     await stepEvents(
       context,
       [node.host.name],
       "rollback",
-      `to generation ${node.state.previousGeneration}: ${commandLine(node.commands.rollback, node.host, context.options, { generation: node.state.previousGeneration })}`,
+      `to generation ${node.state.previousGeneration}: ${commandLine(node.state.rebooting ? node.commands.rollbackBoot : node.commands.rollback, node.host, context.options, { generation: node.state.previousGeneration })}`,
       async () => {
         how = await rollBack(node);
         return `${how}; Ready and uncordoned`;
@@ -455,6 +453,19 @@ function recoveryView(
     }),
     rolledBack,
   };
+}
+
+/** The rollback a user can run by hand, with the generation this node ran before. */
+function rollbackLine(node: NodeRun, options: DeployOptions): string {
+  const values = {
+    generation: node.state.previousGeneration ?? "<previous generation, see the log>",
+  };
+  if (!node.state.rebooting)
+    return commandLine(options.commands.rollback, node.host, options, values);
+  return (
+    `${commandLine(options.commands.rollbackBoot, node.host, options, values)} && ` +
+    commandLine(options.commands.reboot, node.host, options)
+  );
 }
 
 function planView(host: Host, options: DeployOptions) {

@@ -45,6 +45,7 @@ export function testCommands(script: string): DeployCommands {
     armRollback: [script, "arm", "{host}", "{rollback_unit}", "{generation}", "{confirm_seconds}"],
     confirm: [script, "confirm", "{host}", "{rollback_unit}"],
     rollback: [script, "rollback", "{host}", "{generation}"],
+    rollbackBoot: [script, "rollback-boot", "{host}", "{generation}"],
   };
 }
 
