@@ -287,7 +287,9 @@ describe("metal install on a hostile LAN", () => {
       expect(final.hosts.node2?.phase, output).toBe("ready");
       expect(final.hosts.node1?.phase).toBe("failed");
       expect(final.hosts.node1?.installer).toBeUndefined();
-      expect(await readdir(path.join(labPaths(work).state, "logs"))).toEqual(["node2.log"]);
+      const logs = await readdir(path.join(labPaths(work).state, "logs"));
+      expect(logs).toContain("node2.log");
+      expect(logs).not.toContain("node1.log");
 
       // The flood stayed off the state: no record, no event; a capped list in memory.
       expect(final.unknownMachines).toEqual({});

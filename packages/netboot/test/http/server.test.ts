@@ -80,7 +80,8 @@ describe("GET /boot/:mac.ipxe", () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers["content-type"]).toBe("text/plain; charset=utf-8");
     expect(response.headers["cache-control"]).toBe("no-store");
-    expect(asked).toEqual([{ mac: MAC, stage: "script" }]);
+    // The requester's address goes to the policy: the installer token is bound to it.
+    expect(asked).toEqual([{ mac: MAC, stage: "script", address: "127.0.0.1" }]);
     const script = response.body;
     expect(script.startsWith("#!ipxe\n")).toBe(true);
     expect(urlIn(script, "kernel ")).toMatch(
