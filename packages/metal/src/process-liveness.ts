@@ -1,7 +1,5 @@
 /**
- * Whether a process id names a running process: the one liveness probe of metal (issue 13's
- * "written once"; state/lock.ts, lab/lab-run.ts and secrets/extra-files.ts still carry copies to
- * fold in). Signal 0 checks existence and permission without delivering anything (kill(2)).
+ * Whether a process id names a running process: the one liveness probe of metal. Signal 0 checks existence and permission without delivering anything (kill(2)).
  */
 export function isProcessAlive(pid: number): boolean {
   try {

@@ -1,8 +1,10 @@
 /**
  * The install command is an argv template, so real hardware runs nixos-anywhere and the virtual
  * lab runs its own installer with the same orchestration. Placeholders are `{name}`; every value
- * is substituted inside one argv element (no shell, so no quoting problems and no injection).
+ * is substituted inside one argv element (no shell, so no quoting problems and no injection) by
+ * the one argv template engine (src/argv-template.ts).
  */
+import { renderArgv } from "../argv-template.js";
 import { ConfigError } from "./errors.js";
 
 /** What an install command can refer to. */
@@ -80,7 +82,5 @@ export function validateTemplate(template: readonly string[]): void {
 
 export function expandTemplate(template: readonly string[], values: InstallPlaceholders): string[] {
   validateTemplate(template);
-  return template.map((element) =>
-    element.replace(PLACEHOLDER, (_, name: keyof InstallPlaceholders) => values[name]),
-  );
+  return renderArgv(template, { ...values });
 }

@@ -24,6 +24,7 @@ import { LabSetupError } from "./errors.js";
 import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
 import { ensureLabBmcs, type LabBmc } from "./lab-bmc.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
+import { isProcessAlive } from "../process-liveness.js";
 
 export const DEFAULT_LAB_INVENTORY = sharedFile("examples/lab.toml");
 export const DEFAULT_LAB_DIR = ".lab";
@@ -236,15 +237,6 @@ export async function labUp(options: LabUpOptions): Promise<number> {
 const LAB_UP_EXIT_WAIT_MS = 60_000;
 const POLL_MS = 200;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function labDown(options: {
   readonly workDir: string;
   readonly namespacePrefix: string;
@@ -256,11 +248,11 @@ export async function labDown(options: {
   // whatever is left (a lab up that was killed, or one that did not finish in time).
   if (existsSync(paths.record)) {
     const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
-    if (record.pid && record.pid !== process.pid && isAlive(record.pid)) {
+    if (record.pid && record.pid !== process.pid && isProcessAlive(record.pid)) {
       process.kill(record.pid, "SIGTERM");
       options.out(`metal lab down: asked metal lab (pid ${record.pid}) to finish`);
       const deadline = Date.now() + LAB_UP_EXIT_WAIT_MS;
-      while (isAlive(record.pid) && Date.now() < deadline) await sleep(POLL_MS);
+      while (isProcessAlive(record.pid) && Date.now() < deadline) await sleep(POLL_MS);
     }
     await rm(paths.record, { force: true });
   }
