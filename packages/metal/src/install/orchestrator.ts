@@ -6,7 +6,13 @@
  * before it returns, whether it finished, failed or was interrupted.
  */
 import { readFile } from "node:fs/promises";
-import { interfaceIpv4, NetbootEvents, NetbootServer, type NetbootEvent } from "netboot";
+import {
+  DEBIAN_FIRST_STAGE_FILES,
+  interfaceIpv4,
+  NetbootEvents,
+  NetbootServer,
+  type NetbootEvent,
+} from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
 import { PxeAddressBook } from "../boot/pxe-addresses.js";
@@ -275,6 +281,8 @@ async function runWithStore(
     serverAddress: network.address,
     policy,
     ...(options.firstStageDir ? { firstStageDir: options.firstStageDir } : {}),
+    // Staging copies only named first stages (ADR 0160): a host's `first_stage` override too.
+    firstStageFiles: firstStageFilesFor(inventory),
     httpPort: options.httpPort,
     events: netbootEvents,
   });
@@ -362,4 +370,10 @@ async function runWithStore(
     view.close();
   }
   return summarise(startedAt, finishedAt);
+}
+
+/** The first stages to stage: Debian's, plus every host's `first_stage` override. */
+export function firstStageFilesFor(inventory: Inventory): readonly string[] {
+  const overrides = inventory.hosts.flatMap((host) => (host.firstStage ? [host.firstStage] : []));
+  return [...new Set([...DEBIAN_FIRST_STAGE_FILES, ...overrides])];
 }
