@@ -266,7 +266,7 @@ firmware = "${firmware}"
 boot = "http"
 disk_size = "80G"
 `;
-    expect(issuesOf(text("uefi"))).toEqual([]);
+    expect(parseInventory(text("uefi"), "test.toml").lab?.machines[0]?.boot).toBe("http");
     expect(issuesOf(text("bios"))).toEqual([
       'lab machine "node1": boot "http" needs firmware = "uefi": SeaBIOS has no HTTP boot (use boot = "pxe") (expected "pxe", or "http" for UEFI HTTP boot (firmware = "uefi" only: OVMF with its PXE off), e.g. http)',
     ]);
