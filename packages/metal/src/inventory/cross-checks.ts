@@ -270,6 +270,16 @@ function labChecks(root: Raw, hosts: readonly HostView[]): InventoryIssue[] {
           "lab.machines[].bmc",
         ),
       );
+    if (raw.boot === "http" && raw.firmware !== "uefi")
+      issues.push(
+        fieldIssue(
+          label,
+          "boot",
+          raw.boot,
+          'needs firmware = "uefi": SeaBIOS has no HTTP boot (use boot = "pxe")',
+          "lab.machines[].boot",
+        ),
+      );
     const diskSize = valid(labMachineSchema.shape.disk_size, raw.disk_size);
     const rootSize = host.rootSize ?? defaultRoot;
     if (diskSize === undefined || rootSize === undefined) return;

@@ -174,6 +174,12 @@ export const FIELDS = {
     rule: '"uefi" (OVMF) or "bios" (SeaBIOS)',
     example: "uefi",
   },
+  "lab.machines[].boot": {
+    type: '"pxe" or "http"',
+    default: '"pxe"',
+    rule: '"pxe", or "http" for UEFI HTTP boot (firmware = "uefi" only: OVMF with its PXE off)',
+    example: "http",
+  },
   "lab.machines[].disk_size": {
     type: "string",
     default: '"4G"',

@@ -54,6 +54,7 @@ function toInventory(source: string, doc: InventoryDocument): Inventory {
       machines: doc.lab.machines.map((machine) => ({
         host: machine.host,
         firmware: machine.firmware,
+        boot: machine.boot,
         diskSize: machine.disk_size,
         memory: machine.memory,
         bmc: machine.bmc,

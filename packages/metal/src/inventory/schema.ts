@@ -148,6 +148,7 @@ export const hostSchema = z.strictObject(hostFields);
 export const labMachineSchema = z.strictObject({
   host: z.string(),
   firmware: z.enum(["uefi", "bios"]),
+  boot: z.enum(["pxe", "http"]).default("pxe"),
   disk_size: checked(z.string(), "is not a QEMU disk size", (text) =>
     isSize(text, ["M", "G", "T"]),
   ).default("4G"),

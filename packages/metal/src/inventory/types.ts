@@ -70,12 +70,15 @@ export interface Inventory {
 }
 
 export type LabFirmware = "uefi" | "bios";
+/** How the lab machine network-boots: PXE (BIOS: iPXE ROM; UEFI: OVMF's PXE) or UEFI HTTP boot. */
+export type LabBoot = "pxe" | "http";
 
 /** A virtual lab machine (`[[lab.machines]]`): only `metal lab` reads these. */
 export interface LabMachine {
   /** The inventory host this QEMU machine plays (its MAC and disk come from there). */
   readonly host: string;
   readonly firmware: LabFirmware;
+  readonly boot: LabBoot;
   /** QEMU disk size, e.g. `4G`. */
   readonly diskSize: string;
   /** QEMU memory size, e.g. `512M`. */

@@ -12,11 +12,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { fetchKernel, Lab, removeNamespaces } from "metal-lab";
+import { fetchKernel, Lab, removeNamespaces, type NicBoot } from "metal-lab";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";
-import type { Inventory } from "../inventory/types.js";
+import type { Inventory, LabMachine } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
 import { sharedFile } from "../package-files.js";
@@ -118,12 +118,20 @@ function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
       name: machine.host,
       mac: host.mac,
       firmware: machine.firmware,
-      // UEFI machines PXE-boot with OVMF's own stack, as real UEFI hardware does (TFTP ipxe.efi).
-      nicBoot: machine.firmware === "uefi" ? ("native" as const) : ("ipxe" as const),
+      nicBoot: nicBootFor(machine),
       diskSizeMiB: Math.ceil(sizeBytes(machine.diskSize) / MIB),
       memoryMiB: Math.ceil(sizeBytes(machine.memory) / MIB),
     };
   });
+}
+
+/**
+ * UEFI machines PXE-boot with OVMF's own stack, as real UEFI hardware does (TFTP ipxe.efi), or
+ * HTTP-boot with it (OVMF's PXE off, docs/http-boot.md); BIOS machines use QEMU's iPXE ROM.
+ */
+function nicBootFor(machine: LabMachine): NicBoot {
+  if (machine.firmware === "bios") return "ipxe";
+  return machine.boot === "http" ? "http" : "native";
 }
 
 /** Builds and runs the lab; resolves to `metal install`'s exit code. */
