@@ -53,8 +53,10 @@ describe("metal check in a network namespace", () => {
       { reject: false },
     );
   const check = (...flags: string[]) => metal("check", "--secrets-dir", secretsDir, ...flags);
-  const failLines = (output: string) =>
-    output.split("\n").filter((line) => line.startsWith("FAIL") || line.startsWith("      fix:"));
+  const failLines = (output: unknown) =>
+    String(output)
+      .split("\n")
+      .filter((line) => line.startsWith("FAIL") || line.startsWith("      fix:"));
 
   it("passes when everything is in place, and exits 2 naming the port when TFTP's port is taken", async () => {
     const good = await check();
