@@ -18,16 +18,12 @@ import type { StateStore } from "../state/store.js";
 import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
+import { HostContext } from "../ui/host-context.js";
 import type { Phase } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
 import type { ProgressEvent, ProgressView } from "./progress.js";
-import {
-  fromNetbootEvent,
-  fromStateEvent,
-  hostLookup,
-  progressMessage,
-} from "./progress-events.js";
+import { fromNetbootEvent, fromStateEvent, progressMessage } from "./progress-events.js";
 import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
@@ -123,7 +119,8 @@ async function runWithStore(
     ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
   });
   const phaseOf = (name: string) => store.host(name)!.phase;
-  const hosts = hostLookup(inventory.hosts, (name) => store.host(name)?.phase);
+  // The one labeller of every view: the terminal, the log and the dashboard name hosts alike.
+  const hosts = new HostContext(inventory, store);
   if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
 
   await checkSecrets(
@@ -277,6 +274,7 @@ async function runWithStore(
         store,
         netbootEvents: server.events,
         installOutput,
+        labels: hosts,
       });
       show(
         progressMessage(
