@@ -15,7 +15,7 @@ import type { Host, Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
-import { INSTALLER_PHASES } from "../state/transitions.js";
+import { INSTALLER_PHASES } from "../state/lifecycle.js";
 import { loadInstallerArtifacts, type InstallerArtifacts } from "./installer-artifacts.js";
 
 export interface BootPolicyOptions {

@@ -19,6 +19,7 @@ import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
 import { HostContext } from "../ui/host-context.js";
+import { FINAL_PHASES, move } from "../state/lifecycle.js";
 import type { Phase } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
@@ -31,7 +32,6 @@ import { buildSummary, formatDuration, type InstallSummary } from "./summary.js"
 import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
-const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
 
 export interface InstallRunOptions {
   readonly inventory: Inventory;
@@ -208,21 +208,18 @@ async function runWithStore(
           store.change(
             host.name,
             up
-              ? {
-                  expect: "installed",
-                  to: "ready",
-                  step: `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
-                }
-              : {
-                  expect: "installed",
-                  to: "failed",
-                  step: "no first boot",
+              ? move(
+                  "firstBoot",
+                  `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
+                )
+              : move("fail", "no first boot", {
+                  from: "installed",
                   reason:
                     `the installed system did not call back within ${formatDuration(timeout)} ` +
                     `and does not answer SSH with its pinned host key on ${host.address}; ` +
                     "check its console (did it boot from its disk? is the network up?). " +
                     "The next metal install waits for it again; it is not installed twice",
-                },
+                }),
           ),
         )
         .catch(() => undefined);

@@ -4,7 +4,7 @@ import { InstallerArtifactsError } from "../../src/boot/errors.js";
 import { createBootPolicy } from "../../src/boot/policy.js";
 import { checkToken } from "../../src/callback/tokens.js";
 import { PHASES, type Phase } from "../../src/state/types.js";
-import { INSTALLER_PHASES } from "../../src/state/transitions.js";
+import { INSTALLER_PHASES } from "../../src/state/lifecycle.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
 
 const NODE1 = "52:54:00:77:00:01" as Mac;
