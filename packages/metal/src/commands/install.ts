@@ -14,6 +14,7 @@ import { DEFAULT_INSTALL_BACK_OFF } from "../install/retry.js";
 import { formatSummary } from "../install/summary.js";
 import { DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
+import { FileStateStore } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
 import {
   DASHBOARD_FLAG_HELP,
@@ -123,10 +124,13 @@ export function registerInstall(program: Command): void {
       // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // The state backend is chosen here, at the edge: the install flow sees only StateStore.
+      const store = await FileStateStore.open(stateDir);
       const eventLog = openEventLog(stateDir);
       try {
         const summary = await runInstall({
           inventory,
+          store,
           stateDir,
           installerDir: resolve(
             flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
@@ -152,6 +156,7 @@ export function registerInstall(program: Command): void {
         process.exitCode = summary.exitCode;
       } finally {
         await eventLog.close();
+        await store.close();
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
       }

@@ -13,7 +13,6 @@ import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
-import { FileStateStore } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
 import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
@@ -35,6 +34,9 @@ export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
 
 export interface InstallRunOptions {
   readonly inventory: Inventory;
+  /** Opened (and closed) by the command: which backend holds the state is its choice. */
+  readonly store: StateStore;
+  /** Where logs and per-host work files go. */
   readonly stateDir: string;
   readonly installerDir: string;
   readonly secretsDir: string;
@@ -82,21 +84,9 @@ async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise
 }
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
-  const store = await FileStateStore.open(options.stateDir);
+  const { inventory, stateDir, signal, store } = options;
   // A run killed with SIGKILL leaves its hosts' key trees behind; the next run removes them.
   await removeStaleExtraFiles();
-  try {
-    return await runWithStore(options, store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function runWithStore(
-  options: InstallRunOptions,
-  store: StateStore,
-): Promise<InstallSummary> {
-  const { inventory, stateDir, signal } = options;
   const names = inventory.hosts.map((host) => host.name);
   const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
     buildSummary({
