@@ -17,7 +17,7 @@ import type { Host, Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
-import { INSTALLER_PHASES } from "../state/transitions.js";
+import { INSTALLER_PHASES } from "../state/lifecycle.js";
 import { loadInstallerArtifacts, type InstallerArtifacts } from "./installer-artifacts.js";
 import type { PxeAddressBook } from "./pxe-addresses.js";
 import type { UnknownMachines } from "./unknown-machines.js";

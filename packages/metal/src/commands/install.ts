@@ -13,7 +13,7 @@ import { DEFAULT_FIRST_BOOT_TIMEOUT_MS, runInstall } from "../install/orchestrat
 import { JsonView, LiveView, openEventLog, PlainView } from "../install/progress.js";
 import { DEFAULT_INSTALL_BACK_OFF } from "../install/retry.js";
 import { formatSummary } from "../install/summary.js";
-import { STATE_FILE, readStateFile } from "../state/file-store.js";
+import { FileStateStore, STATE_FILE, readStateFile } from "../state/file-store.js";
 import { DEFAULT_SELF_HEALING, DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
 import { createPowerDrivers } from "../power/drivers.js";
 import { defaultStateDir } from "../state/location.js";
@@ -171,10 +171,13 @@ export function registerInstall(program: Command): void {
       // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      // The state backend is chosen here, at the edge: the install flow sees only StateStore.
+      const store = await FileStateStore.open(stateDir);
       const eventLog = openEventLog(stateDir);
       try {
         const summary = await runInstall({
           inventory,
+          store,
           stateDir,
           installerDir: preflight.installerDir,
           firstStageDir: preflight.ipxeDir,
@@ -205,6 +208,7 @@ export function registerInstall(program: Command): void {
         process.exitCode = summary.exitCode;
       } finally {
         await eventLog.close();
+        await store.close();
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
       }

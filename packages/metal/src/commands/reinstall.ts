@@ -24,9 +24,9 @@ import { PowerError } from "../power/errors.js";
 import { bootFromNetworkOnce, type RemoteShell } from "../power/network-boot.js";
 import { knownHostsLine } from "../secrets/extra-files.js";
 import { privatePaths, resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
-import { readStateFile, STATE_FILE } from "../state/file-store.js";
+import { FileStateStore, readStateFile, STATE_FILE } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
-import { REINSTALLABLE } from "../state/transitions.js";
+import { REINSTALLABLE } from "../state/lifecycle.js";
 import { parsePort } from "./options.js";
 
 const EXIT_USAGE = 2;
@@ -177,10 +177,12 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
       const eventLog = openEventLog(stateDir);
+      const store = await FileStateStore.open(stateDir);
       try {
         const summary = await runInstall({
           // The whole inventory: callbacks are checked against every host's address.
           inventory,
+          store,
           stateDir,
           installerDir: resolve(
             flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
@@ -216,6 +218,7 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
           `${error.message}. ${name} stays pending: fix this and run metal reinstall ${name} --yes again`,
         );
       } finally {
+        await store.close();
         await eventLog.close();
         await rm(workDir, { recursive: true, force: true });
         process.off("SIGINT", stop);

@@ -17,6 +17,7 @@ import { prepareAttemptFiles } from "./host-files.js";
 import { createPinnedSsh } from "./pinned-ssh.js";
 import { retryDelayMs, type BackOff } from "./retry.js";
 import { runLogged, type LoggedRun } from "./run-logged.js";
+import { move } from "../state/lifecycle.js";
 
 export interface HostInstallContext {
   readonly inventory: Inventory;
@@ -105,21 +106,19 @@ export async function installHost(context: HostInstallContext, host: Host): Prom
   const tries = context.inventory.install.retries + 1;
   for (let tryNumber = 1; tryNumber <= tries; tryNumber++) {
     if (signal.aborted) return;
-    await store.change(host.name, {
-      expect: "installer",
-      to: "installing",
-      step: `install command started (try ${tryNumber} of ${tries})`,
-    });
+    await store.change(
+      host.name,
+      move("installStarted", `install command started (try ${tryNumber} of ${tries})`),
+    );
     let ending: string;
     try {
       const run = await runAttempt(context, host, `try ${tryNumber} of ${tries}`);
       if (signal.aborted) return;
       if (run.exitCode === 0) {
-        await store.change(host.name, {
-          expect: "installing",
-          to: "installed",
-          step: "install command finished; waiting for the first boot",
-        });
+        await store.change(
+          host.name,
+          move("installDone", "install command finished; waiting for the first boot"),
+        );
         return;
       }
       ending = `install command failed (${describeEnding(run)}); last line: ${run.tail.at(-1) ?? "(no output)"}`;
@@ -128,20 +127,20 @@ export async function installHost(context: HostInstallContext, host: Host): Prom
       ending = `install could not run: ${error instanceof Error ? error.message : String(error)}`;
     }
     if (tryNumber === tries) {
-      await store.change(host.name, {
-        expect: "installing",
-        to: "failed",
-        step: `install failed ${tries} time${tries === 1 ? "" : "s"}`,
-        reason: `${ending} (see ${hostLogFile(context.stateDir, host.name)})`,
-      });
+      await store.change(
+        host.name,
+        move("fail", `install failed ${tries} time${tries === 1 ? "" : "s"}`, {
+          from: "installing",
+          reason: `${ending} (see ${hostLogFile(context.stateDir, host.name)})`,
+        }),
+      );
       return;
     }
     const delay = retryDelayMs(tryNumber, context.backOff);
-    await store.change(host.name, {
-      expect: "installing",
-      to: "installer",
-      step: `${ending}; retry in ${Math.round(delay / 1000)} s`,
-    });
+    await store.change(
+      host.name,
+      move("installAgain", `${ending}; retry in ${Math.round(delay / 1000)} s`),
+    );
     await sleep(delay, undefined, { signal }).catch(() => undefined);
   }
 }

@@ -23,21 +23,17 @@ import type { Host, Inventory } from "../inventory/types.js";
 import type { PowerDriver, PowerDrivers } from "../power/driver.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
-import { FileStateStore } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
 import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
+import { HostContext } from "../ui/host-context.js";
+import { FINAL_PHASES, move } from "../state/lifecycle.js";
 import type { Phase } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
 import type { ProgressEvent, ProgressView } from "./progress.js";
-import {
-  fromNetbootEvent,
-  fromStateEvent,
-  hostLookup,
-  progressMessage,
-} from "./progress-events.js";
+import { fromNetbootEvent, fromStateEvent, progressMessage } from "./progress-events.js";
 import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
@@ -45,10 +41,12 @@ import { buildSummary, formatDuration, type InstallSummary } from "./summary.js"
 import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop, type SelfHealing } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
-const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
 
 export interface InstallRunOptions {
   readonly inventory: Inventory;
+  /** Opened (and closed) by the command: which backend holds the state is its choice. */
+  readonly store: StateStore;
+  /** Where logs and per-host work files go. */
   readonly stateDir: string;
   readonly installerDir: string;
   readonly secretsDir: string;
@@ -101,21 +99,9 @@ async function checkSecrets(inventory: Inventory, secretsDir: string, hosts: rea
 }
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
-  const store = await FileStateStore.open(options.stateDir);
+  const { inventory, stateDir, signal, store } = options;
   // A run killed with SIGKILL leaves its hosts' key trees behind; the next run removes them.
   await removeStaleExtraFiles();
-  try {
-    return await runWithStore(options, store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function runWithStore(
-  options: InstallRunOptions,
-  store: StateStore,
-): Promise<InstallSummary> {
-  const { inventory, stateDir, signal } = options;
   const names = inventory.hosts.map((host) => host.name);
   const summarise = (startedAt: number | undefined, finishedAt: Map<string, number>) =>
     buildSummary({
@@ -138,7 +124,8 @@ async function runWithStore(
     ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
   });
   const phaseOf = (name: string) => store.host(name)!.phase;
-  const hosts = hostLookup(inventory.hosts, (name) => store.host(name)?.phase);
+  // The one labeller of every view: the terminal, the log and the dashboard name hosts alike.
+  const hosts = new HostContext(inventory, store);
   if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
 
   await checkSecrets(
@@ -237,21 +224,18 @@ async function runWithStore(
           store.change(
             host.name,
             up
-              ? {
-                  expect: "installed",
-                  to: "ready",
-                  step: `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
-                }
-              : {
-                  expect: "installed",
-                  to: "failed",
-                  step: "no first boot",
+              ? move(
+                  "firstBoot",
+                  `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
+                )
+              : move("fail", "no first boot", {
+                  from: "installed",
                   reason:
                     `the installed system did not call back within ${formatDuration(timeout)} ` +
                     `and does not answer SSH with its pinned host key on ${host.address}; ` +
                     "check its console (did it boot from its disk? is the network up?). " +
                     "The next metal install waits for it again; it is not installed twice",
-                },
+                }),
           ),
         )
         .catch(() => undefined);
@@ -310,6 +294,7 @@ async function runWithStore(
         netbootEvents: server.events,
         unknownMachines,
         installOutput,
+        labels: hosts,
       });
       show(
         progressMessage(

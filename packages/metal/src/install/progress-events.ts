@@ -1,49 +1,27 @@
 /**
  * Turns what happens during an install into ProgressEvents for the views: state events (phase
- * changes, steps, unknown machines), netboot events (named by host when their MAC is an
- * inventory host's), and the orchestrator's own messages.
+ * changes, steps, unknown machines), netboot events (named by host through the one labeller,
+ * ui/host-context.ts, so a TFTP line names its host as the dashboard does), and the
+ * orchestrator's own messages.
  */
 import { describeEvent, type NetbootEvent } from "netboot";
-import type { Host } from "../inventory/types.js";
-import type { Phase, StateEvent } from "../state/types.js";
+import type { StateEvent } from "../state/types.js";
+import { UNKNOWN_HOST, type HostContext } from "../ui/host-context.js";
 import type { ProgressEvent, ProgressKind, ProgressLevel } from "./progress.js";
-
-export interface HostLookup {
-  byName(name: string): Host | undefined;
-  byMac(mac: string): Host | undefined;
-  /** The host's phase now (events carry it for the log). */
-  phaseOf(name: string): Phase | undefined;
-}
-
-export function hostLookup(
-  hosts: readonly Host[],
-  phaseOf: (name: string) => Phase | undefined,
-): HostLookup {
-  const byName = new Map(hosts.map((host) => [host.name, host]));
-  const byMac = new Map(hosts.map((host) => [host.mac, host]));
-  return { byName: (name) => byName.get(name), byMac: (mac) => byMac.get(mac), phaseOf };
-}
 
 /** An event about `host` (or about metal itself when `host` is undefined), stamped now. */
 export function progressMessage(
-  hosts: HostLookup,
+  hosts: HostContext,
   host: string | undefined,
   kind: ProgressKind,
   level: ProgressLevel,
   message: string,
 ): ProgressEvent {
-  return {
-    time: Date.now(),
-    kind,
-    level,
-    host,
-    mac: host === undefined ? undefined : hosts.byName(host)?.mac,
-    phase: host === undefined ? undefined : hosts.phaseOf(host),
-    message,
-  };
+  const labels = host === undefined ? undefined : hosts.ofHost(host);
+  return { time: Date.now(), kind, level, host, mac: labels?.mac, phase: labels?.phase, message };
 }
 
-export function fromStateEvent(event: StateEvent, hosts: HostLookup): ProgressEvent | undefined {
+export function fromStateEvent(event: StateEvent, hosts: HostContext): ProgressEvent | undefined {
   switch (event.type) {
     case "host.phase":
       return {
@@ -51,7 +29,7 @@ export function fromStateEvent(event: StateEvent, hosts: HostLookup): ProgressEv
         kind: "phase",
         level: event.to === "failed" ? "error" : "info",
         host: event.host,
-        mac: hosts.byName(event.host)?.mac,
+        mac: hosts.ofHost(event.host).mac,
         phase: event.to,
         message: event.reason ? `${event.step}: ${event.reason}` : event.step,
       };
@@ -61,7 +39,7 @@ export function fromStateEvent(event: StateEvent, hosts: HostLookup): ProgressEv
         kind: "step",
         level: "info",
         host: event.host,
-        mac: hosts.byName(event.host)?.mac,
+        mac: hosts.ofHost(event.host).mac,
         phase: event.phase,
         message: event.step,
       };
@@ -81,16 +59,17 @@ export function fromStateEvent(event: StateEvent, hosts: HostLookup): ProgressEv
   }
 }
 
-export function fromNetbootEvent(event: NetbootEvent, hosts: HostLookup): ProgressEvent {
+export function fromNetbootEvent(event: NetbootEvent, hosts: HostContext): ProgressEvent {
   const described = describeEvent(event);
-  const host = described.mac === undefined ? undefined : hosts.byMac(described.mac);
+  const labels = hosts.ofEvent(event);
+  const known = labels.host !== undefined && labels.host !== UNKNOWN_HOST;
   return {
     time: event.time,
     kind: "netboot",
     level: described.level,
-    host: host?.name,
-    mac: described.mac,
-    phase: host ? hosts.phaseOf(host.name) : undefined,
+    host: known ? labels.host : undefined,
+    mac: labels.mac,
+    phase: known ? labels.phase : undefined,
     message: described.message,
   };
 }

@@ -9,6 +9,7 @@
 import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
+import { FINAL_PHASES } from "../state/lifecycle.js";
 import type { Phase } from "../state/types.js";
 import { escapeStrings } from "../ui/escape.js";
 import { formatDuration } from "./summary.js";
@@ -31,7 +32,6 @@ export interface ProgressView {
   close(): void;
 }
 
-const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
 const REDRAW_MS = 250;
 const STEP_WIDTH = 90;
 

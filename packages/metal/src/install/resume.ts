@@ -11,7 +11,7 @@ import { Socket } from "node:net";
 import type { Host, Inventory } from "../inventory/types.js";
 import { reinstall } from "../state/reinstall.js";
 import type { StateStore } from "../state/store.js";
-import { REINSTALLABLE } from "../state/transitions.js";
+import { move, MOVES, REINSTALLABLE } from "../state/lifecycle.js";
 import { ConfigError } from "./errors.js";
 import type { InstalledProbe } from "./installed-probe.js";
 
@@ -76,7 +76,7 @@ export async function prepareRun(options: PrepareOptions): Promise<void> {
           if (reinstalled.has(host.name) && record.phase === "pending") return false;
           return (
             record.phase === "installed" ||
-            (record.phase === "failed" && record.failure?.phase === "installed") ||
+            (record.phase === "failed" && MOVES.awaitFirstBootAgain.when(record)) ||
             unknownToState.includes(host.name)
           );
         })
@@ -88,55 +88,56 @@ export async function prepareRun(options: PrepareOptions): Promise<void> {
     const host = byName.get(name)!;
     if (installed.get(name) === true) {
       if (record.phase === "failed")
-        await store.change(name, {
-          expect: "failed",
-          to: "installed",
-          step: "failed waiting for its first boot, but it is installed",
-        });
-      await store.change(name, {
-        expect: ["pending", "installed"],
-        to: "ready",
-        step: installedStep(
-          host,
-          record.phase === "pending"
-            ? "found installed although the state had no record of it"
-            : "installed and up",
+        await store.change(
+          name,
+          move("awaitFirstBootAgain", "failed waiting for its first boot, but it is installed"),
+        );
+      await store.change(
+        name,
+        record.phase === "pending"
+          ? move(
+              "foundInstalled",
+              installedStep(host, "found installed although the state had no record of it"),
+            )
+          : move("firstBoot", installedStep(host, "installed and up")),
+      );
+    } else if (record.phase === "failed" && MOVES.awaitFirstBootAgain.when(record)) {
+      await store.change(
+        name,
+        move(
+          "awaitFirstBootAgain",
+          "installed, waiting for its first boot again (never installed twice without --reinstall)",
         ),
-      });
-    } else if (record.phase === "failed" && record.failure?.phase === "installed") {
-      await store.change(name, {
-        expect: "failed",
-        to: "installed",
-        step: "installed, waiting for its first boot again (never installed twice without --reinstall)",
-      });
+      );
     } else if (record.phase === "failed") {
-      await store.change(name, {
-        expect: "failed",
-        to: "pending",
-        step: `new attempt after: ${record.failure?.reason ?? record.lastStep}`,
-      });
+      await store.change(
+        name,
+        move("retryFailed", `new attempt after: ${record.failure?.reason ?? record.lastStep}`),
+      );
     } else if (record.phase === "installer" || record.phase === "installing") {
       const address = record.installer?.ip;
       if (address !== undefined && (await answers(address))) {
         if (record.phase === "installing")
-          await store.change(name, {
-            expect: "installing",
-            to: "installer",
-            step: `resumed after a restart: installer at ${address} still answers; install runs again`,
-          });
+          await store.change(
+            name,
+            move(
+              "installAgain",
+              `resumed after a restart: installer at ${address} still answers; install runs again`,
+            ),
+          );
         continue;
       }
-      await store.change(name, {
-        expect: record.phase,
-        to: "failed",
-        step: "installer gone after a restart",
-        reason: `installer at ${address ?? "an unknown address"} stopped answering while metal was not running`,
-      });
-      await store.change(name, {
-        expect: "failed",
-        to: "pending",
-        step: "new attempt: the machine boots the installer again",
-      });
+      await store.change(
+        name,
+        move("fail", "installer gone after a restart", {
+          from: record.phase,
+          reason: `installer at ${address ?? "an unknown address"} stopped answering while metal was not running`,
+        }),
+      );
+      await store.change(
+        name,
+        move("retryFailed", "new attempt: the machine boots the installer again"),
+      );
     }
   }
 }

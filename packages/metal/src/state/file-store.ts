@@ -17,7 +17,7 @@ import {
   UnknownHostError,
 } from "./errors.js";
 import type { HostChange, MachineSighting, StateStore } from "./store.js";
-import { isAllowedTransition } from "./transitions.js";
+import { isAllowedTransition, NEW_ATTEMPT_PHASE } from "./lifecycle.js";
 import { clusterStateSchema, describeStateIssues } from "./schema.js";
 import {
   type ClusterState,
@@ -135,11 +135,11 @@ export class FileStateStore implements StateStore {
         throw new PhaseConflictError(name, expected, current.phase);
       const to = change.to ?? current.phase;
       const moves = to !== current.phase;
-      if (moves && !isAllowedTransition(current.phase, to)) {
+      if (moves && (!isAllowedTransition(current.phase, to) || change.when?.(current) === false)) {
         throw new IllegalTransitionError(name, current.phase, to);
       }
       const now = this.#clock();
-      const newAttempt = moves && to === "pending";
+      const newAttempt = moves && to === NEW_ATTEMPT_PHASE;
       const base: HostRecord = newAttempt
         ? { ...current, attempt: current.attempt + 1, tokens: {}, installer: undefined }
         : current;

@@ -31,6 +31,8 @@ export interface HostChange {
   readonly reason?: string;
   /** Computed from the host as it is at apply time, so it cannot race another change. */
   readonly update?: (host: HostRecord) => HostFieldUpdate;
+  /** A move's condition beyond its phase (lifecycle.ts), checked at apply time. */
+  readonly when?: (host: HostRecord) => boolean;
 }
 
 export interface MachineSighting {

@@ -21,7 +21,8 @@ import { unknownMachineStatuses, type UnknownMachineStatus } from "../status/rep
 import { applyDeployEvent, type DashboardDeployEvent, type DeployView } from "./deploy-view.js";
 import { EventFeed, type EventSubscription } from "./event-feed.js";
 import { hintsFor, type Hint, type HostObservations } from "./hints.js";
-import { PeerDirectory } from "./peer-directory.js";
+import { HostContext } from "./host-context.js";
+import type { PeerDirectory } from "./peer-directory.js";
 
 export type TimelineLevel = "info" | "warn" | "error";
 
@@ -103,6 +104,8 @@ export interface DashboardSources {
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   /** PXE clients outside the inventory (kept by the boot policy, in memory: boot/unknown-machines.ts). */
   readonly unknownMachines?: UnknownMachineSource | undefined;
+  /** The labeller the other views use (its peer directory is shared); default: a new one. */
+  readonly labels?: HostContext | undefined;
   readonly unknownRefreshMs?: number;
   readonly clock?: () => number;
 }
@@ -129,7 +132,7 @@ export class DashboardModel {
   readonly #cards = new Map<string, HostCard>();
   readonly #seen = new Map<string, Counters>();
   readonly #hostsByMac: Map<string, Host>;
-  readonly #peers = new PeerDirectory();
+  readonly #peers: PeerDirectory;
   readonly #updates = new EventFeed<DashboardUpdate>();
   readonly #unsubscribe: Array<() => void>;
   readonly #unknownSource: UnknownMachineSource | undefined;
@@ -143,6 +146,7 @@ export class DashboardModel {
   constructor(sources: DashboardSources) {
     this.#sources = sources;
     this.#clock = sources.clock ?? Date.now;
+    this.#peers = (sources.labels ?? new HostContext(sources.inventory, sources.store)).peers;
     this.#hostsByMac = new Map(sources.inventory.hosts.map((host) => [host.mac, host]));
     for (const host of sources.store ? sources.inventory.hosts : []) {
       const card: HostCard = {

@@ -20,6 +20,7 @@ import type { DashboardDeployEvent } from "./deploy-view.js";
 import type { EventSubscription } from "./event-feed.js";
 import { escapeStrings, PAGE_TEXT } from "./escape.js";
 import { HEARTBEAT_MS, registerEventStream, type EventStreamOptions } from "./event-stream.js";
+import type { HostContext } from "./host-context.js";
 import { isOwnHost } from "./host-header.js";
 import { Metrics, registerMetricsRoute } from "./metrics.js";
 import { registerStaticAssets } from "./static-assets.js";
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   /** PXE clients outside the inventory (kept by the boot policy, in memory). */
   readonly unknownMachines?: UnknownMachineSource | undefined;
+  /** The host labeller the terminal and the log use, so all views name a machine alike. */
+  readonly labels?: HostContext | undefined;
   /** Where the page lives on the app, e.g. "/dashboard" on the boot server. Default: "/". */
   readonly prefix?: string;
   /** Serve /metrics next to the page (default true). */

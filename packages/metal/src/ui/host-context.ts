@@ -1,10 +1,12 @@
 /**
- * Which inventory host a netboot event is about, and the phase that host is in right now: the
- * labels every log line and progress line carries. The MAC comes from the event, or for TFTP
- * (which has none) from the peer directory; the phase is read from the store at call time.
+ * The one host labeller: which inventory host a netboot event is about, and the phase that host
+ * is in right now, for every view (terminal progress, plain and JSON lines, the host log, the
+ * dashboard). The MAC comes from the event, or for TFTP (which has none) from the peer
+ * directory, which learns addresses from DHCP 4011 requests, HTTP requests and installer
+ * callbacks; the phase is read from the store at call time (none without a store: a deploy).
  */
 import type { NetbootEvent } from "netboot";
-import type { Inventory } from "../inventory/types.js";
+import type { Host, Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import type { Phase } from "../state/types.js";
 import { PeerDirectory } from "./peer-directory.js";
@@ -21,14 +23,23 @@ export const UNKNOWN_HOST = "unknown";
 export class HostContext {
   readonly #peers = new PeerDirectory();
   readonly #hostsByMac: ReadonlyMap<string, string>;
-  readonly #macsByHost: ReadonlyMap<string, string>;
+  readonly #hosts: ReadonlyMap<string, Host>;
 
   constructor(
     inventory: Inventory,
-    private readonly store: StateStore,
+    private readonly store: StateStore | undefined,
   ) {
     this.#hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host.name]));
-    this.#macsByHost = new Map(inventory.hosts.map((host) => [host.name, host.mac]));
+    this.#hosts = new Map(inventory.hosts.map((host) => [host.name, host]));
+  }
+
+  byName(name: string): Host | undefined {
+    return this.#hosts.get(name);
+  }
+
+  /** The peer directory every view shares: what one learns, all label with. */
+  get peers(): PeerDirectory {
+    return this.#peers;
   }
 
   /** Labels for a netboot event; also learns the peer's address for later TFTP events. */
@@ -40,10 +51,14 @@ export class HostContext {
     if (mac === undefined) return { host: undefined, mac, phase: undefined };
     const host = this.#hostsByMac.get(mac);
     if (host === undefined) return { host: UNKNOWN_HOST, mac, phase: undefined };
-    return { host, mac, phase: this.store.host(host)?.phase ?? "pending" };
+    return { host, mac, phase: this.#phaseOf(host) ?? "pending" };
   }
 
   ofHost(host: string): HostLabels {
-    return { host, mac: this.#macsByHost.get(host), phase: this.store.host(host)?.phase };
+    return { host, mac: this.#hosts.get(host)?.mac, phase: this.#phaseOf(host) };
+  }
+
+  #phaseOf(host: string): Phase | undefined {
+    return this.store?.host(host)?.phase;
   }
 }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InstallerArtifactsError } from "../../src/boot/errors.js";
 import { checkToken } from "../../src/callback/tokens.js";
 import { PHASES, type Phase } from "../../src/state/types.js";
-import { INSTALLER_PHASES } from "../../src/state/transitions.js";
+import { INSTALLER_PHASES } from "../../src/state/lifecycle.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
 import { wiredPolicy, type WiredPolicy } from "../helpers/pxe-boot.js";
 

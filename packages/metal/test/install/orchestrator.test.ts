@@ -23,7 +23,17 @@ beforeEach(async () => {
 });
 afterEach(() => rm(directory, { recursive: true, force: true }));
 
-function options(overrides: Partial<InstallRunOptions> = {}): InstallRunOptions {
+/** The run as `metal install` makes it: the command opens the store and closes it after. */
+async function runWith(overrides: Partial<InstallRunOptions> = {}) {
+  const store = await FileStateStore.open(join(directory, "state"));
+  try {
+    return await runInstall({ ...options(overrides), store });
+  } finally {
+    await store.close();
+  }
+}
+
+function options(overrides: Partial<InstallRunOptions> = {}): Omit<InstallRunOptions, "store"> {
   return {
     inventory,
     stateDir: join(directory, "state"),
@@ -51,7 +61,7 @@ async function withAllReady(): Promise<void> {
 describe("runInstall", () => {
   it("returns exit 0 at once when every host is ready, without installer files, keys or a server", async () => {
     await withAllReady();
-    const summary = await runInstall(options());
+    const summary = await runWith();
     expect(summary.exitCode).toBe(EXIT_ALL_READY);
     expect(summary.rows.map((row) => [row.host, row.phase, row.durationMs])).toEqual([
       ["node1", "ready", 0],
@@ -61,16 +71,14 @@ describe("runInstall", () => {
   });
 
   it("refuses to start, naming the missing keys and metal secrets init, before serving anything", async () => {
-    const error: unknown = await runInstall(options()).catch((caught: unknown) => caught);
+    const error: unknown = await runWith().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/no-secrets\/admin\/id_ed25519.*metal secrets init/);
   });
 
   it("with --reinstall, a ready host needs its keys again: the run does not exit at once", async () => {
     await withAllReady();
-    await expect(runInstall(options({ reinstall: ["node2"] }))).rejects.toThrow(
-      /no-secrets\/hosts\/node2/,
-    );
+    await expect(runWith({ reinstall: ["node2"] })).rejects.toThrow(/no-secrets\/hosts\/node2/);
   });
 });
 

@@ -9,7 +9,8 @@ import { PassThrough } from "node:stream";
 import { NetbootEvents, type NetbootEvent } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JsonView, LiveView, openEventLog, PlainView } from "../../src/install/progress.js";
-import { fromNetbootEvent, hostLookup } from "../../src/install/progress-events.js";
+import { fromNetbootEvent } from "../../src/install/progress-events.js";
+import { HostContext } from "../../src/ui/host-context.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
 import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
 import { escapeControl } from "../../src/ui/escape.js";
@@ -88,7 +89,7 @@ describe("every view, fed hostile client-supplied text", () => {
   });
 
   const progressEvents = () => {
-    const hosts = hostLookup(env.inventory.hosts, (name) => env.store.host(name)?.phase);
+    const hosts = new HostContext(env.inventory, env.store);
     return hostileEvents(Date.now()).map((event) => fromNetbootEvent(event, hosts));
   };
 
@@ -116,6 +117,8 @@ describe("every view, fed hostile client-supplied text", () => {
       "boot\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\x0aINFO: node2 ready\\u202egnp.exe",
     );
     expect(plain.text()).not.toMatch(RAW);
+    // One labeller for every view: the TFTP line names its host (learnt from the 4011 REQUEST).
+    expect(plain.text()).toMatch(/ node1 \[pending\] TFTP 10\.77\.0\.101 started boot/);
     // One line per event shown: the forged "INFO: node2 ready" is not a line of its own.
     expect(
       plain
