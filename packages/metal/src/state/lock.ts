@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { link, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StateLockedError } from "./errors.js";
+import { isProcessAlive } from "../process-liveness.js";
 
 export const LOCK_FILE = "lock";
 const TAKEOVER_SUFFIX = ".takeover-";
@@ -49,18 +50,8 @@ function processStartTime(pid: number): string | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export function ownerAlive(owner: LockOwner): boolean {
-  if (!Number.isInteger(owner.pid) || owner.pid <= 0 || !pidAlive(owner.pid)) return false;
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0 || !isProcessAlive(owner.pid)) return false;
   const startTime = processStartTime(owner.pid);
   // Without /proc (or for a lock written before start times were recorded) the PID decides.
   return startTime === undefined || owner.startTime === "" || startTime === owner.startTime;
