@@ -12,6 +12,9 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts"],
+          // Several tests start the real CLI or a server process; on two busy cores a start
+          // alone has taken several seconds, so vitest's 5 s default fails them for nothing.
+          testTimeout: 30_000,
           exclude: ["**/*.netns.test.ts", "**/node_modules/**"],
         },
       },

@@ -43,17 +43,6 @@ export function fromStateEvent(event: StateEvent, hosts: HostContext): ProgressE
         phase: event.phase,
         message: event.step,
       };
-    case "unknown.seen":
-      return {
-        time: event.time,
-        kind: "step",
-        // Said once; every later sighting only goes to the log.
-        level: event.count === 1 ? "warn" : "debug",
-        host: undefined,
-        mac: event.mac,
-        phase: undefined,
-        message: `machine ${event.mac} PXE-booted but is not in the inventory (ignored; see metal status)`,
-      };
     case "host.added":
       return undefined;
   }

@@ -16,7 +16,7 @@ import {
   StateFileError,
   UnknownHostError,
 } from "./errors.js";
-import type { HostChange, MachineSighting, StateStore } from "./store.js";
+import type { HostChange, StateStore } from "./store.js";
 import { isAllowedTransition, NEW_ATTEMPT_PHASE } from "./lifecycle.js";
 import { clusterStateSchema, describeStateIssues } from "./schema.js";
 import {
@@ -25,7 +25,6 @@ import {
   type Phase,
   type StateEvent,
   type StateEventInput,
-  type UnknownMachine,
 } from "./types.js";
 
 export const STATE_FILE = "state.json";
@@ -33,7 +32,7 @@ export const EVENTS_FILE = "events.jsonl";
 
 export type Clock = () => number;
 
-const EMPTY_STATE: ClusterState = { version: 1, seq: 0, hosts: {}, unknownMachines: {} };
+const EMPTY_STATE: ClusterState = { version: 1, seq: 0, hosts: {} };
 
 function checkState(value: unknown, file: string): ClusterState {
   const parsed = clusterStateSchema.safeParse(value);
@@ -170,28 +169,6 @@ export class FileStateStore implements StateStore {
         event,
       ]);
       return next;
-    });
-  }
-
-  recordUnknownMachine(sighting: MachineSighting): Promise<UnknownMachine> {
-    return this.#serialise(async () => {
-      const now = this.#clock();
-      const previous = this.#state.unknownMachines[sighting.mac];
-      const machine: UnknownMachine = {
-        mac: sighting.mac,
-        firstSeen: previous?.firstSeen ?? now,
-        lastSeen: now,
-        count: (previous?.count ?? 0) + 1,
-        arch: sighting.arch ?? previous?.arch,
-      };
-      await this.#commit(
-        {
-          ...this.#state,
-          unknownMachines: { ...this.#state.unknownMachines, [sighting.mac]: machine },
-        },
-        [{ type: "unknown.seen", mac: machine.mac, count: machine.count, arch: machine.arch }],
-      );
-      return machine;
     });
   }
 

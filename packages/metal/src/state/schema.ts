@@ -58,20 +58,13 @@ const hostRecord = z.looseObject({
     .optional(),
 });
 
-const unknownMachine = z.looseObject({
-  mac: z.string(),
-  firstSeen: timestamp,
-  lastSeen: timestamp,
-  count: z.number().int().positive(),
-  arch: count.optional(),
-});
-
 export const clusterStateSchema = z
   .strictObject({
     version: z.literal(1),
     seq: count,
     hosts: z.record(z.string(), hostRecord),
-    unknownMachines: z.record(z.string(), unknownMachine),
+    // Written by metal before unknown machines moved out of the state (ADR 0172): read, dropped.
+    unknownMachines: z.unknown().optional(),
   })
   .superRefine((state, context) => {
     for (const [key, host] of Object.entries(state.hosts))
@@ -81,7 +74,8 @@ export const clusterStateSchema = z
           path: ["hosts", key, "name"],
           message: `is "${host.name}", but the record is filed under "${key}"`,
         });
-  });
+  })
+  .transform(({ unknownMachines: _legacy, ...state }) => state);
 
 /** `hosts.node1.attempt: expected a positive integer` lines, at most a few, for an error message. */
 export function describeStateIssues(error: z.ZodError, limit = 5): string {

@@ -11,7 +11,6 @@ import type {
   StateEvent,
   TokenPurpose,
   TokenRecord,
-  UnknownMachine,
 } from "./types.js";
 
 /** Fields of a host that a change may set besides its phase. */
@@ -35,11 +34,6 @@ export interface HostChange {
   readonly when?: (host: HostRecord) => boolean;
 }
 
-export interface MachineSighting {
-  readonly mac: string;
-  readonly arch?: number | undefined;
-}
-
 export interface StateStore {
   /** The state as last persisted. */
   snapshot(): ClusterState;
@@ -53,7 +47,6 @@ export interface StateStore {
    * phase starts a new attempt and forgets the old attempt's tokens and installer.
    */
   change(name: string, change: HostChange): Promise<HostRecord>;
-  recordUnknownMachine(sighting: MachineSighting): Promise<UnknownMachine>;
   /** Every event, after it is persisted. Returns the unsubscribe function. */
   on(type: "event", listener: (event: StateEvent) => void): () => void;
   /** The event history, oldest first. */

@@ -87,7 +87,6 @@ export interface ClusterState {
   /** Sequence number of the last event; the next event gets seq + 1. */
   readonly seq: number;
   readonly hosts: Readonly<Record<string, HostRecord>>;
-  readonly unknownMachines: Readonly<Record<string, UnknownMachine>>;
 }
 
 interface EventBase {
@@ -114,12 +113,6 @@ export type StateEvent =
       readonly host: string;
       readonly phase: Phase;
       readonly step: string;
-    })
-  | (EventBase & {
-      readonly type: "unknown.seen";
-      readonly mac: string;
-      readonly count: number;
-      readonly arch?: number | undefined;
     });
 
 type WithoutStamp<E> = E extends StateEvent ? Omit<E, "seq" | "time"> : never;

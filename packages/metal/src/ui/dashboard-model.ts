@@ -356,8 +356,6 @@ export class DashboardModel {
   }
 
   #onState(event: StateEvent): void {
-    // Unknown machines come from the boot policy's in-memory list, not from the state.
-    if (event.type === "unknown.seen") return;
     const card = this.#cards.get(event.host);
     if (!card) return;
     this.#syncRecord(card);

@@ -51,12 +51,6 @@ export function createHostLogger(options: HostLoggerOptions): HostLogger {
       case "host.step":
         events.pino.info({ ...context.ofHost(event.host), phase: event.phase }, event.step);
         break;
-      case "unknown.seen":
-        events.pino[event.count === 1 ? "warn" : "debug"](
-          context.ofMac(event.mac),
-          `PXE boot from ${event.mac}, which is in no [[hosts]] entry (see metal status)`,
-        );
-        break;
       case "host.added":
         break;
     }

@@ -292,7 +292,7 @@ describe("metal install on a hostile LAN", () => {
       expect(logs).not.toContain("node1.log");
 
       // The flood stayed off the state: no record, no event; a capped list in memory.
-      expect(final.unknownMachines).toEqual({});
+      expect(Object.keys(final)).not.toContain("unknownMachines");
       expect((await eventLines()).some((line) => line.includes("unknown.seen"))).toBe(false);
       const unknown = await readUnknownMachines(labPaths(work).state);
       expect(unknown.machines.length).toBeLessThanOrEqual(64);

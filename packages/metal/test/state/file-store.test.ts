@@ -146,20 +146,6 @@ describe("FileStateStore", () => {
     expect(history.slice(2)).toEqual(seen);
   });
 
-  it("counts sightings of unknown machines", async () => {
-    const store = await openWithHosts();
-    await store.recordUnknownMachine({ mac: "52:54:00:aa:bb:cc", arch: 7 });
-    now = 5_000;
-    const machine = await store.recordUnknownMachine({ mac: "52:54:00:aa:bb:cc" });
-    expect(machine).toEqual({
-      mac: "52:54:00:aa:bb:cc",
-      firstSeen: 1_000,
-      lastSeen: 5_000,
-      count: 2,
-      arch: 7,
-    });
-  });
-
   it("skips a history line cut short by a crash", async () => {
     const store = await openWithHosts();
     await store.close();
@@ -201,6 +187,19 @@ describe("FileStateStore", () => {
     expect(message).toContain("hosts.node2.tokens.installer.sha256: is not a hex SHA-256");
     expect(message).toContain("hosts.node2.tokens.installer.issuedAt");
     expect(message).toContain("restore it from a backup or fix it by hand");
+  });
+
+  it("opens a state file written when unknown machines were kept in it, and drops them", async () => {
+    const store = await openWithHosts();
+    await store.close();
+    const file = join(directory, "state.json");
+    const state = JSON.parse(await readFile(file, "utf8"));
+    state.unknownMachines = { "52:54:00:aa:bb:cc": { mac: "52:54:00:aa:bb:cc", count: 1 } };
+    await writeFile(file, JSON.stringify(state));
+    const reopened = await FileStateStore.open(directory);
+    expect(Object.keys(reopened.snapshot())).not.toContain("unknownMachines");
+    expect(reopened.host("node1")?.phase).toBe("pending");
+    await reopened.close();
   });
 
   it("refuses a host record filed under another host's name", async () => {

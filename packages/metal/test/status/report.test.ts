@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/inventory/load.js";
 import { parseInventory } from "../../src/inventory/load.js";
-import type { ClusterState } from "../../src/state/types.js";
+import type { ClusterState, UnknownMachine } from "../../src/state/types.js";
 import { formatStatus, statusReport } from "../../src/status/report.js";
 import { LAB_INVENTORY } from "../helpers.js";
 
@@ -29,26 +29,25 @@ const STATE: ClusterState = {
       tokens: {},
     },
   },
-  unknownMachines: {
-    "52:54:00:77:00:33": {
-      mac: "52:54:00:77:00:33",
-      firstSeen: 1_700_000_000_000,
-      lastSeen: 1_700_000_060_000,
-      count: 3,
-      arch: 7,
-    },
-    "aa:bb:cc:00:00:01": {
-      mac: "aa:bb:cc:00:00:01",
-      firstSeen: 1_700_000_000_000,
-      lastSeen: 1_700_000_000_000,
-      count: 1,
-      arch: 11,
-    },
-  },
 };
 
 /** The unknown machines a run kept in memory (boot/unknown-machines.ts); the state has none. */
-const UNKNOWN = Object.values(STATE.unknownMachines);
+const UNKNOWN: readonly UnknownMachine[] = [
+  {
+    mac: "52:54:00:77:00:33",
+    firstSeen: 1_700_000_000_000,
+    lastSeen: 1_700_000_060_000,
+    count: 3,
+    arch: 7,
+  },
+  {
+    mac: "aa:bb:cc:00:00:01",
+    firstSeen: 1_700_000_000_000,
+    lastSeen: 1_700_000_000_000,
+    count: 1,
+    arch: 11,
+  },
+];
 
 describe("metal status", () => {
   it("lists every host with phase, attempt and last step; hosts without state are pending", async () => {
