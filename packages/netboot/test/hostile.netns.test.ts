@@ -205,12 +205,20 @@ describe("netboot serve under attack from the LAN", () => {
       "udp-port-zero",
       DhcpPort.pxeBootServer,
       pxeRequest?.payload.toString("hex") ?? "",
+      PORT_ZERO_SOURCE,
     );
     await expect
       .poll(() =>
         events().some((e) => e.type === "tftp.error" && /source port 0/.test(String(e.reason))),
       )
       .toBe(true);
+    // The PXE port drops it before any work: ignored with its reason, no failed send.
+    await expect
+      .poll(() =>
+        events().some((e) => e.type === "dhcp.ignored" && /source port 0/.test(String(e.reason))),
+      )
+      .toBe(true);
+    expect(events().filter((e) => e.type === "server.error" && e.server === "dhcp")).toEqual([]);
     await expectStillServing();
   });
 

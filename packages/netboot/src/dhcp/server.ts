@@ -87,6 +87,8 @@ function bindError(address: string, port: number, error: NodeJS.ErrnoException):
   );
 }
 
+export const IGNORED_SOURCE_PORT_ZERO = "source port 0: no reply can reach it";
+
 export class ProxyDhcpServer {
   readonly events: NetbootEvents;
   readonly #options: ProxyDhcpServerOptions;
@@ -227,6 +229,12 @@ export class ProxyDhcpServer {
 
   async #handle(listener: Listener, bytes: Buffer, from: Endpoint): Promise<void> {
     const port = listener.role;
+    // No DHCP client (68) or relay (67) sends from port 0, and Node's `send` to port 0 throws
+    // (ERR_SOCKET_BAD_PORT): drop it before any work, as the TFTP server does.
+    if (from.port === 0) {
+      this.#ignored(port, from, IGNORED_SOURCE_PORT_ZERO, undefined, bytes);
+      return;
+    }
     let request: DhcpPacket;
     try {
       request = decodeDhcp(bytes);
@@ -292,7 +300,7 @@ export class ProxyDhcpServer {
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
     const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;
-    sender.socket.send(datagram, destinationPort, address, (error) => {
+    const sent = (error: Error | null) => {
       if (error) {
         this.events.emit({
           type: "server.error",
@@ -312,6 +320,12 @@ export class ProxyDhcpServer {
         bootFile: outcome.bootFile,
         nextServer: this.#options.serverAddress,
       });
-    });
+    };
+    try {
+      sender.socket.send(datagram, destinationPort, address, sent);
+    } catch (error) {
+      // A send that throws (a bad destination) must never escape the handler.
+      sent(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 }
