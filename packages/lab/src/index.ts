@@ -9,6 +9,7 @@ export * from "./accel.js";
 export * from "./qmp.js";
 export * from "./qemu.js";
 export * from "./router.js";
+export * from "./relay.js";
 export * from "./magic-packet.js";
 export * from "./wol-gate.js";
 export * from "./lab.js";

@@ -11,6 +11,7 @@ import { LabConfigError } from "./errors.js";
 import { defaultCacheDir, fetchKernel } from "./kernel.js";
 import { VirtualNetwork, type NetHost } from "./netns.js";
 import { QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
+import { DhcpRelay } from "./relay.js";
 import { HomeRouter, type RouterOptions } from "./router.js";
 import { WolGate, type WakeEvent } from "./wol-gate.js";
 
@@ -39,28 +40,47 @@ export interface LabOptions {
   readonly accelerator?: Accelerator;
   readonly cacheDir?: string;
   readonly onWake?: (event: WakeEvent) => void;
+  /**
+   * Put the machines on a second subnet behind a router running dnsmasq's DHCP relay
+   * (relay.ts), as a VLAN behind a home router would be. `subnet`: first three octets of the
+   * machines' /24; `servers`: last octets, on the lab subnet, of the hosts the relay forwards
+   * to besides the home router (the caller's PXE server, added later with addHost).
+   */
+  readonly relay?: { readonly subnet: string; readonly servers: readonly number[] };
 }
 
 const DEFAULT_DISK_MIB = 1024;
 const DEFAULT_PREFIX = "mlab";
+/** The relaying router's address on the machines' subnet: their gateway and the giaddr. */
+const RELAY_GATEWAY_OCTET = 1;
 const MIB = 1024 * 1024;
+
+/** The machines' subnet and its relaying router, when the lab has one (LabOptions.relay). */
+interface RelayedSubnet {
+  readonly network: VirtualNetwork;
+  readonly relay: DhcpRelay;
+}
 
 export class Lab {
   readonly network: VirtualNetwork;
   readonly router: HomeRouter;
   readonly machines: readonly QemuMachine[];
   readonly gate: WolGate | undefined;
+  /** The machines' network and DHCP relay when they sit behind one, else undefined. */
+  readonly relayed: RelayedSubnet | undefined;
 
   private constructor(
     network: VirtualNetwork,
     router: HomeRouter,
     machines: readonly QemuMachine[],
     gate: WolGate | undefined,
+    relayed: RelayedSubnet | undefined,
   ) {
     this.network = network;
     this.router = router;
     this.machines = machines;
     this.gate = gate;
+    this.relayed = relayed;
   }
 
   static async create(options: LabOptions): Promise<Lab> {
@@ -73,12 +93,44 @@ export class Lab {
     const machines: QemuMachine[] = [];
     let router: HomeRouter | undefined;
     let gate: WolGate | undefined;
+    let relayed: { network: VirtualNetwork; relay?: DhcpRelay } | undefined;
     try {
+      if (options.relay)
+        relayed = {
+          network: await VirtualNetwork.create({
+            subnet: options.relay.subnet,
+            prefix: options.namespacePrefix ?? DEFAULT_PREFIX,
+          }),
+        };
       router = await HomeRouter.start({
         network,
         workDir: join(options.workDir, "router"),
         ...options.router,
+        ...(options.relay
+          ? {
+              relayedSubnets: [
+                {
+                  subnet: options.relay.subnet,
+                  gateway: `${options.relay.subnet}.${RELAY_GATEWAY_OCTET}`,
+                },
+              ],
+            }
+          : {}),
       });
+      if (relayed && options.relay) {
+        relayed.relay = await DhcpRelay.start({
+          upstream: network,
+          downstream: relayed.network,
+          servers: [
+            router.address,
+            ...options.relay.servers.map((octet) => `${network.subnet}.${octet}`),
+          ],
+          workDir: join(options.workDir, "relay"),
+          downstreamOctet: RELAY_GATEWAY_OCTET,
+        });
+        await relayed.relay.routeFrom(router.host);
+      }
+      const machineNetwork = relayed?.network ?? network;
       for (const [index, spec] of options.machines.entries()) {
         const workDir = join(options.workDir, spec.name);
         const disk = join(workDir, "disk.img");
@@ -92,7 +144,10 @@ export class Lab {
             memoryMiB: spec.memoryMiB,
             workDir,
             disk,
-            network: { namespace: network.lan, tap: await network.addTap(`tap${index}`) },
+            network: {
+              namespace: machineNetwork.lan,
+              tap: await machineNetwork.addTap(`tap${index}`),
+            },
             accelerator,
           }),
         );
@@ -100,9 +155,15 @@ export class Lab {
       if (options.wakeOnLan ?? true)
         gate = await WolGate.start({ network, machines, onWake: options.onWake });
       else await Promise.all(machines.map((machine) => machine.powerOn()));
-      return new Lab(network, router, machines, gate);
+      return new Lab(
+        network,
+        router,
+        machines,
+        gate,
+        relayed?.relay ? { network: relayed.network, relay: relayed.relay } : undefined,
+      );
     } catch (error) {
-      await teardown(network, router, machines, gate);
+      await teardown(network, router, machines, gate, relayed);
       throw error;
     }
   }
@@ -116,14 +177,19 @@ export class Lab {
     return machine;
   }
 
-  /** A namespace on the lab bridge for the caller's servers (PXE, callback API, SSH client). */
-  addHost(name: string, hostOctet: number): Promise<NetHost> {
-    return this.network.addHost(name, hostOctet);
+  /**
+   * A namespace on the lab bridge for the caller's servers (PXE, callback API, SSH client),
+   * routed to the machines' subnet when they sit behind a relay.
+   */
+  async addHost(name: string, hostOctet: number): Promise<NetHost> {
+    const host = await this.network.addHost(name, hostOctet);
+    await this.relayed?.relay.routeFrom(host);
+    return host;
   }
 
-  /** Stops every machine, the gate and the router, and removes the namespaces. */
+  /** Stops every machine, the gate, the relay and the router, and removes the namespaces. */
   async destroy(): Promise<void> {
-    await teardown(this.network, this.router, this.machines, this.gate);
+    await teardown(this.network, this.router, this.machines, this.gate, this.relayed);
   }
 }
 
@@ -132,10 +198,13 @@ async function teardown(
   router: HomeRouter | undefined,
   machines: readonly QemuMachine[],
   gate: WolGate | undefined,
+  relayed: { network: VirtualNetwork; relay?: DhcpRelay } | undefined,
 ): Promise<void> {
   await gate?.stop();
   await Promise.allSettled(machines.map((machine) => machine.stop()));
+  await relayed?.relay?.stop();
   await router?.stop();
+  await relayed?.network.destroy();
   await network.destroy();
 }
 

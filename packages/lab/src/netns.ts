@@ -160,6 +160,22 @@ export class VirtualNetwork {
     return hostHandle(namespace, "eth0", address);
   }
 
+  /**
+   * Joins an existing namespace (another network's host, e.g. a router) to this network's
+   * bridge as interface `iface` with SUBNET.hostOctet/24, and returns that address. The
+   * namespace stays its owner's to remove.
+   */
+  async attach(namespace: string, iface: string, hostOctet: number): Promise<string> {
+    const outer = `v${this.id.slice(this.#prefix.length)}${iface}`.slice(0, 15);
+    await ip("link", "add", outer, "type", "veth", "peer", "name", iface, "netns", namespace);
+    await ip("link", "set", outer, "netns", this.lan);
+    await ip("-n", this.lan, "link", "set", outer, "master", this.bridge, "up");
+    const address = `${this.subnet}.${hostOctet}`;
+    await ip("-n", namespace, "addr", "add", `${address}/24`, "dev", iface);
+    await ip("-n", namespace, "link", "set", iface, "up");
+    return address;
+  }
+
   /** Adds a tap device on the bridge for a QEMU machine running in the lan namespace. */
   async addTap(name: string): Promise<string> {
     await ip("-n", this.lan, "tuntap", "add", "dev", name, "mode", "tap");

@@ -23,6 +23,11 @@ export interface RouterOptions {
   readonly leaseTime?: string;
   /** ULA prefix announced by RA (default fd77::). */
   readonly ipv6Prefix?: string;
+  /**
+   * Subnets behind DHCP relays (relay.ts): a pool (same octets as `pool`) for requests whose
+   * giaddr is in `subnet`, with `gateway` as their router option.
+   */
+  readonly relayedSubnets?: readonly { readonly subnet: string; readonly gateway: string }[];
 }
 
 export interface Lease {
@@ -90,6 +95,10 @@ export class HomeRouter {
       "--pid-file=",
       "--user=root",
       ...(options.reservations ?? []).map(({ mac, address }) => `--dhcp-host=${mac},${address}`),
+      ...(options.relayedSubnets ?? []).flatMap(({ subnet, gateway }, index) => [
+        `--dhcp-range=set:relayed${index},${subnet}.${first},${subnet}.${last},255.255.255.0,${options.leaseTime ?? DEFAULT_LEASE_TIME}`,
+        `--dhcp-option=tag:relayed${index},option:router,${gateway}`,
+      ]),
     ];
     const [file, fileArgs] = host.argv(DNSMASQ, args);
     const child = execa(file, fileArgs, { reject: false, stdin: "ignore" });

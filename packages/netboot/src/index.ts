@@ -11,6 +11,7 @@ export * from "./interfaces.js";
 export * from "./wol/magic-packet.js";
 export * from "./wol/send.js";
 export * from "./dhcp/index.js";
+export * from "./chainload/index.js";
 export * from "./server.js";
 export * from "./cli/describe-event.js";
 export * from "./cli/event-logger.js";

@@ -7,6 +7,7 @@
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { chainload } from "./chainload/index.js";
 import { ProxyDhcpServer } from "./dhcp/server.js";
 import { ConfigError } from "./errors.js";
 import { stageFirstStages } from "./ipxe/stage.js";
@@ -102,10 +103,8 @@ export class NetbootServer {
       await this.#tftp.start();
       this.#dhcp = new ProxyDhcpServer({
         serverAddress: options.serverAddress,
-        httpBaseUrl: this.#httpUrl,
-        policy: options.policy,
+        bootFiles: chainload({ policy: options.policy, httpBaseUrl: this.#httpUrl, firstStages }),
         events: this.events,
-        firstStages,
         ...(options.ports ? { ports: options.ports } : {}),
         ...(options.broadcastAddress ? { broadcastAddress: options.broadcastAddress } : {}),
       });

@@ -3,6 +3,8 @@
  * using OVMF's own PXE (NIC ROM off, as on real UEFI hardware: it fetches ipxe.efi over TFTP
  * first) PXE-boot from `netboot serve` next to a dnsmasq home router that hands out addresses.
  * Each boots Debian's kernel and a busybox initramfs over HTTP, which reports back over HTTP.
+ * Twice: on the server's own subnet, and on a second subnet behind a router running dnsmasq's
+ * DHCP relay (RFC 1542), where every DHCP exchange crosses the relay and the rest is routed.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,13 +26,31 @@ const BOOT_TIMEOUT_MS = 300_000;
 const REPORT_PORT = 8081;
 const BIOS_MAC = "52:54:00:77:40:01";
 const UEFI_MAC = "52:54:00:77:40:02";
+const SERVER_OCTET = 2;
+const REPORTER_OCTET = 3;
+
+interface Topology {
+  readonly name: string;
+  /** First three octets of the subnet the machines get addresses in. */
+  readonly machineSubnet: string;
+  readonly relay?: { readonly subnet: string; readonly servers: readonly number[] };
+}
+
+const TOPOLOGIES: readonly Topology[] = [
+  { name: "next to a home router", machineSubnet: "10.77.0" },
+  {
+    name: "on a second subnet behind dnsmasq's DHCP relay",
+    machineSubnet: "10.78.0",
+    relay: { subnet: "10.78.0", servers: [SERVER_OCTET] },
+  },
+];
 
 interface LoggedEvent {
   readonly msg: string;
   readonly event?: { readonly type: string } & Record<string, unknown>;
 }
 
-describe("netboot serve boots real firmware next to a home router", () => {
+describe.each(TOPOLOGIES)("netboot serve boots real firmware $name", (topology) => {
   let work: string;
   let kernel: LabKernel;
   let lab: Lab;
@@ -59,9 +79,13 @@ describe("netboot serve boots real firmware next to a home router", () => {
         { name: "bios", mac: BIOS_MAC, firmware: "bios", nicBoot: "ipxe", diskSizeMiB: 16 },
         { name: "uefi", mac: UEFI_MAC, firmware: "uefi", nicBoot: "native", diskSizeMiB: 16 },
       ],
+      ...(topology.relay ? { relay: topology.relay } : {}),
     });
-    const serverHost = await lab.addHost("server", 2);
-    listener = await ReportListener.start(await lab.addHost("reporter", 3), REPORT_PORT);
+    const serverHost = await lab.addHost("server", SERVER_OCTET);
+    listener = await ReportListener.start(
+      await lab.addHost("reporter", REPORTER_OCTET),
+      REPORT_PORT,
+    );
 
     const [file, args] = serverHost.argv(process.execPath, [
       CLI,
@@ -96,15 +120,23 @@ describe("netboot serve boots real firmware next to a home router", () => {
         listener.waitFor(new RegExp(`mac=${BIOS_MAC}`), BOOT_TIMEOUT_MS),
         listener.waitFor(new RegExp(`mac=${UEFI_MAC}`), BOOT_TIMEOUT_MS),
       ]);
-      // Both got their address from the router's pool, not from us.
+      // Both got their address from the router's pool (for their subnet), not from us.
       for (const report of [bios, uefi]) {
         const address = new URL(report.url, listener.url).searchParams.get("address") ?? "";
-        expect(address).toMatch(/^10\.77\.0\.\d+$/);
-        expect(["10.77.0.2", "10.77.0.3"]).not.toContain(address);
+        expect(address).toMatch(
+          new RegExp(`^${topology.machineSubnet.replaceAll(".", "\\.")}\\.1\\d\\d$`),
+        );
       }
 
       const events = logged.flatMap((line) => (line.event ? [line.event] : []));
       const replies = events.filter((event) => event.type === "dhcp.reply");
+      // Behind the relay, every OFFER went to the relay's port 67 (RFC 2131 §4.1).
+      if (topology.relay)
+        expect(replies.filter((event) => event.message === "OFFER")).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ to: `${topology.relay.subnet}.1:67` }),
+          ]),
+        );
       // The iPXE ROM is iPXE already: straight to its script. OVMF gets ipxe.efi first.
       expect(replies).toContainEqual(
         expect.objectContaining({

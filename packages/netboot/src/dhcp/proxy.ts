@@ -7,13 +7,15 @@
  *  - REQUEST (or INFORM) on 4011 → ACK unicast to the client, for firmware that asks the boot
  *    server again (OVMF and other EDK2-based UEFI).
  * Every refusal carries a human reason; the server turns it into a dhcp.ignored event.
+ *
+ * What the boot file IS (an iPXE binary, a script URL, anything else) is not decided here: the
+ * caller hands in a finished boot file (see ../chainload/), as danderson's `dhcp4` knows
+ * nothing of PXE payloads and `pixiecore` chooses them. Relayed requests (giaddr set) are
+ * answered to the relay in a shape an RFC 1542 relay can deliver (see relayDelivery below).
  */
 import { archInfo, type ArchInfo } from "../arch.js";
 import { DhcpDecodeError } from "../errors.js";
-import { firstStageUrl, ipxeScriptUrl } from "../boot-urls.js";
-import { firstStageFor, type FirstStageBinaries } from "../ipxe/first-stage.js";
 import type { Mac } from "../mac.js";
-import type { BootDecision } from "../policy.js";
 import {
   clientArch,
   clientMac,
@@ -28,6 +30,7 @@ import {
   DhcpMessageType,
   DhcpPort,
   DISCOVERY_USE_BOOT_FILE,
+  FLAG_BROADCAST,
   messageTypeName,
   PxeSubOption,
   VendorClass,
@@ -37,6 +40,7 @@ import {
   reply,
   withBootFile,
   withMessageType,
+  withFlags,
   withNextServer,
   withOptionFrom,
   withPxeVendorOptions,
@@ -47,6 +51,12 @@ import {
 
 export const LIMITED_BROADCAST = "255.255.255.255";
 const ZERO_ADDRESS = "0.0.0.0";
+/**
+ * RFC 1542 §4.1.1: "The relay agent MUST silently discard BOOTREQUEST messages whose 'hops'
+ * field exceeds the value 16." A request that arrives with more came through a relay loop or
+ * was forged: no relay could have passed it on, so no reply could reach its client.
+ */
+export const MAX_RELAY_HOPS = 16;
 
 export interface Ignore {
   readonly ignore: string;
@@ -57,16 +67,31 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** What the server needs to know about a PXE request before it asks the boot policy. */
-export interface PxeRequest {
+/** Who is asking to boot: what a boot-file source (../chainload/) chooses the boot file from. */
+export interface PxeClient {
   readonly mac: Mac;
-  readonly xid: number;
-  readonly message: number;
   readonly arch: ArchInfo;
+  /** Option 97 client machine identifier (SMBIOS UUID), as lower-case text. */
   readonly uuid: string | undefined;
+  /** iPXE is running already (user class `iPXE` or option 175): it wants a script, not iPXE. */
   readonly isIpxe: boolean;
   /** UEFI HTTP boot: answer with an http:// URL and vendor class `HTTPClient`. */
   readonly httpBoot: boolean;
+}
+
+/** The boot file for a client, finished (a TFTP path or a URL), or why we stay silent. */
+export type BootFileAnswer = { readonly bootFile: string } | Ignore;
+
+/**
+ * Where the responder gets boot files from. It may be asynchronous (a boot policy that reads a
+ * store); a throw is reported as a policy.error event and the client gets no answer.
+ */
+export type BootFileSource = (client: PxeClient) => BootFileAnswer | Promise<BootFileAnswer>;
+
+/** What the server needs to know about a PXE request before it asks for a boot file. */
+export interface PxeRequest extends PxeClient {
+  readonly xid: number;
+  readonly message: number;
   /** Where a reply goes: the relay, the client itself (port 4011), or the broadcast address. */
   readonly relay: string | undefined;
   /** PXE boot item (43.71) of a boot server REQUEST, echoed in the ACK (PXE 2.1 §2.2.3). */
@@ -99,6 +124,10 @@ function why(error: unknown): string {
  */
 export function inspectPxeRequest(request: DhcpPacket, port: number): PxeRequest | Ignore {
   if (request.op !== BootOp.request) return { ignore: `not a BOOTREQUEST (op ${request.op})` };
+  if (request.hops > MAX_RELAY_HOPS)
+    return {
+      ignore: `hops ${request.hops} exceeds the relay limit of ${MAX_RELAY_HOPS} (RFC 1542 §4.1.1)`,
+    };
   const mac = clientMac(request);
   if (mac === undefined)
     return { ignore: `not an Ethernet client (htype ${request.htype}, hlen ${request.hlen})` };
@@ -139,10 +168,8 @@ export interface ProxyReplyInput {
   readonly source: Endpoint;
   /** Our address on the client's network: option 54, siaddr and the TFTP server. */
   readonly serverAddress: string;
-  /** `http://SERVER:PORT` of the boot HTTP server, without a trailing slash. */
-  readonly httpBaseUrl: string;
-  readonly firstStages: FirstStageBinaries;
-  readonly decision: BootDecision;
+  /** The finished boot file (BootFileSource): a TFTP path, or a URL for iPXE and HTTP boot. */
+  readonly bootFile: string;
   /** Where broadcast replies go: 255.255.255.255 or the subnet's broadcast address (ADR 0011). */
   readonly broadcastAddress: string;
 }
@@ -151,18 +178,6 @@ export interface ProxyReply {
   readonly reply: DhcpPacket;
   readonly destination: Endpoint;
   readonly bootFile: string;
-}
-
-function bootFileFor(input: ProxyReplyInput, pxe: PxeRequest): string | Ignore {
-  const { decision, httpBaseUrl } = input;
-  if (pxe.isIpxe) return ipxeScriptUrl(httpBaseUrl, pxe.mac);
-  const override = decision.action === "ignore" ? undefined : decision.firstStage;
-  const binary = firstStageFor(pxe.arch.firmware, input.firstStages, override);
-  if (binary === undefined)
-    return {
-      ignore: `no first-stage binary configured for ${pxe.arch.firmware} (option 93 = ${pxe.arch.code ?? "absent"})`,
-    };
-  return pxe.httpBoot ? firstStageUrl(httpBaseUrl, binary) : binary;
 }
 
 function destinationFor(input: ProxyReplyInput, pxe: PxeRequest): Endpoint {
@@ -176,6 +191,29 @@ function destinationFor(input: ProxyReplyInput, pxe: PxeRequest): Endpoint {
   return { address: input.broadcastAddress, port: DhcpPort.client };
 }
 
+/**
+ * How a reply to a relayed request (giaddr set) reaches the client through the relay:
+ *  - broadcast flag set: the relay delivers by RFC 2131 §4.1 ("If the BROADCAST bit is cleared
+ *    to 0, the message SHOULD be sent as an IP unicast to the IP address specified in the
+ *    'yiaddr' field"; RFC 1542 §5.4 for relays). We never give a yiaddr, so with the flag clear
+ *    an RFC 1542 relay (dnsmasq --dhcp-relay) has nowhere to unicast to and drops the reply
+ *    (LAB-NOTES, December 2026). Setting the flag departs from RFC 2131 table 3 ("flags" copied
+ *    from the request); docs/pxe.md lists it with the other known deviations.
+ *  - option 82 echoed, whole and last: RFC 3046 §2.2 "DHCP servers claiming to support the
+ *    Relay Agent Information option SHALL echo the entire contents of the Relay Agent
+ *    Information option in all replies. Servers SHOULD copy the Relay Agent Information option
+ *    as the last DHCP option in the response." The relay needs it (circuit id) to find the port
+ *    the client is on, and strips it before delivery.
+ * `hops` stays 0 in the reply (RFC 2131 table 3); requests over MAX_RELAY_HOPS are ignored.
+ */
+function relayDelivery(request: DhcpPacket): ReplyModifier[] {
+  if (request.giaddr === ZERO_ADDRESS) return [withOptionFrom(request, "relayAgentInformation")];
+  return [
+    withFlags(request.flags | FLAG_BROADCAST),
+    withOptionFrom(request, "relayAgentInformation"),
+  ];
+}
+
 function pxeVendorOptionsFor(pxe: PxeRequest): Map<number, Buffer> {
   const options = new Map<number, Buffer>([
     [PxeSubOption.discoveryControl, Buffer.from([DISCOVERY_USE_BOOT_FILE])],
@@ -185,16 +223,13 @@ function pxeVendorOptionsFor(pxe: PxeRequest): Map<number, Buffer> {
 }
 
 /**
- * The reply to a request on `port` given the policy's decision for the machine, or why we stay
- * silent. Inspects the request itself (see inspectPxeRequest), so it is safe on any packet.
+ * The reply to a request on `port` carrying `bootFile`, or why we stay silent. Inspects the
+ * request itself (see inspectPxeRequest), so it is safe on any packet.
  */
 export function proxyReply(input: ProxyReplyInput): ProxyReply | Ignore {
-  const { request, decision, serverAddress } = input;
+  const { request, serverAddress, bootFile } = input;
   const pxe = inspectPxeRequest(request, input.port);
   if ("ignore" in pxe) return pxe;
-  if (decision.action === "ignore") return { ignore: `boot policy: ${decision.reason}` };
-  const bootFile = bootFileFor(input, pxe);
-  if (typeof bootFile !== "string") return bootFile;
   const answer = ANSWERS.get(input.port)?.get(pxe.message) as number;
   const modifiers: ReplyModifier[] = [
     withMessageType(answer),
@@ -207,5 +242,7 @@ export function proxyReply(input: ProxyReplyInput): ProxyReply | Ignore {
   // UEFI HTTP boot does not use PXE vendor options; PXE clients (iPXE included) would otherwise
   // wait ~3 s for boot server offers (PXE 2.1 §2.4.1; LAB-NOTES timings).
   if (!pxe.httpBoot) modifiers.push(withPxeVendorOptions(pxeVendorOptionsFor(pxe)));
+  // Last, so option 82 is the last option of the reply (RFC 3046 §2.2).
+  modifiers.push(...relayDelivery(request));
   return { reply: reply(request, ...modifiers), destination: destinationFor(input, pxe), bootFile };
 }

@@ -53,6 +53,11 @@ export function withServerId(address: string): ReplyModifier {
   return withOption("serverIdentifier", address);
 }
 
+/** The `flags` field (RFC 2131 §2): the broadcast bit is FLAG_BROADCAST. */
+export function withFlags(flags: number): ReplyModifier {
+  return (draft) => void (draft.flags = flags);
+}
+
 /** siaddr: the "next server" firmware fetches the boot file from over TFTP (RFC 2131 §2). */
 export function withNextServer(address: string): ReplyModifier {
   return (draft) => void (draft.siaddr = address);

@@ -16,8 +16,6 @@
 import dgram from "node:dgram";
 import { ConfigError, DhcpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
-import { DEBIAN_FIRST_STAGES, type FirstStageBinaries } from "../ipxe/first-stage.js";
-import type { BootDecision, BootPolicy } from "../policy.js";
 import {
   clientArch,
   clientMac,
@@ -28,17 +26,25 @@ import {
 } from "./accessors.js";
 import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
 import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
-import { inspectPxeRequest, LIMITED_BROADCAST, proxyReply, type Endpoint } from "./proxy.js";
+import {
+  inspectPxeRequest,
+  LIMITED_BROADCAST,
+  proxyReply,
+  type BootFileAnswer,
+  type BootFileSource,
+  type Endpoint,
+  type PxeRequest,
+} from "./proxy.js";
 
 export interface ProxyDhcpServerOptions {
   /** Our IPv4 address on the clients' network: option 54, siaddr, TFTP server. Required. */
   readonly serverAddress: string;
-  /** `http://SERVER:PORT` of the boot HTTP server (iPXE scripts, HTTP-boot binaries). Required. */
-  readonly httpBaseUrl: string;
-  /** Who gets booted and how. Asked once per request with stage "dhcp". Required. */
-  readonly policy: BootPolicy;
-  /** First-stage file names per firmware. Default: Debian's `ipxe` package (BIOS, UEFI x64). */
-  readonly firstStages?: FirstStageBinaries;
+  /**
+   * The finished boot file for each PXE client, or why it gets none. Required. Usually
+   * `chainload({ policy, httpBaseUrl, firstStages })` (../chainload/); a throw (or rejection)
+   * becomes a policy.error event and no answer.
+   */
+  readonly bootFiles: BootFileSource;
   /** Where events go. Default: a new bus, readable as `server.events`. */
   readonly events?: NetbootEvents;
   /** Ports to bind. Default 67 and 4011; tests in namespaces may pick others. */
@@ -83,7 +89,6 @@ function bindError(address: string, port: number, error: NodeJS.ErrnoException):
 export class ProxyDhcpServer {
   readonly events: NetbootEvents;
   readonly #options: ProxyDhcpServerOptions;
-  readonly #firstStages: FirstStageBinaries;
   readonly #broadcastAddress: string;
   #listeners: Listener[] = [];
   #egress: Listener | undefined;
@@ -91,7 +96,6 @@ export class ProxyDhcpServer {
   constructor(options: ProxyDhcpServerOptions) {
     this.#options = options;
     this.events = options.events ?? new NetbootEvents();
-    this.#firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
     this.#broadcastAddress = options.broadcastAddress ?? LIMITED_BROADCAST;
   }
 
@@ -244,16 +248,11 @@ export class ProxyDhcpServer {
       this.#ignored(port, from, pxe.ignore, request);
       return;
     }
-
-    let decision: BootDecision;
+    let answer: BootFileAnswer | Promise<BootFileAnswer>;
     try {
-      decision = await this.#options.policy({
-        mac: pxe.mac,
-        arch: pxe.arch.code,
-        firmware: pxe.arch.firmware,
-        uuid: pxe.uuid,
-        stage: "dhcp",
-      });
+      answer = this.#options.bootFiles(pxe);
+      // A synchronous source (a static policy) answers without a trip through the microtask queue.
+      if (answer instanceof Promise) answer = await answer;
     } catch (error) {
       this.events.emit({
         type: "policy.error",
@@ -263,15 +262,27 @@ export class ProxyDhcpServer {
       });
       return;
     }
+    if ("ignore" in answer) {
+      this.#ignored(port, from, answer.ignore, request);
+      return;
+    }
+    this.#reply(listener, request, pxe, from, answer.bootFile);
+  }
 
+  #reply(
+    listener: Listener,
+    request: DhcpPacket,
+    pxe: PxeRequest,
+    from: Endpoint,
+    bootFile: string,
+  ): void {
+    const port = listener.role;
     const outcome = proxyReply({
       request,
       port,
       source: from,
       serverAddress: this.#options.serverAddress,
-      httpBaseUrl: this.#options.httpBaseUrl.replace(/\/+$/, ""),
-      firstStages: this.#firstStages,
-      decision,
+      bootFile,
       broadcastAddress: this.#broadcastAddress,
     });
     if ("ignore" in outcome) {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  DEBIAN_FIRST_STAGES,
   DHCP_OPTIONS,
   DhcpDecodeError,
   decodeDhcp,
@@ -61,9 +60,7 @@ function exercise(bytes: Buffer): void {
         port,
         source: { address: "10.0.0.9", port: 68 },
         serverAddress: "10.0.0.1",
-        httpBaseUrl: "http://10.0.0.1:8080",
-        firstStages: DEBIAN_FIRST_STAGES,
-        decision: { action: "boot", spec: { kernel: "/k", initrds: [] } },
+        bootFile: "undionly.kpxe",
         broadcastAddress: "255.255.255.255",
       });
       if ("reply" in outcome) decodeDhcp(encodeDhcp(outcome.reply));

@@ -3,6 +3,7 @@
  * `garbage` malformed datagrams to port 67, then `count` PXE DISCOVERs (BIOS, PXEClient, one
  * xid and MAC each) at `ratePerSecond`, and times each OFFER whose option 54 is `serverId`.
  * With `relayAddress` it plays a DHCP relay agent instead: giaddr set, listening on port 67.
+ * Behind a real relay, it sends from port 68 to `target` 255.255.255.255 like firmware does.
  * Prints one JSON line: {"kind":"result","sent":N,"answered":N,"latenciesMs":[…]}.
  */
 import dgram from "node:dgram";
@@ -12,6 +13,7 @@ import {
   DhcpMessageType,
   DhcpPort,
   encodeDhcp,
+  FLAG_BROADCAST,
   messageType,
   option,
   readOption,
@@ -27,6 +29,8 @@ interface ClientConfig {
   readonly settleMs: number;
   /** Act as a relay agent with this address (RFC 2131 §4.1: replies come to giaddr:67). */
   readonly relayAddress?: string;
+  /** Set the broadcast flag (default true); the iPXE BIOS ROM and OVMF leave it clear. */
+  readonly broadcastFlag?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
@@ -45,7 +49,7 @@ function discover(index: number): Buffer {
     hops: 0,
     xid: XID_BASE + index,
     secs: 0,
-    flags: 0x8000,
+    flags: config.broadcastFlag === false ? 0 : FLAG_BROADCAST,
     ciaddr: "0.0.0.0",
     yiaddr: "0.0.0.0",
     siaddr: "0.0.0.0",

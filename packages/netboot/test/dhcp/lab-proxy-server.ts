@@ -8,7 +8,7 @@
  */
 import dgram from "node:dgram";
 import http from "node:http";
-import { NetbootEvents, ProxyDhcpServer, staticPolicy } from "../../src/index.js";
+import { chainload, NetbootEvents, ProxyDhcpServer, staticPolicy } from "../../src/index.js";
 
 interface LabServerConfig {
   readonly serverAddress: string;
@@ -30,8 +30,10 @@ const events = new NetbootEvents();
 if (config.printEvents) events.on((event) => print({ kind: "event", ...event }));
 const server = new ProxyDhcpServer({
   serverAddress: config.serverAddress,
-  httpBaseUrl: `http://${config.serverAddress}:${config.httpPort}`,
-  policy: staticPolicy({ kernel: "/boot/vmlinuz", initrds: ["/boot/initrd"] }),
+  bootFiles: chainload({
+    policy: staticPolicy({ kernel: "/boot/vmlinuz", initrds: ["/boot/initrd"] }),
+    httpBaseUrl: `http://${config.serverAddress}:${config.httpPort}`,
+  }),
   events,
   ...(config.broadcastAddress ? { broadcastAddress: config.broadcastAddress } : {}),
 });

@@ -7,12 +7,15 @@ import {
   encodeDhcp,
   messageType,
   option,
+  chainloadBootFile,
+  inspectPxeRequest,
   proxyReply,
   pxeDiscoveryControl,
   readOption,
   vendorClass,
   type BootDecision,
   type DhcpPacket,
+  type FirstStageBinaries,
   type ProxyReplyInput,
 } from "../../src/index.js";
 import { CAPTURED_UUID, readCapture } from "./fixtures.js";
@@ -31,6 +34,9 @@ interface RequestShape {
   readonly ciaddr?: string;
   readonly op?: number;
   readonly withIpxeOption?: boolean;
+  readonly flags?: number;
+  readonly hops?: number;
+  readonly relayAgentInformation?: ReadonlyMap<number, Buffer>;
 }
 
 function request(shape: RequestShape = {}): DhcpPacket {
@@ -44,14 +50,16 @@ function request(shape: RequestShape = {}): DhcpPacket {
     options.set(...option("userClass", { format: "raw", classes: [shape.userClass] }));
   if (shape.withIpxeOption)
     options.set(...option("ipxeEncapsulated", new Map([[19, Buffer.from([1])]])));
+  if (shape.relayAgentInformation)
+    options.set(...option("relayAgentInformation", shape.relayAgentInformation));
   return {
     op: shape.op ?? 1,
     htype: 1,
     hlen: 6,
-    hops: 0,
+    hops: shape.hops ?? 0,
     xid: 0x1234abcd,
     secs: 0,
-    flags: 0x8000,
+    flags: shape.flags ?? 0x8000,
     ciaddr: shape.ciaddr ?? "0.0.0.0",
     yiaddr: "0.0.0.0",
     siaddr: "0.0.0.0",
@@ -63,20 +71,30 @@ function request(shape: RequestShape = {}): DhcpPacket {
   };
 }
 
-function decide(overrides: Partial<ProxyReplyInput> & { request: DhcpPacket }) {
+interface Case extends Partial<Omit<ProxyReplyInput, "bootFile">> {
+  readonly request: DhcpPacket;
+  readonly decision?: BootDecision;
+  readonly firstStages?: FirstStageBinaries;
+}
+
+/** The whole decision as the server makes it: inspect, the chainload layer, then the reply. */
+function decide({ decision = BOOT, firstStages = DEBIAN_FIRST_STAGES, ...input }: Case) {
+  const port = input.port ?? 67;
+  const client = inspectPxeRequest(input.request, port);
+  if ("ignore" in client) return client;
+  const answer = chainloadBootFile(client, decision, { httpBaseUrl: HTTP_BASE, firstStages });
+  if ("ignore" in answer) return answer;
   return proxyReply({
-    port: 67,
+    port,
     source: { address: "0.0.0.0", port: 68 },
     serverAddress: SERVER,
-    httpBaseUrl: HTTP_BASE,
-    firstStages: DEBIAN_FIRST_STAGES,
-    decision: BOOT,
     broadcastAddress: "255.255.255.255",
-    ...overrides,
+    ...input,
+    bootFile: answer.bootFile,
   });
 }
 
-function answered(overrides: Partial<ProxyReplyInput> & { request: DhcpPacket }) {
+function answered(overrides: Case) {
   const outcome = decide(overrides);
   if ("ignore" in outcome) throw new Error(`expected a reply, got ignore: ${outcome.ignore}`);
   // Every reply must survive the wire: encode and decode it as the client would.
@@ -176,6 +194,58 @@ describe("proxyReply on port 67", () => {
     const ovmf = answered({ request: decodeDhcp(readCapture("ovmf-native-discover")[0]!.payload) });
     expect(ovmf.bootFile).toBe("ipxe.efi");
     expect(ovmf.reply.flags).toBe(0x8000);
+  });
+});
+
+describe("proxyReply to a relayed request (RFC 1542, RFC 2131 §4.1, RFC 3046)", () => {
+  const RELAY = "10.78.0.1";
+  const AGENT_INFO = new Map([
+    [1, Buffer.from("eth1/vlan20")],
+    [2, Buffer.from("525400aabbcc", "hex")],
+  ]);
+
+  it("sets the broadcast flag the client left clear, so the relay can deliver an OFFER without yiaddr", () => {
+    const { reply, destination } = answered({
+      request: request({ arch: 0, giaddr: RELAY, flags: 0, hops: 1 }),
+    });
+    expect(destination).toEqual({ address: RELAY, port: 67 });
+    expect(reply.yiaddr).toBe("0.0.0.0");
+    expect(reply.flags & 0x8000).toBe(0x8000);
+    expect(reply.hops).toBe(0);
+    expect(reply.giaddr).toBe(RELAY);
+  });
+
+  it("keeps the client's flags when the request was not relayed (RFC 2131 table 3)", () => {
+    expect(answered({ request: request({ arch: 0, flags: 0 }) }).reply.flags).toBe(0);
+  });
+
+  it("echoes the relay agent information (option 82) whole, as the last option", () => {
+    const { reply } = answered({
+      request: request({ arch: 7, giaddr: RELAY, flags: 0, relayAgentInformation: AGENT_INFO }),
+    });
+    expect(readOption(reply, "relayAgentInformation")).toEqual(AGENT_INFO);
+    expect([...reply.options.keys()].at(-1)).toBe(82);
+  });
+
+  it("echoes option 82 on a 4011 ACK too (all replies)", () => {
+    const { reply } = answered({
+      request: request({
+        arch: 7,
+        message: DhcpMessageType.request,
+        ciaddr: "10.78.0.130",
+        relayAgentInformation: AGENT_INFO,
+      }),
+      port: 4011,
+      source: { address: "10.78.0.130", port: 4011 },
+    });
+    expect([...reply.options.keys()].at(-1)).toBe(82);
+  });
+
+  it("answers a request that crossed 16 relays, and ignores one that claims more", () => {
+    expect(answered({ request: request({ giaddr: RELAY, hops: 16 }) }).reply.hops).toBe(0);
+    expect(decide({ request: request({ giaddr: RELAY, hops: 17 }) })).toEqual({
+      ignore: expect.stringMatching(/hops 17 exceeds the relay limit of 16/),
+    });
   });
 });
 

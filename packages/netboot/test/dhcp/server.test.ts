@@ -9,6 +9,7 @@ import {
   NetbootEvents,
   option,
   ProxyDhcpServer,
+  chainload,
   readOption,
   type BootPolicy,
   type DhcpPacket,
@@ -57,8 +58,7 @@ async function startServer(policy: BootPolicy) {
   events.on((event) => seen.push(event));
   const server = new ProxyDhcpServer({
     serverAddress: LOOPBACK,
-    httpBaseUrl: "http://127.0.0.1:8080/",
-    policy,
+    bootFiles: chainload({ policy, httpBaseUrl: "http://127.0.0.1:8080/" }),
     events,
     ports: { dhcp: 0, pxe: 0 },
     bindAddress: LOOPBACK,
@@ -183,8 +183,7 @@ describe("ProxyDhcpServer", () => {
     const taken = holder.address().port;
     const server = new ProxyDhcpServer({
       serverAddress: LOOPBACK,
-      httpBaseUrl: "http://127.0.0.1:8080",
-      policy: boot,
+      bootFiles: chainload({ policy: boot, httpBaseUrl: "http://127.0.0.1:8080" }),
       ports: { dhcp: 0, pxe: taken },
       bindAddress: LOOPBACK,
     });
@@ -206,7 +205,10 @@ describe("ProxyDhcpServer", () => {
   });
 
   it("broadcasts replies to 255.255.255.255 unless told otherwise", () => {
-    const options = { serverAddress: LOOPBACK, httpBaseUrl: "http://x", policy: boot };
+    const options = {
+      serverAddress: LOOPBACK,
+      bootFiles: chainload({ policy: boot, httpBaseUrl: "http://x" }),
+    };
     expect(new ProxyDhcpServer(options).broadcastAddress).toBe("255.255.255.255");
     expect(
       new ProxyDhcpServer({ ...options, broadcastAddress: "10.77.0.255" }).broadcastAddress,
