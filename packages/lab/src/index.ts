@@ -17,3 +17,4 @@ export * from "./host-tool.js";
 export * from "./udp-relay.js";
 export * from "./lines.js";
 export * from "./report-listener.js";
+export * from "./arm64.js";
