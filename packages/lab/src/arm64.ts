@@ -9,8 +9,10 @@
  *    what every netboot project avoids (PXE-FACTS §7).
  * Both are cached like the kernel (kernel.ts): fetched once, published with one rename.
  */
-import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { LabConfigError } from "./errors.js";
 import { runTool } from "./host-tool.js";
 import {
   debianPackageName,
@@ -48,6 +50,9 @@ const GRUB_MODULES = [
   "minicmd",
 ];
 const GRUB_MODULE_DIR = "usr/lib/grub/arm64-efi";
+/** The module directory sits next to its cache entry's marker file, in `<entry>/modules`. */
+const MODULES_SUFFIX = "/modules";
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 export interface Arm64Options {
   /** Default: the lab cache (~/.cache/metal-lab or $METAL_LAB_CACHE). */
@@ -63,20 +68,56 @@ export async function fetchBusyboxArm64(options: Arm64Options = {}): Promise<str
   });
 }
 
-/** GRUB's arm64 network image (see the module comment): the path of `grubnetaa64.efi`. */
-export async function fetchGrubNetImageArm64(options: Arm64Options = {}): Promise<string> {
-  return cached(options, "grub-net-arm64", GRUB_NET_IMAGE_ARM64, async (scratch, target) => {
-    const deb = await downloadPackage(debianPackageName("grub-efi-arm64-bin", "arm64"), scratch);
-    const root = join(scratch, "root");
-    await extractMembers(deb, root, [`./${GRUB_MODULE_DIR}/*`]);
+/** The arm64-efi module directory of Debian's grub-efi-arm64-bin, unpacked into the cache. */
+export async function fetchGrubModulesArm64(options: Arm64Options = {}): Promise<string> {
+  const moduleList = await cached(
+    options,
+    "grub-arm64-efi",
+    "moddep.lst",
+    async (scratch, target) => {
+      const deb = await downloadPackage(debianPackageName("grub-efi-arm64-bin", "arm64"), scratch);
+      const root = join(scratch, "root");
+      await extractMembers(deb, root, [`./${GRUB_MODULE_DIR}/*`]);
+      await rename(join(root, GRUB_MODULE_DIR), dirname(target) + MODULES_SUFFIX);
+      await copyFile(join(dirname(target) + MODULES_SUFFIX, "moddep.lst"), target);
+    },
+  );
+  return dirname(moduleList) + MODULES_SUFFIX;
+}
+
+/**
+ * GRUB's arm64 network image for a PXE server at `serverAddress`, written to `output`.
+ *
+ * The address is built in because GRUB 2.06 cannot find a proxyDHCP server by itself: its
+ * efinet reads only the firmware's cached DHCP ACK (the home router's), never the proxy offer
+ * (measured with Debian's 2.06-13: with the address from the ACK it asks the router for
+ * `/grub/grub.cfg` and stops at a GRUB prompt). The embedded config runs before normal mode
+ * reads `$prefix/grub.cfg`, so setting the prefix there points it at us (ADR 0190).
+ */
+export async function buildGrubNetImageArm64(
+  options: Arm64Options & { readonly serverAddress: string; readonly output: string },
+): Promise<string> {
+  if (!IPV4.test(options.serverAddress))
+    throw new LabConfigError(
+      `GRUB image: server address "${options.serverAddress}" is not an IPv4 address`,
+    );
+  const modules = await fetchGrubModulesArm64(options);
+  const scratch = await mkdtemp(join(tmpdir(), "metal-lab-grub-"));
+  try {
+    const embedded = join(scratch, "embedded.cfg");
+    await writeFile(embedded, `set prefix=(tftp,${options.serverAddress})${GRUB_PREFIX}\n`);
     await runTool("grub-mkimage", [
       "--format=arm64-efi",
-      `--directory=${join(root, GRUB_MODULE_DIR)}`,
+      `--directory=${modules}`,
       `--prefix=${GRUB_PREFIX}`,
-      `--output=${target}`,
+      `--config=${embedded}`,
+      `--output=${options.output}`,
       ...GRUB_MODULES,
     ]);
-  });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return options.output;
 }
 
 /** One file in the cache under `entryName/fileName`, made by `make` on first use. */

@@ -85,7 +85,6 @@ const MODULE_SUFFIXES: readonly { suffix: string; decompress?: readonly string[]
   { suffix: ".ko.zst", decompress: ["zstd", "-d", "--rm", "-q"] },
 ];
 
-
 export function defaultCacheDir(): string {
   return process.env.METAL_LAB_CACHE ?? join(homedir(), ".cache", "metal-lab");
 }
@@ -115,7 +114,10 @@ export async function fetchKernel(options: KernelOptions = {}): Promise<LabKerne
   const arch = options.arch ?? "amd64";
   const version = options.version ?? (await currentKernelVersion(arch));
   // amd64 keeps its pre-arm64 cache name, so existing caches stay valid.
-  const entry = join(cacheDir, arch === "amd64" ? `kernel-${version}` : `kernel-${version}-${arch}`);
+  const entry = join(
+    cacheDir,
+    arch === "amd64" ? `kernel-${version}` : `kernel-${version}-${arch}`,
+  );
   if (!(await exists(join(entry, "vmlinuz")))) await populate(cacheDir, entry, version, arch);
   return {
     version,

@@ -5,7 +5,7 @@
  * hands over to the machine's own `/boot/{mac}.grub` over HTTP; that loads Debian's arm64
  * kernel and a busybox:arm64 initramfs over HTTP, and the initramfs reports back over HTTP.
  */
-import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildInitramfs,
   fetchBusyboxArm64,
-  fetchGrubNetImageArm64,
+  buildGrubNetImageArm64,
   fetchKernel,
   GRUB_NET_IMAGE_ARM64,
   initPreamble,
@@ -24,13 +24,14 @@ import {
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 /** Measured under TCG on 2 busy cores: about 90 s from power-on to the report. */
-const BOOT_TIMEOUT_MS = 400_000;
+const BOOT_TIMEOUT_MS = Number(process.env.ARM64_BOOT_TIMEOUT_MS ?? 400_000);
 const REPORT_PORT = 8081;
 const ARM64_MAC = "52:54:00:77:40:0b";
 const SERVER_OCTET = 2;
 const REPORTER_OCTET = 3;
 /** The arm64 kernel is an uncompressed 32 MiB Image; 512 MiB leaves the initramfs room. */
 const MEMORY_MIB = 768;
+const SERIAL_TAIL_CHARS = 4000;
 
 interface LoggedEvent {
   readonly msg: string;
@@ -46,14 +47,12 @@ describe("netboot serve boots an arm64 UEFI machine through GRUB's network image
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "netboot-e2e-arm64-"));
-    const [kernel, busybox, grub] = await Promise.all([
+    const [kernel, busybox] = await Promise.all([
       fetchKernel({ arch: "arm64" }),
       fetchBusyboxArm64(),
-      fetchGrubNetImageArm64(),
     ]);
     const firstStageDir = join(work, "first-stage");
     await mkdir(firstStageDir);
-    await copyFile(grub, join(firstStageDir, GRUB_NET_IMAGE_ARM64));
     const initrd = await buildInitramfs(
       {
         script:
@@ -83,6 +82,10 @@ describe("netboot serve boots an arm64 UEFI machine through GRUB's network image
       ],
     });
     const serverHost = await lab.addHost("server", SERVER_OCTET);
+    await buildGrubNetImageArm64({
+      serverAddress: `${lab.network.subnet}.${SERVER_OCTET}`,
+      output: join(firstStageDir, GRUB_NET_IMAGE_ARM64),
+    });
     listener = await ReportListener.start(
       await lab.addHost("reporter", REPORTER_OCTET),
       REPORT_PORT,
@@ -119,7 +122,19 @@ describe("netboot serve boots an arm64 UEFI machine through GRUB's network image
     async () => {
       const started = Date.now();
       for (const machine of lab.machines) await machine.powerOn();
-      const report = await listener.waitFor(new RegExp(`mac=${ARM64_MAC}`), BOOT_TIMEOUT_MS);
+      const report = await listener
+        .waitFor(new RegExp(`mac=${ARM64_MAC}`), BOOT_TIMEOUT_MS)
+        .catch(async (error: Error) => {
+          const output = await lab.machines[0]!.serialOutput();
+          // From GRUB on, without the firmware's screen drawing (escape sequences).
+          const serial = output
+            .slice(Math.max(0, output.indexOf("Welcome to GRUB")))
+            // eslint-disable-next-line no-control-regex
+            .replace(/\u001b\[[0-9;=?]*[A-Za-z]/g, "")
+            .slice(0, SERIAL_TAIL_CHARS);
+          const log = logged.map((line) => line.msg).join("\n");
+          throw new Error(`${error.message}\nserver log:\n${log}\nserial console:\n${serial}`);
+        });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`arm64 UEFI (AAVMF, TCG): power-on to callback in ${seconds} s`);
       const query = new URL(report.url, listener.url).searchParams;

@@ -77,7 +77,11 @@ export function serveCommand(): Command {
         .argParser(port)
         .default(DEFAULT_HTTP_PORT),
     )
-    .option("--ipxe-dir <dir>", "directory of first-stage binaries (iPXE; grubnetaa64.efi for arm64)", DEBIAN_IPXE_DIR)
+    .option(
+      "--ipxe-dir <dir>",
+      "directory of first-stage binaries (iPXE; grubnetaa64.efi for arm64)",
+      DEBIAN_IPXE_DIR,
+    )
     .option(
       "--mac <mac>",
       "only boot this MAC; repeat for several (default: every PXE client)",

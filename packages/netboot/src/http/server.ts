@@ -84,6 +84,7 @@ interface ScriptLanguage {
   readonly suffix: string;
   readonly boot: (files: BootFiles) => string;
   readonly local: (title: string) => string;
+  readonly send: (reply: FastifyReply, body: string) => FastifyReply;
 }
 
 export interface BootHttpServer {
@@ -141,10 +142,10 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       case "ignore":
         return sendText(reply, 404, `${mac} is not booted by this server: ${decision.reason}`);
       case "local":
-        return sendScript(reply, language.local(`${mac}: boot from the local disk`));
+        return language.send(reply, language.local(`${mac}: boot from the local disk`));
       case "boot":
         try {
-          return sendScript(reply, language.boot(await bootFilesFor(mac, decision.spec)));
+          return language.send(reply, language.boot(await bootFilesFor(mac, decision.spec)));
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           events.emit({ type: "policy.error", mac, stage: "script", error: error.message });
@@ -165,7 +166,10 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       title: `${mac}: boot ${kernel.path}`,
       baseUrl,
       kernelPath: `${bootFileUrlPath(kernel)}${query}`,
-      initrds: initrds.map((file) => ({ name: file.name, path: `${bootFileUrlPath(file)}${query}` })),
+      initrds: initrds.map((file) => ({
+        name: file.name,
+        path: `${bootFileUrlPath(file)}${query}`,
+      })),
       cmdline: spec.cmdline,
     };
   }
@@ -198,13 +202,19 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
   }
 
   const SCRIPT_LANGUAGES: readonly ScriptLanguage[] = [
-    { suffix: SCRIPT_SUFFIX, boot: renderIpxe, local: renderLocalBootScript },
-    { suffix: GRUB_CONFIG_SUFFIX, boot: renderGrub, local: renderGrubLocalBootConfig },
+    { suffix: SCRIPT_SUFFIX, boot: renderIpxe, local: renderLocalBootScript, send: sendScript },
+    {
+      suffix: GRUB_CONFIG_SUFFIX,
+      boot: renderGrub,
+      local: renderGrubLocalBootConfig,
+      send: sendGrubConfig,
+    },
   ];
 
   app.get(BOOT_ROUTES.grubPrefixConfig, async (_request, reply) => {
-    if (baseUrl === undefined) return sendText(reply, 500, "no baseUrl: the server is not listening");
-    return sendScript(reply, renderGrubPrefixConfig(baseUrl, SCRIPT_DIRECTORY));
+    if (baseUrl === undefined)
+      return sendText(reply, 500, "no baseUrl: the server is not listening");
+    return sendGrubConfig(reply, renderGrubPrefixConfig(baseUrl, SCRIPT_DIRECTORY));
   });
 
   async function registerExisting(filePath: string, role: string): Promise<BootFile> {
@@ -280,6 +290,25 @@ function sendText(reply: FastifyReply, status: number, body: string): FastifyRep
 function sendScript(reply: FastifyReply, body: string): FastifyReply {
   // A script is a decision for this boot attempt; a cached one could reinstall a machine.
   return reply.code(200).type(TEXT).header("cache-control", "no-store").send(body);
+}
+
+/**
+ * A GRUB config, with its headers spelled as GRUB's HTTP client matches them: it compares
+ * `Content-Length: ` byte for byte (grub-core/net/http.c, parse_line), although RFC 9110 §5.1
+ * makes field names case-insensitive. fastify writes them in lower case, and without a length it
+ * sees, GRUB waits for the end of a keep-alive connection that never comes (measured: the
+ * config never loads). So this one response goes out through Node's response with the names
+ * written as given.
+ */
+function sendGrubConfig(reply: FastifyReply, body: string): FastifyReply {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    "Content-Type": TEXT,
+    "Content-Length": Buffer.byteLength(body),
+    "Cache-Control": "no-store",
+  });
+  reply.raw.end(body);
+  return reply;
 }
 
 function errorMessage(error: unknown): string {
