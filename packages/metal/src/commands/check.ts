@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatFindings, runChecks } from "../check/checks.js";
+import { parseInstallerDirs } from "../check/installer-dirs.js";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
 import { DEFAULT_INVENTORY_FILE } from "../inventory/load.js";
 import { CONFIG_ERROR_EXIT_CODE, parsePort } from "./options.js";
@@ -17,7 +18,7 @@ export function registerCheck(program: Command): void {
     .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
     .option(
       "--installer <dir>",
-      `installer files (bzImage, initrd, cmdline) [default: ${DEFAULT_INSTALLER_LINK} next to the inventory]`,
+      `installer files (bzImage, initrd, cmdline); one per architecture as x86_64=DIR,aarch64=DIR [default: ${DEFAULT_INSTALLER_LINK} next to the inventory, for x86_64]`,
     )
     .option(
       "--http-port <port>",
@@ -31,11 +32,20 @@ export function registerCheck(program: Command): void {
     )
     .action(async (options: { inventory: string; installer?: string; httpPort: number }) => {
       const inventoryPath = resolve(options.inventory);
+      let installerDirs;
+      try {
+        installerDirs = parseInstallerDirs(
+          options.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
+        );
+      } catch (error) {
+        process.stderr.write(`metal check: ${(error as Error).message}\n`);
+        process.exitCode = CONFIG_ERROR_EXIT_CODE;
+        return;
+      }
       const findings = await runChecks({
         inventoryPath,
-        installerDir: resolve(
-          options.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
-        ),
+        installerDir: installerDirs.x86_64 ?? Object.values(installerDirs)[0]!,
+        installerDirs,
         httpPort: options.httpPort,
       });
       process.stdout.write(`${formatFindings(findings)}\n`);
