@@ -113,34 +113,55 @@
         pkgs:
         let
           inherit (pkgs.stdenv.hostPlatform) system;
+          # The CLI launcher: builds and runs the checkout's metal (ADR 0140).
+          metal = pkgs.callPackage ./nix/package.nix { };
         in
         {
-          default = pkgs.callPackage ./nix/package.nix { };
+          inherit metal;
+          default = metal;
           installer = pkgs.callPackage ./nix/installer/artifacts.nix {
             nixos = installers.${installerName (archOf system)};
           };
         }
       );
 
+      # `nix run .#metal -- ARGS` inside the checkout (ADR 0140).
       apps = forAllSystems (pkgs: {
         metal = {
           type = "app";
-          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/metal";
+          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.metal}/bin/metal";
         };
       });
 
-      devShells = forAllSystems (pkgs: {
-        default = pkgs.mkShell {
-          packages = [
-            pkgs.nodejs_22
-            nixos-anywhere.packages.${pkgs.stdenv.hostPlatform.system}.default
-            pkgs.sops
-            pkgs.ssh-to-age
-            pkgs.age
-            pkgs.kubectl
-          ];
-        };
-      });
+      # `nix develop`: everything the README's real-hardware steps run (ADR 0140).
+      devShells = forAllSystems (
+        pkgs:
+        let
+          # First stages for the machines being installed (x86_64): undionly.kpxe and ipxe.efi are
+          # built only for x86 (pkgs/by-name/ip/ipxe/package.nix), so other admin machines
+          # cross-build them.
+          ipxe = if pkgs.stdenv.hostPlatform.isx86_64 then pkgs.ipxe else pkgs.pkgsCross.gnu64.ipxe;
+        in
+        {
+          default = pkgs.mkShell {
+            packages = [
+              self.packages.${pkgs.stdenv.hostPlatform.system}.metal
+              pkgs.nodejs_22
+              nixos-anywhere.packages.${pkgs.stdenv.hostPlatform.system}.default
+              # `metal deploy` runs `nixos-rebuild`; the package names its binary nixos-rebuild-ng
+              # unless told otherwise (pkgs/by-name/ni/nixos-rebuild-ng/package.nix, withNgSuffix).
+              (pkgs.nixos-rebuild-ng.override { withNgSuffix = false; })
+              pkgs.sops
+              pkgs.ssh-to-age
+              pkgs.age
+              pkgs.kubectl
+              ipxe
+            ];
+            # metal install and metal check read their --ipxe-dir default from here.
+            METAL_IPXE_DIR = "${ipxe}";
+          };
+        }
+      );
 
       # The multi-node VM test needs KVM and x86_64 k3s images: only on x86_64-linux.
       checks.x86_64-linux.cluster = import ./nix/tests/cluster.nix {

@@ -1,57 +1,42 @@
-# The metal CLI (`nix run .#metal`): the npm workspace built with tsc, run by Node.
-{
-  lib,
-  buildNpmPackage,
-  nodejs_22,
-  makeWrapper,
-}:
-let
-  root = ../.;
-  workspace = lib.importJSON ../packages/metal/package.json;
-in
-buildNpmPackage {
-  pname = "metal";
-  inherit (workspace) version;
-  # Only what the build reads, so edits to docs/ or nix/ do not rebuild the CLI.
-  src = lib.fileset.toSource {
-    inherit root;
-    fileset = lib.fileset.unions [
-      ../package.json
-      ../package-lock.json
-      ../tsconfig.base.json
-      ../packages
-    ];
-  };
-  nodejs = nodejs_22;
+# `metal` for Nix users (`nix develop`, `nix run .#metal`): a launcher that runs the CLI of the
+# checkout it is started in, built there with the user's own npm. Why not buildNpmPackage:
+# docs/decisions/0140-one-install-story-for-the-cli.md (nixpkgs' npm fetchers need the
+# `resolved` URLs our package-lock.json leaves out on purpose).
+{ writeShellApplication, nodejs_22 }:
+writeShellApplication {
+  name = "metal";
+  runtimeInputs = [ nodejs_22 ];
+  text = ''
+    # The checkout: $METAL_CHECKOUT, else the nearest folder above the working directory that
+    # holds the metal workspace (relative paths given to metal stay relative to where it runs).
+    checkout=''${METAL_CHECKOUT:-}
+    if [ -z "$checkout" ]; then
+      dir=$PWD
+      while [ "$dir" != / ]; do
+        if [ -f "$dir/packages/metal/package.json" ] && [ -f "$dir/flake.nix" ]; then
+          checkout=$dir
+          break
+        fi
+        dir=$(dirname "$dir")
+      done
+    fi
+    if [ -z "$checkout" ] || [ ! -f "$checkout/packages/metal/package.json" ]; then
+      echo "metal: no metal checkout here: run metal inside your clone of the repository, or set METAL_CHECKOUT=/path/to/it" >&2
+      exit 2
+    fi
 
-  # The hash of the npm dependencies (a fixed-output derivation) cannot be computed without
-  # network, so it is a placeholder that makes the first build fail and print the real one.
-  # After every change of package-lock.json run, and paste the printed hash here:
-  #   nix run nixpkgs#prefetch-npm-deps -- package-lock.json
-  # Why not importNpmLock (no hash at all): docs/decisions/0054.
-  npmDepsHash = lib.fakeHash;
-
-  npmBuildScript = "build";
-  nativeBuildInputs = [ makeWrapper ];
-
-  # npm's own install step packs one package; ours is three workspaces linked by symlinks in
-  # node_modules, so copy the built tree as it is and wrap the CLI's entry point.
-  installPhase = ''
-    runHook preInstall
-    npm prune --omit=dev --no-audit --no-fund
-    mkdir -p $out/lib/metal $out/bin
-    cp -r package.json node_modules $out/lib/metal/
-    for pkg in packages/*; do
-      mkdir -p $out/lib/metal/$pkg
-      cp -r $pkg/package.json $pkg/dist $out/lib/metal/$pkg/
-    done
-    makeWrapper ${nodejs_22}/bin/node $out/bin/metal \
-      --add-flags $out/lib/metal/packages/metal/dist/cli.js
-    runHook postInstall
+    # Build when the dependencies or the sources changed since the last build: npm ci with the
+    # user's npm configuration, then tsc (scripts/build-cli.sh is the one recipe).
+    stamp=$checkout/node_modules/.metal-build-stamp
+    if [ ! -f "$stamp" ] || [ -n "$(find "$checkout/package-lock.json" "$checkout/packages" \
+        -path '*/node_modules' -prune -o -path '*/dist' -prune -o -newer "$stamp" -print -quit)" ]; then
+      if [ "$(id -u)" -eq 0 ] && [ -n "''${SUDO_USER:-}" ]; then
+        echo "metal: the CLI in $checkout needs a build; run any metal command (e.g. metal --version) without sudo first, so the build's files belong to you" >&2
+        exit 2
+      fi
+      sh "$checkout/scripts/build-cli.sh" >&2
+      touch "$stamp"
+    fi
+    exec node "$checkout/packages/metal/dist/cli.js" "$@"
   '';
-
-  meta = {
-    description = "A homelab that installs itself: bare metal to a NixOS + k3s cluster";
-    mainProgram = "metal";
-  };
 }

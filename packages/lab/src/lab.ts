@@ -10,7 +10,8 @@ import { chooseAccelerator, type Accelerator } from "./accel.js";
 import { LabConfigError } from "./errors.js";
 import { defaultCacheDir, fetchKernel } from "./kernel.js";
 import { VirtualNetwork, type NetHost } from "./netns.js";
-import { QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
+import { SimulatedBmc } from "./ipmi-bmc.js";
+import { prepareMachine, QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
 import { DhcpRelay } from "./relay.js";
 import { HomeRouter, type RouterOptions } from "./router.js";
 import { WolGate, type WakeEvent } from "./wol-gate.js";
@@ -23,6 +24,11 @@ export interface LabMachineSpec {
   /** Size of the blank disk in MiB (default 1024; sparse). */
   readonly diskSizeMiB?: number;
   readonly memoryMiB?: number;
+  /**
+   * A simulated IPMI BMC powers this machine (ipmi-bmc.ts) at this address of the lab subnet,
+   * instead of Wake-on-LAN.
+   */
+  readonly bmc?: { readonly address: string; readonly username: string; readonly password: string };
 }
 
 export interface LabOptions {
@@ -53,6 +59,8 @@ const DEFAULT_DISK_MIB = 1024;
 const DEFAULT_PREFIX = "mlab";
 /** The relaying router's address on the machines' subnet: their gateway and the giaddr. */
 const RELAY_GATEWAY_OCTET = 1;
+/** Loopback TCP ports in the lan namespace where BMC machines' QEMU reaches its BMC. */
+const BMC_SERIAL_BASE_PORT = 9002;
 const MIB = 1024 * 1024;
 
 /** The machines' subnet and its relaying router, when the lab has one (LabOptions.relay). */
@@ -65,6 +73,8 @@ export class Lab {
   readonly network: VirtualNetwork;
   readonly router: HomeRouter;
   readonly machines: readonly QemuMachine[];
+  /** Machines powered by a simulated BMC: their QEMU runs only while the BMC says "on". */
+  readonly bmcs: readonly SimulatedBmc[];
   readonly gate: WolGate | undefined;
   /** The machines' network and DHCP relay when they sit behind one, else undefined. */
   readonly relayed: RelayedSubnet | undefined;
@@ -73,12 +83,14 @@ export class Lab {
     network: VirtualNetwork,
     router: HomeRouter,
     machines: readonly QemuMachine[],
+    bmcs: readonly SimulatedBmc[],
     gate: WolGate | undefined,
     relayed: RelayedSubnet | undefined,
   ) {
     this.network = network;
     this.router = router;
     this.machines = machines;
+    this.bmcs = bmcs;
     this.gate = gate;
     this.relayed = relayed;
   }
@@ -91,6 +103,7 @@ export class Lab {
       prefix: options.namespacePrefix ?? DEFAULT_PREFIX,
     });
     const machines: QemuMachine[] = [];
+    const bmcs: SimulatedBmc[] = [];
     let router: HomeRouter | undefined;
     let gate: WolGate | undefined;
     let relayed: { network: VirtualNetwork; relay?: DhcpRelay } | undefined;
@@ -135,22 +148,34 @@ export class Lab {
         const workDir = join(options.workDir, spec.name);
         const disk = join(workDir, "disk.img");
         await createBlankDisk(disk, spec.diskSizeMiB ?? DEFAULT_DISK_MIB);
-        machines.push(
-          await QemuMachine.create({
-            name: spec.name,
-            firmware: spec.firmware,
-            mac: spec.mac,
-            nicBoot: spec.nicBoot,
-            memoryMiB: spec.memoryMiB,
-            workDir,
-            disk,
-            network: {
-              namespace: machineNetwork.lan,
-              tap: await machineNetwork.addTap(`tap${index}`),
-            },
-            accelerator,
-          }),
-        );
+        const machine = {
+          name: spec.name,
+          firmware: spec.firmware,
+          mac: spec.mac,
+          nicBoot: spec.nicBoot,
+          memoryMiB: spec.memoryMiB,
+          workDir,
+          disk,
+          network: {
+            namespace: machineNetwork.lan,
+            tap: await machineNetwork.addTap(`tap${index}`),
+          },
+          accelerator,
+        };
+        if (spec.bmc) {
+          const serialPort = BMC_SERIAL_BASE_PORT + index;
+          const { argv } = await prepareMachine({
+            ...machine,
+            bmc: { host: "127.0.0.1", port: serialPort },
+          });
+          bmcs.push(
+            await SimulatedBmc.start(
+              machineNetwork,
+              { name: spec.name, ...spec.bmc, serialPort, qemuArgv: argv, workDir },
+              hostOctetOf(spec.bmc.address),
+            ),
+          );
+        } else machines.push(await QemuMachine.create(machine));
       }
       if (options.wakeOnLan ?? true)
         gate = await WolGate.start({ network, machines, onWake: options.onWake });
@@ -159,11 +184,12 @@ export class Lab {
         network,
         router,
         machines,
+        bmcs,
         gate,
         relayed?.relay ? { network: relayed.network, relay: relayed.relay } : undefined,
       );
     } catch (error) {
-      await teardown(network, router, machines, gate, relayed);
+      await teardown(network, router, machines, bmcs, gate, relayed);
       throw error;
     }
   }
@@ -189,7 +215,7 @@ export class Lab {
 
   /** Stops every machine, the gate, the relay and the router, and removes the namespaces. */
   async destroy(): Promise<void> {
-    await teardown(this.network, this.router, this.machines, this.gate, this.relayed);
+    await teardown(this.network, this.router, this.machines, this.bmcs, this.gate, this.relayed);
   }
 }
 
@@ -197,15 +223,20 @@ async function teardown(
   network: VirtualNetwork,
   router: HomeRouter | undefined,
   machines: readonly QemuMachine[],
+  bmcs: readonly SimulatedBmc[],
   gate: WolGate | undefined,
   relayed: { network: VirtualNetwork; relay?: DhcpRelay } | undefined,
 ): Promise<void> {
   await gate?.stop();
-  await Promise.allSettled(machines.map((machine) => machine.stop()));
+  await Promise.allSettled([...machines, ...bmcs].map((machine) => machine.stop()));
   await relayed?.relay?.stop();
   await router?.stop();
   await relayed?.network.destroy();
   await network.destroy();
+}
+
+function hostOctetOf(address: string): number {
+  return Number(address.split(".").at(-1));
 }
 
 function checkUnique(machines: readonly LabMachineSpec[]): void {

@@ -14,8 +14,24 @@ import { QmpClient } from "./qmp.js";
 /** SeaBIOS, OVMF (x86-64 UEFI), or AAVMF (arm64 UEFI on QEMU's `virt` machine). */
 export type Firmware = "bios" | "uefi" | "uefi-arm64";
 
-/** "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (UEFI only). */
-export type NicBoot = "ipxe" | "native";
+/**
+ * "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF, AAVMF).
+ * "http": no ROM and OVMF's PXE switched off, so its UEFI HTTP boot (HttpBootDxe) is the only
+ * network boot option (OVMF only; docs/http-boot.md).
+ */
+export type NicBoot = "ipxe" | "native" | "http";
+
+/**
+ * OVMF reads these fw_cfg files at boot to turn UEFI PXE over IPv4 / IPv6 off (edk2
+ * OvmfPkg/Library/PxeBcPcdLib/PxeBcPcd.c: PcdIPv4PXESupport, PcdIPv6PXESupport); HttpBootDxe
+ * stays, so "UEFI HTTPv4" is the first network boot option left.
+ */
+const OVMF_PXE_OFF = [
+  "-fw_cfg",
+  "name=opt/org.tianocore/IPv4PXESupport,string=n",
+  "-fw_cfg",
+  "name=opt/org.tianocore/IPv6PXESupport,string=n",
+] as const;
 
 export interface MachineSpec {
   readonly name: string;
@@ -36,6 +52,11 @@ export interface MachineSpec {
    * Otherwise a guest poweroff leaves the machine "off", ready for powerOn() again.
    */
   readonly noReboot?: boolean;
+  /**
+   * A BMC powers this machine (ipmi-bmc.ts): QEMU is started running by the BMC, not held off
+   * with -S behind QMP; it connects its IPMI device to the BMC's serial port at this TCP address.
+   */
+  readonly bmc?: { readonly host: string; readonly port: number };
   readonly accelerator: Accelerator;
 }
 
@@ -74,6 +95,8 @@ const DISK_BOOT_INDEX = 1;
  */
 const SERCON_PORT_BYTES = Uint8Array.of(0xf8, 0x03);
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** QEMU retries its connection to the BMC this often (the BMC may come up after QEMU). */
+const BMC_RECONNECT_SECONDS = 1;
 
 export function machineFiles(workDir: string): MachineFiles {
   return {
@@ -93,9 +116,9 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
   const arm64 = spec.firmware === "uefi-arm64";
   // QEMU's NIC ROMs (ipxe-qemu) hold x86 code only: an arm64 machine boots with AAVMF's PXE.
   const nicBoot = spec.nicBoot ?? (arm64 ? "native" : "ipxe");
-  if (spec.firmware === "bios" && nicBoot === "native")
+  if (spec.firmware === "bios" && nicBoot !== "ipxe")
     throw new LabConfigError(
-      `machine ${spec.name}: SeaBIOS has no PXE of its own; use nicBoot "ipxe" for BIOS machines`,
+      `machine ${spec.name}: SeaBIOS has no PXE or HTTP boot of its own; use nicBoot "ipxe" for BIOS machines`,
     );
   if (arm64 && nicBoot === "ipxe")
     throw new LabConfigError(
@@ -120,15 +143,36 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     ...(arm64 ? [] : ["-vga", "none"]),
     "-monitor",
     "none",
-    "-serial",
-    `file:${files.serialLog}`,
-    "-qmp",
-    `unix:${files.qmpSocket},server=on,wait=off`,
-    "-S",
   ];
-  // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
-  // "off" and can be woken again (by Wake-on-LAN) like real hardware.
-  argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
+  if (spec.bmc) {
+    // The BMC starts QEMU at each power-on: append, or every power-on would erase the log. A
+    // guest poweroff ends QEMU, which the BMC sees as "off" (OpenIPMI lanserv/bmc.c: power
+    // state is whether its start command runs). QEMU's ipmi-bmc-extern speaks OpenIPMI's "VM"
+    // serial codec (qemu hw/ipmi/ipmi_bmc_extern.c), behind a KCS system interface.
+    argv.push(
+      "-chardev",
+      `file,id=serial0,path=${files.serialLog},append=on`,
+      "-serial",
+      "chardev:serial0",
+      "-chardev",
+      `socket,id=ipmi0,host=${spec.bmc.host},port=${spec.bmc.port},reconnect=${BMC_RECONNECT_SECONDS}`,
+      "-device",
+      "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
+      "-device",
+      "isa-ipmi-kcs,bmc=bmc0",
+    );
+  } else {
+    argv.push(
+      "-serial",
+      `file:${files.serialLog}`,
+      "-qmp",
+      `unix:${files.qmpSocket},server=on,wait=off`,
+      "-S",
+    );
+    // Without -no-reboot, a guest poweroff pauses QEMU instead of ending it, so the machine is
+    // "off" and can be woken again (by Wake-on-LAN) like real hardware.
+    argv.push(spec.noReboot ? "-no-reboot" : "-no-shutdown");
+  }
   if (spec.uuid) argv.push("-uuid", spec.uuid);
   if (spec.firmware === "uefi")
     argv.push(
@@ -165,8 +209,9 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
       `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
       "-device",
       `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()},bootindex=${bootIndex}` +
-        (nicBoot === "native" ? ",romfile=" : ""),
+        (nicBoot === "ipxe" ? "" : ",romfile="),
     );
+    if (nicBoot === "http") argv.push(...OVMF_PXE_OFF);
   } else argv.push("-nic", "none");
   return argv;
 }
@@ -174,6 +219,21 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
 /** The QEMU system emulator for a firmware's architecture. */
 export function qemuBinary(firmware: Firmware): string {
   return firmware === "uefi-arm64" ? QEMU_ARM64 : QEMU_X86;
+}
+
+/** A machine's files made fresh (empty serial log, its own UEFI variables) and its argv. */
+export async function prepareMachine(
+  spec: MachineSpec,
+): Promise<{ files: MachineFiles; argv: string[] }> {
+  await mkdir(spec.workDir, { recursive: true });
+  const files = machineFiles(spec.workDir);
+  const argv = qemuArgv(spec, files);
+  await rm(files.qmpSocket, { force: true });
+  await writeFile(files.serialLog, "");
+  if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
+  else if (spec.firmware === "uefi-arm64") await copyFile(FIRMWARE_FILES.aavmfVars, files.uefiVars);
+  else await writeFile(files.sercon, SERCON_PORT_BYTES);
+  return { files, argv };
 }
 
 export type PowerState = "off" | "on" | "exited";
@@ -215,15 +275,7 @@ export class QemuMachine {
 
   /** Starts QEMU powered off; call powerOn() (or let a WoL gate do it). */
   static async create(spec: MachineSpec): Promise<QemuMachine> {
-    await mkdir(spec.workDir, { recursive: true });
-    const files = machineFiles(spec.workDir);
-    const argv = qemuArgv(spec, files);
-    await rm(files.qmpSocket, { force: true });
-    await writeFile(files.serialLog, "");
-    if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
-    else if (spec.firmware === "uefi-arm64")
-      await copyFile(FIRMWARE_FILES.aavmfVars, files.uefiVars);
-    else await writeFile(files.sercon, SERCON_PORT_BYTES);
+    const { files, argv } = await prepareMachine(spec);
     const qemu = qemuBinary(spec.firmware);
     const [file, args] = spec.network
       ? ["ip", ["netns", "exec", spec.network.namespace, qemu, ...argv]]

@@ -61,6 +61,18 @@ describe("qemuArgv", () => {
     expect(devices.at(-1)).toMatch(/,romfile=$/);
   });
 
+  it("leaves OVMF's HTTP boot as the only network boot for nicBoot http: no ROM, PXE off by fw_cfg", () => {
+    const argv = qemuArgv({ ...base, nicBoot: "http" }, files);
+    expect(optionAfter(argv, "-device").at(-1)).toMatch(/,romfile=$/);
+    expect(optionAfter(argv, "-fw_cfg")).toEqual([
+      "name=opt/org.tianocore/IPv4PXESupport,string=n",
+      "name=opt/org.tianocore/IPv6PXESupport,string=n",
+    ]);
+    expect(() => qemuArgv({ ...base, firmware: "bios", nicBoot: "http" }, files)).toThrow(
+      /SeaBIOS has no PXE or HTTP boot/,
+    );
+  });
+
   it("sends SeaBIOS output to the serial port on BIOS machines and boots the NIC alone without a disk", () => {
     const argv = qemuArgv({ ...base, firmware: "bios", disk: undefined }, files);
     expect(optionAfter(argv, "-fw_cfg")).toEqual(["name=etc/sercon-port,file=/lab/m1/sercon.bin"]);

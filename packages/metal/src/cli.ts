@@ -3,11 +3,19 @@
  * The `metal` command. Each subcommand lives in commands/<name>.ts and registers itself here;
  * this file only assembles the program and maps errors to exit codes.
  */
+import { readFileSync } from "node:fs";
 import { Command, type CommanderError } from "commander";
 import { commands } from "./commands/index.js";
+import { describeError, EXIT_CODES, exitCodeFor } from "./errors.js";
+
+/** The package's own version, from src/ and dist/ alike (package.json sits one level up). */
+const { version } = JSON.parse(
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+) as { version: string };
 
 const program = new Command("metal")
   .description("A homelab that installs itself: bare metal to a NixOS + k3s cluster")
+  .version(version, "-V, --version", "print the version of metal and exit")
   .showHelpAfterError()
   .addHelpText(
     "after",
@@ -22,7 +30,7 @@ for (const register of commands) register(program);
 
 /** Commander exits 1 on bad flags; our documented code for usage errors is 2. */
 function exitOnUsageError(error: CommanderError): never {
-  process.exit(error.exitCode === 0 ? 0 : 2);
+  process.exit(error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.refused);
 }
 
 // Subcommands built with `new Command` and addCommand do not inherit the override: set it on all.
@@ -31,7 +39,8 @@ function exitOnUsageError(error: CommanderError): never {
   for (const sub of command.commands) overrideExits(sub);
 })(program);
 
+// The one place errors become exit codes (src/errors.ts, ADR 0212).
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`metal: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 2;
+  process.stderr.write(`metal: ${describeError(error)}\n`);
+  process.exitCode = exitCodeFor(error);
 });

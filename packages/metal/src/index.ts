@@ -1,3 +1,4 @@
+export * from "./errors.js";
 export * from "./inventory/index.js";
 export * from "./state/index.js";
 export * from "./boot/index.js";

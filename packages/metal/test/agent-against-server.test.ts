@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Mac } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createBootPolicy } from "../src/boot/policy.js";
+import { wiredPolicy } from "./helpers/pxe-boot.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../src/callback/routes.js";
 import { mintFirstBootToken } from "../src/callback/tokens.js";
 import { fixture, walkTo, type Fixture } from "./helpers.js";
@@ -40,6 +40,7 @@ for (const shell of SHELLS) {
         store: f.store,
         clock: () => f.now,
         expectedHostKey: async () => SSH_KEY,
+        serverAddress: "10.77.0.2",
       });
       await app.listen({ host: "127.0.0.1", port: 0 });
       callback = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${CALLBACK_PATH}`;
@@ -53,15 +54,21 @@ for (const shell of SHELLS) {
 
     /** node1 PXE-boots: the kernel command line its iPXE script would carry. */
     async function node1Cmdline(): Promise<string> {
-      const policy = await createBootPolicy({
+      const { policy, dhcpRequest } = await wiredPolicy({
         inventory: f.inventory,
         store: f.store,
         installerDir: f.installerDir,
         callbackBaseUrl: callback,
         clock: () => f.now,
       });
+      // The agent calls back from 127.0.0.1, so that is where this machine PXE-booted.
+      dhcpRequest(NODE1_MAC, "127.0.0.1");
       await policy({ mac: NODE1_MAC as Mac, stage: "dhcp" });
-      const decision = await policy({ mac: NODE1_MAC as Mac, stage: "script" });
+      const decision = await policy({
+        mac: NODE1_MAC as Mac,
+        stage: "script",
+        address: "127.0.0.1",
+      });
       if (decision.action !== "boot" || decision.spec.cmdline === undefined)
         throw new Error("expected node1 to get the installer");
       return decision.spec.cmdline;

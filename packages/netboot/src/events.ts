@@ -27,6 +27,10 @@ export interface DhcpRequestEvent extends Base {
   readonly userClass: string | undefined;
   readonly isIpxe: boolean;
   readonly relay: string | undefined;
+  /** Option 50 (RFC 2132 §9.1): the address a REQUEST asks the home router for. */
+  readonly requestedAddress: string | undefined;
+  /** `ciaddr` (RFC 2131 §2) when not 0.0.0.0: the address the client already holds. */
+  readonly clientAddress: string | undefined;
 }
 
 export interface DhcpReplyEvent extends Base {
@@ -150,7 +154,13 @@ export type NetbootEventInput = WithoutTime<NetbootEvent>;
 export class NetbootEvents {
   readonly #emitter = new EventEmitter();
 
+  /** True when someone listens: servers skip building events nobody would read. */
+  get hasListeners(): boolean {
+    return this.#emitter.listenerCount("event") > 0;
+  }
+
   emit(event: NetbootEventInput): void {
+    if (!this.hasListeners) return;
     const stamped = { ...event, time: Date.now() } as NetbootEvent;
     for (const listener of this.#emitter.listeners("event") as Array<(e: NetbootEvent) => void>) {
       try {

@@ -18,5 +18,10 @@ export * from "./cli/event-logger.js";
 // TFTP as a namespace (tftp.decodeTftp, tftp.MAX_RETRANSMITS…) so its constants never collide
 // with other protocols' names; the server itself also at the top level.
 export * as tftp from "./tftp/index.js";
-export { TftpServer, type TftpServerAddress, type TftpServerOptions } from "./tftp/server.js";
+export {
+  TftpServer,
+  type TftpLimits,
+  type TftpServerAddress,
+  type TftpServerOptions,
+} from "./tftp/server.js";
 export * from "./boot-urls.js";

@@ -20,9 +20,15 @@ export function isMac(text: string): boolean {
   return MAC_PATTERN.test(text.trim());
 }
 
+/** Two lower-case hex digits per octet value: macFromBytes runs for every DHCP request. */
+const HEX_OCTETS: readonly string[] = Array.from({ length: 256 }, (_, value) =>
+  value.toString(16).padStart(2, "0"),
+);
+
 export function macFromBytes(bytes: Uint8Array): Mac {
   if (bytes.length < 6) throw new InvalidMacError(Buffer.from(bytes).toString("hex"));
-  return Array.from(bytes.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join(":") as Mac;
+  const hex = (index: number) => HEX_OCTETS[bytes[index] as number] as string;
+  return `${hex(0)}:${hex(1)}:${hex(2)}:${hex(3)}:${hex(4)}:${hex(5)}` as Mac;
 }
 
 export function macToBytes(mac: Mac): Buffer {

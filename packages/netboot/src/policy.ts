@@ -13,6 +13,8 @@ export interface MachineInfo {
   readonly firmware?: Firmware | undefined;
   /** Option 97 client machine identifier (SMBIOS UUID), as lower-case text. */
   readonly uuid?: string | undefined;
+  /** Script stage: the address the HTTP request came from (the requester of the script). */
+  readonly address?: string | undefined;
   /** Where the question comes from: the firmware's DHCP, or iPXE fetching its script. */
   readonly stage: "dhcp" | "script";
 }

@@ -14,14 +14,15 @@ import { GRUB_PREFIX_CONFIG_PATH, renderGrubPrefixConfig } from "./grub/config.j
 import { ConfigError } from "./errors.js";
 import { stageFirstStages } from "./ipxe/stage.js";
 import { NetbootEvents } from "./events.js";
-import { createBootHttpServer, type BootHttpServer } from "./http/server.js";
+import { createBootHttpServer, type BootHttpServer, type HttpLimits } from "./http/server.js";
 import {
+  DEBIAN_FIRST_STAGE_FILES,
   DEBIAN_IPXE_DIR,
   DEFAULT_FIRST_STAGES,
   type FirstStageBinaries,
 } from "./ipxe/first-stage.js";
 import type { BootPolicy } from "./policy.js";
-import { TftpServer } from "./tftp/server.js";
+import { TftpServer, type TftpLimits } from "./tftp/server.js";
 
 export const DEFAULT_HTTP_PORT = 8080;
 
@@ -40,11 +41,22 @@ export interface NetbootServerOptions {
    */
   readonly httpHost?: string;
   /**
-   * Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. Its
-   * files are copied into a private directory at start (see ipxe/stage.ts).
+   * Directory of first-stage binaries, served over TFTP and `/ipxe/`. Default Debian's. The
+   * first stages named by `firstStages` and `firstStageFiles` are copied from it into a private
+   * directory at start (see ipxe/stage.ts); nothing else in it is ever served.
    */
   readonly firstStageDir?: string;
   readonly firstStages?: FirstStageBinaries;
+  /**
+   * Further first stages the policy may name as a per-machine override (`firstStage`), staged
+   * next to those of `firstStages`. Default DEBIAN_FIRST_STAGE_FILES (`snponly.efi` and the
+   * defaults).
+   */
+  readonly firstStageFiles?: readonly string[];
+  /** TFTP limits (slots, per-address cap, deadline…). Default: TftpServer's defaults. */
+  readonly tftpLimits?: TftpLimits;
+  /** HTTP time, size and connection limits. Default: DEFAULT_HTTP_LIMITS. */
+  readonly httpLimits?: Partial<HttpLimits>;
   /** Overrides for tests and unusual setups; production uses the well-known ports. */
   readonly ports?: { readonly dhcp?: number; readonly pxe?: number; readonly tftp?: number };
   /** Where proxyDHCP broadcasts go (see ProxyDhcpServerOptions.broadcastAddress). */
@@ -70,6 +82,7 @@ export class NetbootServer {
       policy: options.policy,
       events: this.events,
       firstStageDir: this.#stageRoot,
+      ...(options.httpLimits ? { limits: options.httpLimits } : {}),
     });
   }
 
@@ -85,8 +98,11 @@ export class NetbootServer {
     const wanted = options.firstStages ?? DEFAULT_FIRST_STAGES;
     try {
       const sourceDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
-      const staged = await stageFirstStages(sourceDir, this.#stageRoot);
       const configured = Object.values(wanted);
+      const staged = await stageFirstStages(sourceDir, this.#stageRoot, [
+        ...configured,
+        ...(options.firstStageFiles ?? DEBIAN_FIRST_STAGE_FILES),
+      ]);
       if (!configured.some((name) => staged.includes(name))) {
         throw new ConfigError(
           `first-stage directory ${sourceDir} has none of ${configured.join(", ")} ` +
@@ -105,10 +121,15 @@ export class NetbootServer {
       });
       // GRUB's network image reads $prefix/grub.cfg from the TFTP server it came from.
       const grubConfig = path.join(this.#stageRoot, GRUB_PREFIX_CONFIG_PATH);
-      await mkdir(path.dirname(grubConfig), { mode: 0o700 });
+      await mkdir(path.dirname(grubConfig), { recursive: true, mode: 0o700 });
       await writeFile(grubConfig, renderGrubPrefixConfig(this.#httpUrl, SCRIPT_DIRECTORY));
       this.#tftp = new TftpServer({
+        ...options.tftpLimits,
         root: this.#stageRoot,
+        // Clients unicast to the address the DHCP reply named; unlike DHCP (which must bind
+        // 0.0.0.0 to see broadcasts), TFTP needs nothing else, and its replies then leave from
+        // that same address.
+        address: options.serverAddress,
         events: this.events,
         ...(options.ports?.tftp === undefined ? {} : { port: options.ports.tftp }),
       });

@@ -1,5 +1,5 @@
 // The dashboard page: renders the snapshot from GET events, then replaces one host card, the
-// unknown-machine list or the deploy table per server-sent event. Plain DOM, no framework
+// unknown machines that changed or the deploy table per server-sent event. Plain DOM, no framework
 // (docs/decisions/0100-dashboard-without-a-framework.md); text only through textContent.
 
 /** Phase as text plus a symbol, so the page reads without colour. */
@@ -202,44 +202,64 @@ async function copySnippet(textarea, status) {
   }
 }
 
-function renderUnknown(machines) {
-  byId("unknown").hidden = machines.length === 0;
-  byId("unknown-list").replaceChildren(
-    ...machines.map((machine) => {
-      const id = `snippet-${machine.mac.replaceAll(":", "")}`;
-      const textarea = h("textarea", {
-        id,
-        readonly: true,
-        rows: (machine.snippet ?? "").split("\n").length,
-        text: machine.snippet ?? "",
-      });
-      const status = h("span", { class: "copy-status", role: "status" });
-      const button = h("button", {
-        type: "button",
-        "aria-describedby": id,
-        text: `Copy [[hosts]] block for ${machine.mac}`,
-      });
-      button.addEventListener("click", () => copySnippet(textarea, status));
-      return h(
-        "li",
-        { "data-mac": machine.mac },
-        h(
-          "p",
-          {},
-          h("code", { text: machine.mac }),
-          ` seen ${machine.count}× · last ${clock(machine.lastSeen)}`,
-        ),
-        machine.likelyTypoOf
-          ? h("p", {
-              text: `⚠ Looks like a typo of ${machine.likelyTypoOf}'s MAC in the inventory.`,
-            })
-          : undefined,
-        machine.snippet ? h("label", { for: id, text: "Inventory block" }) : undefined,
-        machine.snippet ? textarea : undefined,
-        machine.snippet ? h("p", {}, button, " ", status) : undefined,
-      );
-    }),
+/** Unknown machines by MAC; the server sends the whole list in the snapshot, then deltas. */
+const unknownMachines = new Map();
+
+function unknownItem(machine) {
+  const id = `snippet-${machine.mac.replaceAll(":", "")}`;
+  const textarea = h("textarea", {
+    id,
+    readonly: true,
+    rows: (machine.snippet ?? "").split("\n").length,
+    text: machine.snippet ?? "",
+  });
+  const status = h("span", { class: "copy-status", role: "status" });
+  const button = h("button", {
+    type: "button",
+    "aria-describedby": id,
+    text: `Copy [[hosts]] block for ${machine.mac}`,
+  });
+  button.addEventListener("click", () => copySnippet(textarea, status));
+  return h(
+    "li",
+    { "data-mac": machine.mac },
+    h(
+      "p",
+      {},
+      h("code", { text: machine.mac }),
+      ` seen ${machine.count}× · last ${clock(machine.lastSeen)}`,
+    ),
+    machine.likelyTypoOf
+      ? h("p", {
+          text: `⚠ Looks like a typo of ${machine.likelyTypoOf}'s MAC in the inventory.`,
+        })
+      : undefined,
+    machine.snippet ? h("label", { for: id, text: "Inventory block" }) : undefined,
+    machine.snippet ? textarea : undefined,
+    machine.snippet ? h("p", {}, button, " ", status) : undefined,
   );
+}
+
+function renderUnknown(machines) {
+  unknownMachines.clear();
+  for (const machine of machines) unknownMachines.set(machine.mac, machine);
+  byId("unknown").hidden = machines.length === 0;
+  byId("unknown-list").replaceChildren(...machines.map(unknownItem));
+}
+
+/** A delta: changed machines move to the top (most recently seen first), removed ones go. */
+function applyUnknown({ machines, removed }) {
+  const list = byId("unknown-list");
+  for (const mac of removed) {
+    unknownMachines.delete(mac);
+    list.querySelector(`li[data-mac="${CSS.escape(mac)}"]`)?.remove();
+  }
+  for (const machine of [...machines].sort((a, b) => a.lastSeen - b.lastSeen)) {
+    unknownMachines.set(machine.mac, machine);
+    list.querySelector(`li[data-mac="${CSS.escape(machine.mac)}"]`)?.remove();
+    list.prepend(unknownItem(machine));
+  }
+  byId("unknown").hidden = unknownMachines.size === 0;
 }
 
 function renderDeploy(deploy) {
@@ -336,7 +356,7 @@ function connect() {
     renderHost(JSON.parse(message.data).host);
     renderSummary();
   });
-  source.addEventListener("unknown", (message) => renderUnknown(JSON.parse(message.data).machines));
+  source.addEventListener("unknown", (message) => applyUnknown(JSON.parse(message.data)));
   source.addEventListener("deploy", (message) => renderDeploy(JSON.parse(message.data).deploy));
 }
 

@@ -1,8 +1,11 @@
 /** Errors of the boot side a user can meet. */
+import { MetalError } from "../errors.js";
 
 /** The installer artifacts directory is missing a file or holds an unusable one. */
-export class InstallerArtifactsError extends Error {
+export class InstallerArtifactsError extends MetalError {
   override name = "InstallerArtifactsError";
+  override readonly code: string = "BOOT_INSTALLER_ARTIFACTS";
+  override readonly exit = "refused";
   constructor(
     readonly directory: string,
     readonly problems: readonly string[],

@@ -1,13 +1,15 @@
 /**
  * The boot policy metal hands to netboot: boot-once safety lives here. Only a host in `pending`,
  * `waking` or `pxe` gets the installer; every other known host boots its disk; unknown MACs get
- * no answer and are remembered for `metal status`.
+ * no answer and are remembered (in memory, capped) for `metal status`.
  *
  * Phase moves (docs/state.md): the firmware's first DHCP packet moves `pending`/`waking` to
- * `pxe` (the orchestrator stops Wake-on-LAN on that event). Serving the iPXE script mints the
- * installer token and keeps the host in `pxe`, so a script fetched again (an iPXE retry) still
- * boots the installer, with a fresh token that replaces the old one. The installer's accepted
- * callback, not the script, moves the host on to `installer`; from then on it boots its disk.
+ * `pxe` (the orchestrator stops Wake-on-LAN on that event). The installer script, with its
+ * token, goes only to an address the host's own PXE DHCP exchange named (pxe-addresses.ts);
+ * the first such requester is bound to the attempt and a re-fetch from it gets the same token.
+ * A second, different requester is a conflict: the host fails with both addresses named and
+ * nothing is installed until the operator runs `metal install` again (docs/security.md). The
+ * installer's accepted callback, not the script, moves the host on to `installer`.
  */
 import type { BootDecision, BootPolicy, BootSpec, MachineInfo } from "netboot";
 import { newToken } from "../callback/tokens.js";
@@ -17,6 +19,8 @@ import type { Clock } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
 import { INSTALLER_PHASES } from "../state/transitions.js";
 import { loadInstallerArtifacts, type InstallerArtifacts } from "./installer-artifacts.js";
+import type { PxeAddressBook } from "./pxe-addresses.js";
+import type { UnknownMachines } from "./unknown-machines.js";
 
 export interface BootPolicyOptions {
   readonly inventory: Inventory;
@@ -25,11 +29,24 @@ export interface BootPolicyOptions {
   readonly installerDir: string;
   /** Base URL of the callback API as the installer reaches it, e.g. `http://10.77.0.1:8080/callback/v1`. */
   readonly callbackBaseUrl: string;
+  /** What each inventory MAC's PXE DHCP exchange named; fed from the netboot event bus. */
+  readonly pxeAddresses: PxeAddressBook;
+  /** Where sightings of MACs outside the inventory go (never the state store). */
+  readonly unknownMachines: UnknownMachines;
   readonly clock?: Clock;
 }
 
 /** How often a decision is retried when the host's phase changed under it. */
 const MAX_DECISION_ATTEMPTS = 3;
+/** Distinct wrong addresses per host whose refused fetch becomes a step; later ones only count. */
+export const MAX_RECORDED_REFUSED_REQUESTERS = 8;
+
+/** The one address an attempt's installer token went to, and the token itself (memory only). */
+interface Binding {
+  readonly attempt: number;
+  readonly requester: string;
+  readonly token: string;
+}
 
 /** Kernel parameters that tell the agent where to call back and as whom (callback-protocol §1). */
 export function installerCmdline(
@@ -55,11 +72,14 @@ function describeFirmware(machine: MachineInfo): string {
 }
 
 export async function createBootPolicy(options: BootPolicyOptions): Promise<BootPolicy> {
-  const { inventory, store, callbackBaseUrl } = options;
+  const { inventory, store, callbackBaseUrl, pxeAddresses, unknownMachines } = options;
   const clock = options.clock ?? Date.now;
   const artifacts: InstallerArtifacts = await loadInstallerArtifacts(options.installerDir);
   const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host]));
   await store.register(inventory.hosts.map((host) => host.name));
+
+  const bindings = new Map<string, Binding>();
+  const refusedRequesters = new Map<string, Set<string>>();
 
   const installerSpec = (cmdline: string): BootSpec => ({
     kernel: artifacts.kernel,
@@ -85,17 +105,40 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
       return { action: "boot", spec: installerSpec(artifacts.cmdline), ...firstStage };
     }
 
-    let token = "";
+    const requester = machine.address;
+    const named = pxeAddresses.addresses(host.mac);
+    if (requester === undefined || !named.includes(requester)) {
+      await recordRefusedFetch(host, requester, named);
+      return {
+        action: "ignore",
+        reason: `the script goes only to the address ${host.mac}'s own PXE DHCP exchange named`,
+      };
+    }
+    const bound = bindings.get(host.name);
+    if (bound && bound.attempt === record.attempt) {
+      if (bound.requester !== requester) return conflict(host, record.attempt, bound, requester);
+      return installerDecision(host, bound.token, firstStage);
+    }
+    let binding: Binding | undefined;
     await store.change(host.name, {
       expect: INSTALLER_PHASES,
       to: "pxe",
-      step: "PXE: installer script served",
+      step: `PXE: installer script served to ${requester}`,
       update: (current) => {
         const minted = newToken(current.attempt, "installer", clock());
-        token = minted.token;
+        binding = { attempt: current.attempt, requester, token: minted.token };
         return { tokens: { ...current.tokens, installer: minted.record } };
       },
     });
+    bindings.set(host.name, binding!);
+    return installerDecision(host, binding!.token, firstStage);
+  }
+
+  function installerDecision(
+    host: Host,
+    token: string,
+    firstStage: { firstStage?: string },
+  ): BootDecision {
     return {
       action: "boot",
       spec: installerSpec(installerCmdline(artifacts.cmdline, callbackBaseUrl, token, host)),
@@ -103,12 +146,55 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
     };
   }
 
-  return async (machine) => {
-    const host = hostsByMac.get(machine.mac);
-    if (!host) {
-      await store.recordUnknownMachine({ mac: machine.mac, arch: machine.arch });
-      return { action: "ignore", reason: "MAC not in the inventory (listed by `metal status`)" };
-    }
+  /**
+   * Two machines that both took part in the MAC's PXE DHCP asked for its installer: one of them
+   * forged the MAC. Which one cannot be told from the network, so nobody gets an install.
+   */
+  async function conflict(
+    host: Host,
+    attempt: number,
+    bound: Binding,
+    requester: string,
+  ): Promise<BootDecision> {
+    await store.change(host.name, {
+      expect: INSTALLER_PHASES,
+      to: "failed",
+      step: `installer conflict: ${requester} asked after ${bound.requester}`,
+      reason:
+        `installer conflict in attempt ${attempt}: two machines asked for host "${host.name}"'s ` +
+        `installer as MAC ${host.mac}, first ${bound.requester}, then ${requester}; nothing was ` +
+        `installed. Find out which machine is not ${host.name} (one of them forged its MAC), ` +
+        `then run metal install again to start a new attempt (docs/security.md)`,
+    });
+    return { action: "ignore", reason: `installer conflict for ${host.mac}` };
+  }
+
+  /**
+   * A fetch from an address the MAC's DHCP never named. Netboot's `http.script` event (action
+   * `ignore`) already counts every one; the first few distinct requesters become host steps.
+   */
+  async function recordRefusedFetch(
+    host: Host,
+    requester: string | undefined,
+    named: readonly string[],
+  ): Promise<void> {
+    const seen = refusedRequesters.get(host.name) ?? new Set<string>();
+    refusedRequesters.set(host.name, seen);
+    const who = requester ?? "an unknown address";
+    if (seen.has(who) || seen.size >= MAX_RECORDED_REFUSED_REQUESTERS) return;
+    seen.add(who);
+    const expected = named.length > 0 ? named.join(", ") : "no address yet";
+    await store
+      .change(host.name, {
+        expect: INSTALLER_PHASES,
+        step: `installer script refused to ${who}: ${host.mac}'s PXE DHCP named ${expected}`,
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof PhaseConflictError)) throw error;
+      });
+  }
+
+  async function decideWithRetries(machine: MachineInfo, host: Host): Promise<BootDecision> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await decideOnce(machine, host);
@@ -118,5 +204,23 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
         if (!(error instanceof PhaseConflictError) || attempt >= MAX_DECISION_ATTEMPTS) throw error;
       }
     }
+  }
+
+  const decisions = new Map<string, Promise<unknown>>();
+  const policy: BootPolicy = async (machine) => {
+    const host = hostsByMac.get(machine.mac);
+    if (!host) {
+      unknownMachines.record({ mac: machine.mac, arch: machine.arch });
+      return { action: "ignore", reason: "MAC not in the inventory (listed by `metal status`)" };
+    }
+    // One decision per host at a time: two concurrent fetches must not both find no binding.
+    const previous = decisions.get(host.name) ?? Promise.resolve();
+    const decision = previous.then(() => decideWithRetries(machine, host));
+    decisions.set(
+      host.name,
+      decision.catch(() => undefined),
+    );
+    return decision;
   };
+  return policy;
 }

@@ -2,7 +2,11 @@
  * The callback API on the provisioner's HTTP server, exactly as docs/callback-protocol.md
  * describes it: the installer posts its facts, the installed system reports its first boot.
  * Every answer is JSON; 401 for token problems, 400 for bodies that do not follow the protocol,
- * 409 for facts that contradict the inventory, 503 when the client should simply retry.
+ * 403 for a callback from an address its facts do not name or that the install must never
+ * target, 409 for facts that contradict the inventory, 503 when the client should simply retry.
+ * Refusals are counted per host and reason kind; only the first of each kind becomes a host
+ * step, in words of bounded size (never the body's own strings), so a flood of refused
+ * callbacks cannot grow the event log (docs/security.md).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
@@ -35,16 +39,28 @@ export interface CallbackDeps {
    * callback must present exactly that key.
    */
   readonly expectedHostKey?: (host: string) => Promise<string | undefined>;
+  /** The admin machine's address on the PXE network (where metal serves): never a target. */
+  readonly serverAddress: string;
 }
+
+/** Why a callback was refused, in kinds: the counter's key and the host step's words. */
+export type RefusalKind =
+  "token" | "body" | "wrong-source" | "forbidden-target" | "mac" | "disk" | "host-key" | "busy";
 
 /** A refusal with its HTTP status; the message goes to the agent, which shows it on the console. */
 class Refusal extends Error {
   constructor(
-    readonly status: 400 | 401 | 409 | 503,
+    readonly status: 400 | 401 | 403 | 409 | 503,
     message: string,
+    readonly kind: RefusalKind = "token",
   ) {
     super(message);
   }
+}
+
+/** `::ffff:10.0.0.5` (a dual-stack listener's view of an IPv4 peer) is 10.0.0.5. */
+function peerAddress(request: FastifyRequest): string {
+  return request.ip.replace(/^::ffff:/i, "");
 }
 
 function bearerToken(request: FastifyRequest): string | undefined {
@@ -58,6 +74,7 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
     throw new Refusal(
       400,
       `body does not follow the callback protocol: ${describeBodyError(result.error)}`,
+      "body",
     );
   return result.data;
 }
@@ -69,6 +86,14 @@ export async function registerCallbackRoutes(
   const clock = deps.clock ?? Date.now;
   const hostsByName = new Map(deps.inventory.hosts.map((host) => [host.name, host]));
   const hostsByMac = new Map(deps.inventory.hosts.map((host) => [host.mac, host]));
+  const { network } = deps.inventory;
+  /** Addresses no install may target: the cluster's VIP, the router, the admin machine. */
+  const reserved = new Map([
+    [network.vip, "the cluster's VIP"],
+    [network.gateway, "the gateway"],
+    [deps.serverAddress, "the admin machine running metal"],
+  ]);
+  const refusals = new Map<string, number>();
 
   function authenticate(request: FastifyRequest, purpose: TokenPurpose): HostRecord {
     const check = checkToken(
@@ -96,7 +121,36 @@ export async function registerCallbackRoutes(
     throw new Refusal(
       409,
       `host "${host.name}": MAC ${mac} booted, but the inventory says ${host.mac}. Fix hosts.mac in the inventory`,
+      "mac",
     );
+  }
+
+  /**
+   * The install connects to `facts.ip`, so it must be the caller's own address (a TCP peer
+   * cannot fake its source and still get the answer), and never one the install must not touch:
+   * another inventory host, the VIP, the gateway or the admin machine.
+   */
+  function checkSource(record: HostRecord, request: FastifyRequest, ip: string): void {
+    const source = peerAddress(request);
+    if (source !== ip) {
+      throw new Refusal(
+        403,
+        `host "${record.name}": the facts name ${ip}, but the callback came from ${source}; ` +
+          `the installer must call back from the address the install connects to`,
+        "wrong-source",
+      );
+    }
+    const other = deps.inventory.hosts.find(
+      (host) => host.address === ip && host.name !== record.name,
+    );
+    const forbidden = other ? `host "${other.name}"'s address` : reserved.get(ip);
+    if (forbidden !== undefined) {
+      throw new Refusal(
+        403,
+        `host "${record.name}": ${ip} is ${forbidden}; an install never targets it`,
+        "forbidden-target",
+      );
+    }
   }
 
   /** Applies the accepting change, failing with 401 if the token was replaced or used meanwhile. */
@@ -131,21 +185,47 @@ export async function registerCallbackRoutes(
     }
   }
 
-  /** Keeps the reason a callback was refused as the host's last step, for `metal status`. */
-  async function noteRefusal(record: HostRecord, refusal: Refusal): Promise<void> {
+  /**
+   * Counts a refusal; the first of its kind per host and attempt becomes the host's last step,
+   * for `metal status`. Its words are ours (bounded); the body's strings never reach the log.
+   */
+  async function noteRefusal(record: HostRecord, refusal: Refusal, step: string): Promise<void> {
+    const key = `${record.name}\u0000${record.attempt}\u0000${refusal.kind}`;
+    const count = (refusals.get(key) ?? 0) + 1;
+    refusals.set(key, count);
+    if (count > 1) return;
     await deps.store
-      .change(record.name, { expect: record.phase, step: `callback refused: ${refusal.message}` })
+      .change(record.name, { expect: record.phase, step: `callback refused: ${step}` })
       .catch(() => undefined);
+  }
+
+  /** Runs the checks after authentication; a refusal is counted and noted, then answered. */
+  async function refusingNoted<T>(record: HostRecord, checks: () => T): Promise<T> {
+    try {
+      return checks();
+    } catch (error) {
+      if (error instanceof Refusal) await noteRefusal(record, error, error.message);
+      throw error;
+    }
   }
 
   async function installer(request: FastifyRequest): Promise<{ host: string; status: "accepted" }> {
     const record = authenticate(request, "installer");
-    const facts = parseBody(installerFactsSchema, request.body);
-    checkMac(record, facts.mac);
+    const facts = await refusingNoted(record, () => {
+      const parsed = parseBody(installerFactsSchema, request.body);
+      checkMac(record, parsed.mac);
+      checkSource(record, request, parsed.ip);
+      return parsed;
+    });
     const mismatch = factsMismatch(hostsByName.get(record.name)!, facts);
     if (mismatch) {
-      const refusal = new Refusal(409, mismatch);
-      await noteRefusal(record, refusal);
+      // The agent learns the kind of mismatch only; the inventory's disk stays on the admin side.
+      const refusal = new Refusal(
+        409,
+        `host "${record.name}": ${mismatch.kind}; see metal status on the admin machine`,
+        "disk",
+      );
+      await noteRefusal(record, refusal, mismatch.detail);
       throw refusal;
     }
     await accept(record, "installer", {
@@ -162,11 +242,14 @@ export async function registerCallbackRoutes(
     reply: FastifyReply,
   ): Promise<{ host: string; status: "accepted" }> {
     const record = authenticate(request, "first-boot");
-    const facts = parseBody(firstBootFactsSchema, request.body);
-    checkMac(record, facts.mac);
+    const facts = await refusingNoted(record, () => {
+      const parsed = parseBody(firstBootFactsSchema, request.body);
+      checkMac(record, parsed.mac);
+      return parsed;
+    });
     if (record.phase === "installing") {
       void reply.header("retry-after", String(RETRY_AFTER_SECONDS));
-      throw new Refusal(503, `host "${record.name}" is still finishing its install; retry`);
+      throw new Refusal(503, `host "${record.name}" is still finishing its install; retry`, "busy");
     }
     const expected = await deps.expectedHostKey?.(record.name);
     if (expected !== undefined && !sameSshKey(expected, facts.sshHostKey)) {
@@ -174,8 +257,9 @@ export async function registerCallbackRoutes(
         409,
         `host "${record.name}": the running system's SSH host key is not the one metal generated for it ` +
           `(the install did not place the host key, or another machine answers on this token)`,
+        "host-key",
       );
-      await noteRefusal(record, refusal);
+      await noteRefusal(record, refusal, refusal.message);
       throw refusal;
     }
     await accept(record, "first-boot", {

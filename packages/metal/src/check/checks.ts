@@ -1,14 +1,23 @@
 /**
- * `metal check`: everything `metal install` needs before it starts, each finding with its fix.
- * The checks only read and briefly bind; nothing is sent on the network.
+ * The preflight: ONE list of everything `metal install` needs before it serves anything, each
+ * finding naming what was checked, why it matters and the fix. `metal check` prints the list;
+ * `metal install` runs the same list first and refuses to start while anything fails. The
+ * checks only read and briefly bind; nothing is sent on the network.
  */
+import { readFile, stat } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { execa } from "execa";
+import { DEBIAN_FIRST_STAGES } from "netboot";
+import which from "which";
 import { installerArtifactProblems } from "../boot/installer-artifacts.js";
+import { DEFAULT_INSTALL_COMMAND } from "../install/command-template.js";
 import { InventoryError } from "../inventory/errors.js";
 import { inSubnet, parseCidr } from "../inventory/ipv4.js";
 import { loadInventory } from "../inventory/load.js";
 import type { Inventory } from "../inventory/types.js";
 import { hostsWithoutInstaller, type InstallerDirs } from "./installer-dirs.js";
+import { privatePaths, REPO_PATHS } from "../secrets/layout.js";
 import { probePort, servicePorts } from "./ports.js";
 import { canBindLowPorts, privilegeReport, type PrivilegeReport } from "./privileges.js";
 
@@ -26,6 +35,12 @@ export interface CheckOptions {
   /** Installers by architecture (ADR 0191); default: `installerDir` for x86_64 only. */
   readonly installerDirs?: InstallerDirs;
   readonly httpPort: number;
+  /** Where the first-stage iPXE binaries come from (`--ipxe-dir`). */
+  readonly ipxeDir: string;
+  /** `--interface`, else the inventory's `network.interface`. */
+  readonly interfaceName?: string | undefined;
+  /** The private keys (`--secrets-dir` resolved); derived from the inventory when absent. */
+  readonly secretsDir: (inventory: Inventory) => string;
 }
 
 type Interfaces = ReturnType<typeof networkInterfaces>;
@@ -74,15 +89,18 @@ export function architectureFindings(inventory: Inventory, dirs: InstallerDirs):
   }));
 }
 
-export function interfaceFindings(inventory: Inventory, interfaces: Interfaces): Finding[] {
-  const name = inventory.network.interface;
+export function interfaceFindings(
+  inventory: Inventory,
+  interfaces: Interfaces,
+  name: string = inventory.network.interface,
+): Finding[] {
   const addresses = interfaces[name];
   if (!addresses) {
     return [
       {
         ok: false,
-        message: `interface ${name} (network.interface) does not exist on this machine`,
-        fix: `set network.interface to the NIC on the nodes' LAN; this machine has ${Object.keys(interfaces).join(", ")}`,
+        message: `interface ${name} does not exist on this machine: proxyDHCP, TFTP and HTTP listen on it`,
+        fix: `set network.interface (or pass --interface) to the NIC on the nodes' LAN; this machine has ${Object.keys(interfaces).join(", ")}`,
       },
     ];
   }
@@ -96,7 +114,7 @@ export function interfaceFindings(inventory: Inventory, interfaces: Interfaces):
       {
         ok: false,
         message: `interface ${name} has no address in ${inventory.network.subnet} (it has ${ipv4.join(", ") || "no IPv4 address"})`,
-        fix: `connect ${name} to the nodes' LAN and let the router give it an address, or set network.interface to the NIC that has one`,
+        fix: `connect ${name} to the nodes' LAN and let the router give it an address, or set network.interface (or --interface) to the NIC that has one`,
       },
     ];
   }
@@ -145,22 +163,154 @@ export async function portFindings(httpPort: number, mayBindLowPorts: boolean): 
   return findings;
 }
 
+/**
+ * The first stages the proxyDHCP offer names (undionly.kpxe for BIOS, ipxe.efi for UEFI), as the
+ * boot server will copy them: regular files, links followed (netboot's ipxe/stage.ts).
+ */
+export async function firstStageFindings(ipxeDir: string): Promise<Finding[]> {
+  const found: string[] = [];
+  const missing: string[] = [];
+  for (const [firmware, name] of Object.entries(DEBIAN_FIRST_STAGES)) {
+    const info = await stat(join(ipxeDir, name)).catch(() => undefined);
+    (info?.isFile() && info.size > 0 ? found : missing).push(`${name} (${firmware})`);
+  }
+  const fix =
+    "install iPXE's binaries (Debian: apt-get install ipxe; Nix: the devShell sets METAL_IPXE_DIR) " +
+    "or pass --ipxe-dir DIR holding undionly.kpxe and ipxe.efi (docs/install.md)";
+  if (found.length === 0)
+    return [
+      {
+        ok: false,
+        message: `first stages ${ipxeDir}: neither ${missing.join(" nor ")}; PXE firmware loads iPXE from there`,
+        fix,
+      },
+    ];
+  if (missing.length > 0)
+    return [
+      {
+        ok: false,
+        message: `first stages ${ipxeDir}: ${found.join(", ")} present, ${missing.join(", ")} missing; those machines cannot boot`,
+        fix,
+      },
+    ];
+  return [{ ok: true, message: `first stages ${ipxeDir}: ${found.join(", ")}` }];
+}
+
+/** The admin key nixos-anywhere logs in with, and each host's pre-generated SSH host key. */
+export async function secretsFindings(
+  inventory: Inventory,
+  secretsDir: string,
+): Promise<Finding[]> {
+  const paths = privatePaths(secretsDir);
+  const wanted = [paths.adminSshKey, ...inventory.hosts.map((host) => paths.hostKey(host.name))];
+  const missing: string[] = [];
+  for (const file of wanted) {
+    if ((await readFile(file).catch(() => undefined)) === undefined) missing.push(file);
+  }
+  if (missing.length === 0)
+    return [
+      {
+        ok: true,
+        message: `keys in ${secretsDir}: admin key and ${inventory.hosts.length} host keys`,
+      },
+    ];
+  return [
+    {
+      ok: false,
+      message: `keys in ${secretsDir}: missing ${missing.join(", ")}; the install logs in with the admin key and gives each host its key`,
+      fix:
+        "run `metal secrets init` as the user who will run the install (under sudo metal reads the invoking user's " +
+        "~/.config/metal), or pass --secrets-dir where the keys are",
+    },
+  ];
+}
+
+/** The install command's program (nixos-anywhere unless install.command says otherwise). */
+export async function installCommandFindings(inventory: Inventory): Promise<Finding[]> {
+  const program = (inventory.install.command ?? DEFAULT_INSTALL_COMMAND)[0]!;
+  const found = await which(program, { nothrow: true });
+  if (found) return [{ ok: true, message: `install command: ${program} is ${found}` }];
+  return [
+    {
+      ok: false,
+      message: `install command: ${program} is not on PATH; every host is installed with it`,
+      fix:
+        program === DEFAULT_INSTALL_COMMAND[0]
+          ? "enter the flake's devShell (`nix develop`), which has nixos-anywhere; under sudo keep that PATH: " +
+            '`sudo env "PATH=$PATH" metal install`'
+          : `install ${program} or fix install.command in the inventory`,
+    },
+  ];
+}
+
+/** Whether the install command builds from the flake (it names {flake}). */
+function usesFlake(inventory: Inventory): boolean {
+  return (inventory.install.command ?? DEFAULT_INSTALL_COMMAND).some((arg) =>
+    arg.includes("{flake}"),
+  );
+}
+
+/**
+ * A flake in a git repository sees only the files git tracks: an untracked cluster.toml or key
+ * makes Nix build something else than the inventory says (issue 10, item 9).
+ */
+export async function gitFindings(inventory: Inventory): Promise<Finding[]> {
+  if (!usesFlake(inventory)) return [];
+  const root = dirname(inventory.source);
+  const inRepository = await execa("git", ["rev-parse", "--show-toplevel"], {
+    cwd: root,
+    reject: false,
+  });
+  if (inRepository.exitCode !== 0) return [];
+  const wanted = [
+    relative(root, inventory.source),
+    dirname(REPO_PATHS.adminAgeRecipient),
+    dirname(REPO_PATHS.clusterSecrets),
+    REPO_PATHS.sopsConfig,
+  ];
+  const untracked = await execa("git", ["ls-files", "--others", "--", ...wanted], {
+    cwd: root,
+    reject: false,
+  });
+  const files = untracked.stdout.split("\n").filter((line) => line !== "");
+  if (untracked.exitCode !== 0 || files.length > 0)
+    return [
+      {
+        ok: false,
+        message: `git in ${root}: not tracked: ${files.join(", ") || untracked.stderr.trim()}; the flake sees only files git tracks`,
+        fix: `git add ${files.join(" ") || wanted.join(" ")} (in ${root}); committing is not needed`,
+      },
+    ];
+  return [
+    {
+      ok: true,
+      message: `git in ${root}: the inventory, keys and secrets the flake reads are tracked`,
+    },
+  ];
+}
+
+/** Every preflight check, in the order it is printed; install runs exactly this list first. */
 export async function runChecks(options: CheckOptions): Promise<Finding[]> {
   const inventory = await loadInventory(options.inventoryPath).catch((error: unknown) => {
     if (error instanceof InventoryError) return error;
     throw error;
   });
   const privileges = await privilegeReport();
+  const valid = inventory instanceof InventoryError ? undefined : inventory;
   const installers = options.installerDirs ?? { x86_64: options.installerDir };
   return [
     ...inventoryFindings(options.inventoryPath, inventory),
     ...(await Promise.all(Object.values(installers).map(installerFindings))).flat(),
-    ...(inventory instanceof InventoryError
-      ? []
-      : [
-          ...architectureFindings(inventory, installers),
-          ...interfaceFindings(inventory, networkInterfaces()),
-        ]),
+    ...(await firstStageFindings(options.ipxeDir)),
+    ...(valid
+      ? [
+          ...architectureFindings(valid, installers),
+          ...interfaceFindings(valid, networkInterfaces(), options.interfaceName),
+          ...(await secretsFindings(valid, options.secretsDir(valid))),
+          ...(await installCommandFindings(valid)),
+          ...(await gitFindings(valid)),
+        ]
+      : []),
     ...privilegeFindings(privileges),
     ...(await portFindings(options.httpPort, canBindLowPorts(privileges))),
   ];

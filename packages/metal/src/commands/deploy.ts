@@ -1,10 +1,10 @@
 /**
- * `metal deploy`: declares the flags, loads the inventory and hands over to deploy/command.ts.
+ * `metal deploy`: declares the flags, loads the inventory and hands over to deploy/from-flags.ts.
  */
 import { Option, type Command } from "commander";
-import { runDeployCommand, type DeployFlags } from "../deploy/command.js";
-import { REBOOT_MODES } from "../deploy/commands.js";
-import { DEFAULT_DEPLOY_TIMING } from "../deploy/deploy.js";
+import { runDeployCommand, type DeployFlags } from "../deploy/from-flags.js";
+import { REBOOT_MODES } from "../deploy/command-templates.js";
+import { DEFAULT_DEPLOY_TIMING } from "../deploy/rollout.js";
 import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/index.js";
 import { DASHBOARD_FLAG_HELP, parseListenAddress } from "./options.js";
 
@@ -14,9 +14,11 @@ export function registerDeploy(program: Command): void {
   program
     .command("deploy")
     .description(
-      "Roll the flake's NixOS configuration out to the cluster: servers one at a time (init server " +
-        "last), then agents in batches; cordon, drain, nixos-rebuild, wait Ready, uncordon. " +
-        "Stops at the first failure; a rerun resumes. See docs/deploy.md",
+      "Roll the flake's NixOS configuration out to the cluster: build every node's system first, " +
+        "then servers one at a time (init server last) and agents in batches; cordon, drain, " +
+        "nixos-rebuild, confirm, wait Ready, uncordon. A node not Ready or unreachable after its " +
+        "switch is rolled back and uncordoned. Stops at the first failure; a rerun resumes. A " +
+        "Kubernetes Lease keeps two deploys apart. See docs/deploy.md",
     )
     .argument("[hosts...]", "inventory hosts to deploy (default: all)")
     .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
@@ -49,6 +51,17 @@ export function registerDeploy(program: Command): void {
       "how long a node may take to come back Ready",
       String(DEFAULT_DEPLOY_TIMING.readyTimeoutMs / MS_PER_SECOND),
     )
+    .option(
+      "--confirm-timeout <seconds>",
+      "a switched node rolls itself back unless metal reaches it again within this time",
+      String(DEFAULT_DEPLOY_TIMING.confirmTimeoutMs / MS_PER_SECOND),
+    )
+    .option("--force", "kubectl drain --force: also evict pods no controller recreates", false)
+    .option(
+      "--delete-emptydir-data",
+      "kubectl drain --delete-emptydir-data: also evict pods whose emptyDir data is lost",
+      false,
+    )
     .option("--json", "one JSON event a line instead of text", false)
     .option("--dashboard [host:port]", DASHBOARD_FLAG_HELP, parseListenAddress)
     .addHelpText(
@@ -56,8 +69,9 @@ export function registerDeploy(program: Command): void {
       `
 Exit codes:
   0  every planned node deployed (or the dry run printed)
-  1  a step failed: the report names node, step, error, how to resume or roll back
-  2  usage or inventory error: nothing was changed`,
+  1  a step failed (maybe halfway): the report names node, step, error, what was rolled
+     back and how to resume
+  2  refused before changing anything: usage or inventory error, another deploy running`,
     )
     .action(async (hosts: string[], flags: DeployFlags & { inventory: string }) => {
       const inventory = await loadInventory(flags.inventory);

@@ -6,6 +6,8 @@ import { registerLab } from "./lab.js";
 import { secretsCommand } from "./secrets.js";
 import { registerDeploy } from "./deploy.js";
 import { registerStatus } from "./status.js";
+import { registerPower } from "./power.js";
+import { registerReinstall } from "./reinstall.js";
 
 /** Every subcommand's register function; add yours here (one line each). */
 export const commands: ReadonlyArray<(program: Command) => void> = [
@@ -15,4 +17,6 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   registerLab,
   secretsCommand({ loadInventory }),
   registerDeploy,
+  registerPower,
+  registerReinstall,
 ];

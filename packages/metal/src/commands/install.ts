@@ -4,40 +4,42 @@
  * otherwise, JSON lines with --json), turns SIGINT/SIGTERM into a clean stop, prints the
  * summary and sets the exit code.
  */
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { DEFAULT_HTTP_PORT } from "../check/ports.js";
-import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/load.js";
+import { formatFindings, runChecks } from "../check/checks.js";
+import { loadInventory } from "../inventory/load.js";
+import type { Inventory } from "../inventory/types.js";
 import { DEFAULT_FIRST_BOOT_TIMEOUT_MS, runInstall } from "../install/orchestrator.js";
 import { JsonView, LiveView, openEventLog, PlainView } from "../install/progress.js";
 import { DEFAULT_INSTALL_BACK_OFF } from "../install/retry.js";
 import { formatSummary } from "../install/summary.js";
-import { DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
-import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
+import { STATE_FILE, readStateFile } from "../state/file-store.js";
+import { DEFAULT_SELF_HEALING, DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
+import { createPowerDrivers } from "../power/drivers.js";
 import { defaultStateDir } from "../state/location.js";
 import {
+  addPreflightOptions,
+  checkOptions,
+  CONFIG_ERROR_EXIT_CODE,
   DASHBOARD_FLAG_HELP,
   dashboardAddress,
   parseListenAddress,
-  parsePort,
   type DashboardFlag,
+  type PreflightFlags,
 } from "./options.js";
 
-/** `nix build .#installer` leaves `result` next to the flake. */
-const DEFAULT_INSTALLER_LINK = "result";
 const MS_PER_SECOND = 1000;
 
-interface InstallFlags {
-  readonly inventory: string;
+interface InstallFlags extends PreflightFlags {
   readonly state?: string;
-  readonly installer?: string;
-  readonly secretsDir?: string;
-  readonly httpPort: number;
   readonly reinstall: string[];
   readonly json?: boolean;
   readonly wakeInterval: number;
   readonly firstBootTimeout: number;
   readonly retryDelay: number;
+  readonly dhcpTimeout: number;
+  readonly callbackTimeout: number;
+  readonly powerCycles: number;
   readonly dashboard?: DashboardFlag;
 }
 
@@ -48,6 +50,17 @@ function parseSeconds(text: string): number {
   return seconds;
 }
 
+const MAX_POWER_CYCLES = 10;
+
+function parsePowerCycles(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_POWER_CYCLES)
+    throw new InvalidArgumentError(
+      `"${text}" is not a whole number from 0 to ${MAX_POWER_CYCLES} (e.g. 2)`,
+    );
+  return count;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -56,35 +69,40 @@ const EXIT_CODES = `
 Exit codes:
   0    every host is ready (also at once, binding nothing, when all were ready already)
   1    at least one host failed; the summary names each with its reason and last log lines
-  2    usage or configuration error (bad flags, invalid inventory, missing installer or keys)
+  2    usage or configuration error: bad flags, or a preflight check failed (the same list
+       metal check prints: inventory, installer and iPXE files, interface, keys, install
+       command on PATH, git, privileges, ports); nothing was served
   130  interrupted (SIGINT/SIGTERM): installs stopped, state kept; run again to resume
 
 Hosts already ready are skipped; --reinstall NAME is the only way to install one again. Failed
-hosts get a new attempt on every run. Output of each install: STATE/logs/HOST.log; every event
+hosts get a new attempt on every run, except hosts that failed waiting for their first boot: they
+are installed, and wait again. A host whose pinned SSH host key answers on its address counts as
+ready, even when the state directory was deleted. Output of each install: STATE/logs/HOST.log; every event
 as JSON: STATE/logs/install.jsonl.`;
 
+/** Nothing to install when every host is ready and none is asked for again: no preflight needed. */
+async function allReady(inventory: Inventory, stateDir: string, reinstall: readonly string[]) {
+  if (reinstall.length > 0) return false;
+  const state = await readStateFile(join(stateDir, STATE_FILE));
+  return inventory.hosts.every((host) => state.hosts[host.name]?.phase === "ready");
+}
+
+/** With --interface, the inventory's network.interface is replaced for this run. */
+function withInterface(inventory: Inventory, name: string | undefined): Inventory {
+  return name === undefined
+    ? inventory
+    : { ...inventory, network: { ...inventory.network, interface: name } };
+}
+
 export function registerInstall(program: Command): void {
-  program
-    .command("install")
-    .description(
-      "PXE-boot and install every host of the inventory that is not ready yet; exits when all are done",
-    )
-    .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
+  addPreflightOptions(
+    program
+      .command("install")
+      .description(
+        "PXE-boot and install every host of the inventory that is not ready yet; exits when all are done",
+      ),
+  )
     .option("--state <dir>", "state directory [default: .metal/ next to the inventory]")
-    .option(
-      "--installer <dir>",
-      `installer files (bzImage, initrd, cmdline) [default: ${DEFAULT_INSTALLER_LINK} next to the inventory]`,
-    )
-    .option(
-      "--secrets-dir <dir>",
-      `private keys from metal secrets [default: $${SECRETS_DIR_ENV}, else ~/.config/metal/<cluster>]`,
-    )
-    .option(
-      "--http-port <port>",
-      "HTTP port (boot files, callback API)",
-      parsePort,
-      DEFAULT_HTTP_PORT,
-    )
     .option(
       "--reinstall <host>",
       "install this host again even if it is installed or ready (repeatable)",
@@ -101,9 +119,27 @@ export function registerInstall(program: Command): void {
     )
     .option(
       "--first-boot-timeout <seconds>",
-      "how long an installed host may take to call back from its first boot before it counts as failed",
+      "how long an installed host may take to call back from its first boot; then SSH with its pinned key decides: ready or failed",
       parseSeconds,
       DEFAULT_FIRST_BOOT_TIMEOUT_MS / MS_PER_SECOND,
+    )
+    .option(
+      "--dhcp-timeout <seconds>",
+      "power-cycle a host (where its power driver can: a BMC) that sent no DHCP packet this long after power-on",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.dhcpTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--callback-timeout <seconds>",
+      "power-cycle a host whose installer has not called back this long after its PXE boot",
+      parseSeconds,
+      DEFAULT_SELF_HEALING.callbackTimeoutMs / MS_PER_SECOND,
+    )
+    .option(
+      "--power-cycles <count>",
+      "power cycles of a stuck host before it counts as failed",
+      parsePowerCycles,
+      DEFAULT_SELF_HEALING.maxPowerCycles,
     )
     .option(
       "--retry-delay <seconds>",
@@ -113,9 +149,23 @@ export function registerInstall(program: Command): void {
     )
     .addHelpText("after", EXIT_CODES)
     .action(async (flags: InstallFlags) => {
-      const inventoryPath = resolve(flags.inventory);
-      const inventory = await loadInventory(inventoryPath);
-      const stateDir = resolve(flags.state ?? defaultStateDir(inventoryPath));
+      const preflight = checkOptions(flags);
+      const inventory = withInterface(
+        await loadInventory(preflight.inventoryPath),
+        flags.interface,
+      );
+      const stateDir = resolve(flags.state ?? defaultStateDir(preflight.inventoryPath));
+      if (!(await allReady(inventory, stateDir, flags.reinstall))) {
+        const problems = (await runChecks(preflight)).filter((finding) => !finding.ok);
+        if (problems.length > 0) {
+          process.stderr.write(
+            `metal install: ${problems.length} preflight problem${problems.length === 1 ? "" : "s"}, nothing was started (metal check shows the full list):\n${formatFindings(problems)}\n`,
+          );
+          process.exitCode = CONFIG_ERROR_EXIT_CODE;
+          return;
+        }
+      }
+      const secretsDir = preflight.secretsDir(inventory);
       const interrupt = new AbortController();
       const stop = () => interrupt.abort();
       // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener handles.
@@ -126,10 +176,15 @@ export function registerInstall(program: Command): void {
         const summary = await runInstall({
           inventory,
           stateDir,
-          installerDir: resolve(
-            flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
-          ),
-          secretsDir: resolveSecretsDir(inventory, flags.secretsDir),
+          installerDir: preflight.installerDir,
+          firstStageDir: preflight.ipxeDir,
+          secretsDir,
+          power: createPowerDrivers({ secretsDir }),
+          selfHealing: {
+            dhcpTimeoutMs: flags.dhcpTimeout * MS_PER_SECOND,
+            callbackTimeoutMs: flags.callbackTimeout * MS_PER_SECOND,
+            maxPowerCycles: flags.powerCycles,
+          },
           reinstall: flags.reinstall,
           httpPort: flags.httpPort,
           wakeIntervalMs: flags.wakeInterval * MS_PER_SECOND,

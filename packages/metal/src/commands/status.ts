@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/load.js";
 import { STATE_FILE, readStateFile } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
+import { readUnknownMachines } from "../boot/unknown-machines.js";
 import { formatStatus, statusReport } from "../status/report.js";
 
 export function registerStatus(program: Command): void {
@@ -27,7 +28,11 @@ export function registerStatus(program: Command): void {
           ? undefined
           : await loadInventory(inventoryPath);
       const stateDir = resolve(options.state ?? defaultStateDir(inventoryPath));
-      const report = statusReport(await readStateFile(join(stateDir, STATE_FILE)), inventory);
+      const report = statusReport(
+        await readStateFile(join(stateDir, STATE_FILE)),
+        inventory,
+        (await readUnknownMachines(stateDir)).machines,
+      );
       process.stdout.write(
         options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`,
       );

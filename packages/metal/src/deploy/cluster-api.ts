@@ -5,10 +5,13 @@
  */
 import {
   ApiException,
+  CoordinationV1Api,
   CoreV1Api,
+  V1MicroTime,
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
+  type V1Lease,
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
@@ -33,6 +36,12 @@ export interface PodRef {
   readonly daemonSet: boolean;
   /** A static pod's API mirror: evicting it does nothing, the kubelet owns it. */
   readonly mirror: boolean;
+  /** Has a controller owner (ReplicaSet, StatefulSet, Job…) that recreates it elsewhere. */
+  readonly controlled: boolean;
+  /** Mounts an emptyDir volume: its data is lost when the pod leaves the node. */
+  readonly localStorage: boolean;
+  /** Phase Succeeded or Failed: nothing runs, removing it loses nothing. */
+  readonly finished: boolean;
 }
 
 export type EvictionOutcome =
@@ -44,15 +53,50 @@ export type EvictionOutcome =
       readonly disruptionBudget: string | undefined;
     };
 
+/** A coordination.k8s.io/v1 Lease's spec, as the deploy lock reads and writes it (lease.ts). */
+export interface LeaseRecord {
+  /** Empty when released. */
+  readonly holderIdentity: string;
+  readonly leaseDurationSeconds: number;
+  /** Milliseconds since the epoch; 0 when never set. */
+  readonly acquireTime: number;
+  readonly renewTime: number;
+  readonly leaseTransitions: number;
+}
+
+/** A Lease as read: the record plus the resourceVersion a replace must name. */
+export interface StoredLease {
+  readonly record: LeaseRecord;
+  readonly resourceVersion: string;
+}
+
+/** The Lease was changed (or created) by someone else since it was read: HTTP 409. */
+export class LeaseConflict extends KubeApiError {
+  override name = "LeaseConflict";
+  override readonly code: string = "DEPLOY_LEASE_CONFLICT";
+}
+
 export interface ClusterApi {
   listNodes(): Promise<NodeStatus[]>;
   getNode(name: string): Promise<NodeStatus>;
   setUnschedulable(name: string, unschedulable: boolean): Promise<void>;
   listPodsOnNode(name: string): Promise<PodRef[]>;
   evictPod(pod: PodRef): Promise<EvictionOutcome>;
+  /** undefined when the Lease does not exist. */
+  readLease(namespace: string, name: string): Promise<StoredLease | undefined>;
+  /** Throws LeaseConflict when it already exists. */
+  createLease(namespace: string, name: string, record: LeaseRecord): Promise<StoredLease>;
+  /** Throws LeaseConflict when `resourceVersion` is no longer the Lease's (optimistic lock). */
+  replaceLease(
+    namespace: string,
+    name: string,
+    record: LeaseRecord,
+    resourceVersion: string,
+  ): Promise<StoredLease>;
 }
 
 const HTTP_NOT_FOUND = 404;
+const HTTP_CONFLICT = 409;
 const HTTP_TOO_MANY_REQUESTS = 429;
 const ETCD_ROLE_LABEL = "node-role.kubernetes.io/etcd";
 const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
@@ -62,9 +106,52 @@ const DISRUPTION_BUDGET_NAME = /disruption budget (\S+)/;
 
 export class KubernetesClusterApi implements ClusterApi {
   readonly #core: CoreV1Api;
+  readonly #coordination: CoordinationV1Api;
 
   constructor(kubeConfig: KubeConfig) {
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
+    this.#coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  async readLease(namespace: string, name: string): Promise<StoredLease | undefined> {
+    try {
+      return storedLeaseOf(await this.#coordination.readNamespacedLease({ name, namespace }));
+    } catch (error) {
+      if (error instanceof ApiException && error.code === HTTP_NOT_FOUND) return undefined;
+      throw apiError(`read Lease ${namespace}/${name}`, error);
+    }
+  }
+
+  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<StoredLease> {
+    return this.#writeLease(`create Lease ${namespace}/${name}`, () =>
+      this.#coordination.createNamespacedLease({ namespace, body: leaseOf(name, record) }),
+    );
+  }
+
+  async replaceLease(
+    namespace: string,
+    name: string,
+    record: LeaseRecord,
+    resourceVersion: string,
+  ): Promise<StoredLease> {
+    return this.#writeLease(`replace Lease ${namespace}/${name}`, () =>
+      this.#coordination.replaceNamespacedLease({
+        name,
+        namespace,
+        body: leaseOf(name, record, resourceVersion),
+      }),
+    );
+  }
+
+  async #writeLease(what: string, write: () => Promise<V1Lease>): Promise<StoredLease> {
+    try {
+      return storedLeaseOf(await write());
+    } catch (error) {
+      if (error instanceof ApiException && error.code === HTTP_CONFLICT) {
+        throw new LeaseConflict(`Kubernetes API: ${what}: changed by someone else (HTTP 409)`);
+      }
+      throw apiError(what, error);
+    }
   }
 
   async listNodes(): Promise<NodeStatus[]> {
@@ -130,14 +217,47 @@ export function nodeStatusOf(node: V1Node): NodeStatus {
 }
 
 export function podRefOf(pod: V1Pod): PodRef {
+  // kubectl's metav1.GetControllerOf: the owner reference with controller=true.
+  const controller = (pod.metadata?.ownerReferences ?? []).find((owner) => owner.controller);
   return {
     namespace: pod.metadata?.namespace ?? "default",
     name: pod.metadata?.name ?? "",
     uid: pod.metadata?.uid ?? "",
-    daemonSet: (pod.metadata?.ownerReferences ?? []).some(
-      (owner) => owner.controller === true && owner.kind === "DaemonSet",
-    ),
+    daemonSet: controller?.kind === "DaemonSet",
     mirror: pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined,
+    controlled: controller !== undefined,
+    localStorage: (pod.spec?.volumes ?? []).some((volume) => volume.emptyDir !== undefined),
+    finished: pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed",
+  };
+}
+
+function leaseOf(name: string, record: LeaseRecord, resourceVersion?: string): V1Lease {
+  const time = (ms: number) => (ms > 0 ? new V1MicroTime(ms) : undefined);
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+    spec: {
+      holderIdentity: record.holderIdentity,
+      leaseDurationSeconds: record.leaseDurationSeconds,
+      acquireTime: time(record.acquireTime),
+      renewTime: time(record.renewTime),
+      leaseTransitions: record.leaseTransitions,
+    },
+  };
+}
+
+function storedLeaseOf(lease: V1Lease): StoredLease {
+  const spec = lease.spec ?? {};
+  return {
+    resourceVersion: lease.metadata?.resourceVersion ?? "",
+    record: {
+      holderIdentity: spec.holderIdentity ?? "",
+      leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+      acquireTime: spec.acquireTime ? new Date(spec.acquireTime).getTime() : 0,
+      renewTime: spec.renewTime ? new Date(spec.renewTime).getTime() : 0,
+      leaseTransitions: spec.leaseTransitions ?? 0,
+    },
   };
 }
 

@@ -1,11 +1,14 @@
 /**
- * Drain through the Eviction API, the way `kubectl drain` does: every pod except DaemonSet-owned
- * and mirror pods is evicted, refusals (429, a PodDisruptionBudget holding) are retried until the
- * deadline, and the drain ends only when the evicted pods are gone from the node.
+ * Drain through the Eviction API, the way `kubectl drain --ignore-daemonsets` does: pods it would
+ * refuse (emptyDir data, no controller) stop the drain before any eviction unless the matching
+ * kubectl flag is given (drain-policy.ts); DaemonSet and mirror pods stay; every other pod is
+ * evicted, refusals (429, a PodDisruptionBudget holding) are retried until the deadline, and the
+ * drain ends only when the evicted pods are gone from the node.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ClusterApi, PodRef } from "./cluster-api.js";
-import { DrainTimeoutError, type BlockedPod } from "./errors.js";
+import { judgePods, type DrainFlags } from "./drain-policy.js";
+import { DrainRefusedError, DrainTimeoutError, type BlockedPod } from "./errors.js";
 
 export interface DrainTiming {
   readonly timeoutMs: number;
@@ -29,14 +32,19 @@ export async function drainNode(
   api: ClusterApi,
   node: string,
   timing: DrainTiming,
+  flags: DrainFlags,
 ): Promise<DrainResult> {
   const deadline = Date.now() + timing.timeoutMs;
-  const pods = await api.listPodsOnNode(node);
-  const skipped = pods.filter((pod) => pod.daemonSet || pod.mirror);
+  const verdict = judgePods(await api.listPodsOnNode(node), flags);
+  if (verdict.refused.length > 0) {
+    throw new DrainRefusedError(
+      node,
+      verdict.refused.map(({ pod, reason }) => ({ pod: qualifiedName(pod), reason })),
+    );
+  }
+  const skipped = verdict.leave;
   const pending = new Map<string, Pending>(
-    pods
-      .filter((pod) => !pod.daemonSet && !pod.mirror)
-      .map((pod) => [pod.uid, { pod, accepted: false, refusal: undefined }]),
+    verdict.evict.map((pod) => [pod.uid, { pod, accepted: false, refusal: undefined }]),
   );
   const evicted = [...pending.values()].map(({ pod }) => qualifiedName(pod));
 

@@ -1,19 +1,46 @@
 /**
  * Errors a deploy stops on. Each names the node, what went wrong and what to do about it; the
- * orchestrator turns them into the failure report.
+ * orchestrator turns them into the failure report. All derive from the package's `MetalError`
+ * (src/errors.ts): a stable `code`, and `exit` saying whether anything may have changed.
  */
-export class DeployError extends Error {
+import { MetalError } from "../errors.js";
+
+export class DeployError extends MetalError {
   override name = "DeployError";
+  override readonly code: string = "DEPLOY_FAILED";
 }
 
 /** Flags or hosts that cannot make a deploy; nothing was changed. */
 export class DeployUsageError extends DeployError {
   override name = "DeployUsageError";
+  override readonly code: string = "DEPLOY_USAGE";
+  override readonly exit = "refused";
+}
+
+/** deploy.json cannot be read: refused before touching the cluster. */
+export class DeployProgressError extends DeployError {
+  override name = "DeployProgressError";
+  override readonly code: string = "DEPLOY_PROGRESS_UNREADABLE";
+  override readonly exit = "refused";
+}
+
+/** Another deploy holds the cluster's deploy Lease or the local deploy lock; nothing was changed. */
+export class DeployLockedError extends DeployError {
+  override name = "DeployLockedError";
+  override readonly code: string = "DEPLOY_LOCKED";
+  override readonly exit = "refused";
+}
+
+/** This deploy lost its Lease while running (renewals failed, another deploy took it over). */
+export class DeployLeaseLostError extends DeployError {
+  override name = "DeployLeaseLostError";
+  override readonly code: string = "DEPLOY_LEASE_LOST";
 }
 
 /** The cluster is not healthy enough to take a node out. */
 export class ClusterUnhealthyError extends DeployError {
   override name = "ClusterUnhealthyError";
+  override readonly code: string = "DEPLOY_CLUSTER_UNHEALTHY";
 }
 
 export interface BlockedPod {
@@ -27,6 +54,7 @@ export interface BlockedPod {
 
 export class DrainTimeoutError extends DeployError {
   override name = "DrainTimeoutError";
+  override readonly code: string = "DEPLOY_DRAIN_TIMEOUT";
   constructor(
     readonly node: string,
     readonly timeoutMs: number,
@@ -47,8 +75,29 @@ export class DrainTimeoutError extends DeployError {
   }
 }
 
+/** The node runs pods `kubectl drain --ignore-daemonsets` refuses to evict; none was evicted. */
+export class DrainRefusedError extends DeployError {
+  override name = "DrainRefusedError";
+  override readonly code: string = "DEPLOY_DRAIN_REFUSED";
+  constructor(
+    readonly node: string,
+    readonly refused: readonly { readonly pod: string; readonly reason: string }[],
+  ) {
+    const byReason = new Map<string, string[]>();
+    for (const { pod, reason } of refused)
+      byReason.set(reason, [...(byReason.get(reason) ?? []), pod]);
+    super(
+      `refusing to drain ${node}, no pod was evicted: ` +
+        [...byReason].map(([reason, pods]) => `${reason}: ${pods.join(", ")}`).join("; ") +
+        `. Their data or the pods themselves would be lost: move them off ${node} yourself, or rerun ` +
+        `metal deploy with the flag named (same meaning as for kubectl drain)`,
+    );
+  }
+}
+
 export class NodeNotReadyError extends DeployError {
   override name = "NodeNotReadyError";
+  override readonly code: string = "DEPLOY_NODE_NOT_READY";
   constructor(
     readonly node: string,
     readonly timeoutMs: number,
@@ -63,6 +112,7 @@ export class NodeNotReadyError extends DeployError {
 
 export class CommandFailedError extends DeployError {
   override name = "CommandFailedError";
+  override readonly code: string = "DEPLOY_COMMAND_FAILED";
   constructor(
     readonly argv: readonly string[],
     readonly exitCode: number | undefined,
@@ -79,9 +129,18 @@ export class CommandFailedError extends DeployError {
 /** The Kubernetes API answered something a deploy cannot go on with. */
 export class KubeApiError extends DeployError {
   override name = "KubeApiError";
+  override readonly code: string = "DEPLOY_KUBE_API";
 }
 
 /** The SSH tunnel to the API, or reading the kubeconfig on the server, failed. */
 export class KubeAccessError extends DeployError {
   override name = "KubeAccessError";
+  override readonly code: string = "DEPLOY_KUBE_ACCESS";
+}
+
+/** `--kubeconfig FILE` cannot be used: refused before touching the cluster. */
+export class KubeconfigError extends KubeAccessError {
+  override name = "KubeconfigError";
+  override readonly code: string = "DEPLOY_KUBECONFIG";
+  override readonly exit = "refused";
 }

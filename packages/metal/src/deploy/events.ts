@@ -3,15 +3,21 @@
  * the history file and (later) the dashboard all read the same records.
  */
 
-/** The steps every node goes through, in order. */
+/**
+ * The steps of a deploy, in order: every node's system is built before any node is touched,
+ * then per batch a health check and per node the rest. `rollback` runs only after a failure
+ * once the node's system was switched (ADR 0211).
+ */
 export const DEPLOY_STEPS = [
+  "build",
   "health",
   "cordon",
   "drain",
-  "build",
   "activate",
   "reboot",
+  "confirm",
   "wait-ready",
+  "rollback",
   "uncordon",
 ] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];

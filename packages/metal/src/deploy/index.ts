@@ -1,7 +1,10 @@
 export * from "./cluster-api.js";
-export * from "./commands.js";
-export { runDeploy, deployPaths, DEFAULT_DEPLOY_TIMING } from "./deploy.js";
-export type { DeployOptions, DeployOutcome, DeployFailure, DeployTiming } from "./deploy.js";
+export * from "./drain-policy.js";
+export * from "./lease.js";
+export * from "./local-lock.js";
+export * from "./command-templates.js";
+export { runDeploy, deployPaths, DEFAULT_DEPLOY_TIMING } from "./rollout.js";
+export type { DeployOptions, DeployOutcome, DeployFailure, DeployTiming } from "./rollout.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./kube-access.js";

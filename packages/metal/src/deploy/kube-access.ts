@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubernetesClusterApi, type ClusterApi } from "./cluster-api.js";
-import { KubeAccessError } from "./errors.js";
+import { KubeconfigError } from "./errors.js";
 
 export interface KubeAccess {
   /**
@@ -24,7 +24,7 @@ export class KubeconfigFileAccess implements KubeAccess {
     try {
       kubeConfig.loadFromFile(file);
     } catch (error) {
-      throw new KubeAccessError(
+      throw new KubeconfigError(
         `cannot use --kubeconfig ${file}: ${error instanceof Error ? error.message : String(error)} ` +
           `(leave --kubeconfig out to reach the API through the init server over SSH)`,
       );

@@ -1,7 +1,7 @@
 /**
  * How deploy events read on a terminal, and the failure report. Pure: events in, text out.
  */
-import type { DeployFailure } from "./deploy.js";
+import type { DeployFailure } from "./rollout.js";
 import type { DeployEvent } from "./events.js";
 
 const STEP_COLUMN = 10;

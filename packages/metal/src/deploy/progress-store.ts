@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { replaceFile } from "../state/durable-file.js";
-import { DeployError } from "./errors.js";
+import { DeployProgressError } from "./errors.js";
 import type { DeployStep } from "./events.js";
 
 export interface HostProgress {
@@ -44,12 +44,12 @@ export async function loadProgress(file: string): Promise<DeployProgress | undef
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new DeployError(
+    throw new DeployProgressError(
       `${file} is not valid JSON; it records an earlier deploy's progress. Move it aside to start a new deploy`,
     );
   }
   if ((parsed as { version?: unknown }).version !== PROGRESS_VERSION) {
-    throw new DeployError(
+    throw new DeployProgressError(
       `${file} was written by another metal version (expected version ${PROGRESS_VERSION}); ` +
         `move it aside to start a new deploy`,
     );

@@ -1,8 +1,10 @@
 /**
  * The install command is an argv template, so real hardware runs nixos-anywhere and the virtual
  * lab runs its own installer with the same orchestration. Placeholders are `{name}`; every value
- * is substituted inside one argv element (no shell, so no quoting problems and no injection).
+ * is substituted inside one argv element (no shell, so no quoting problems and no injection) by
+ * the one argv template engine (src/argv-template.ts).
  */
+import { renderArgv } from "../argv-template.js";
 import { ConfigError } from "./errors.js";
 
 /** What an install command can refer to. */
@@ -21,7 +23,10 @@ export interface InstallPlaceholders {
   readonly key: string;
   /** Directory copied onto the installed system (`nixos-anywhere --extra-files`). */
   readonly extra_files: string;
-  /** known_hosts file holding exactly the installer's pinned SSH host key. */
+  /**
+   * known_hosts file holding exactly the installer's pinned SSH host key. Every `ssh` the
+   * command starts uses it anyway (install/pinned-ssh.ts); passing it is for other tools.
+   */
   readonly known_hosts: string;
   /** Directory for files the command may write (per host, inside the state directory). */
   readonly work_dir: string;
@@ -37,10 +42,9 @@ export const DEFAULT_INSTALL_COMMAND: readonly string[] = [
   "{key}",
   "--extra-files",
   "{extra_files}",
-  "--ssh-option",
-  "UserKnownHostsFile={known_hosts}",
-  "--ssh-option",
-  "StrictHostKeyChecking=yes",
+  // No --ssh-option for the host key: nixos-anywhere puts its own `UserKnownHostsFile=/dev/null
+  // StrictHostKeyChecking=no` first (src/nixos-anywhere.sh line 70), so those would be ignored;
+  // the pinned `ssh` first on the command's PATH enforces the key instead (pinned-ssh.ts).
   "--phases",
   "kexec,disko,install,reboot",
 ];
@@ -78,7 +82,5 @@ export function validateTemplate(template: readonly string[]): void {
 
 export function expandTemplate(template: readonly string[], values: InstallPlaceholders): string[] {
   validateTemplate(template);
-  return template.map((element) =>
-    element.replace(PLACEHOLDER, (_, name: keyof InstallPlaceholders) => values[name]),
-  );
+  return renderArgv(template, { ...values });
 }

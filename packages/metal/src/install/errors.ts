@@ -1,4 +1,8 @@
 /** Errors of the install orchestration that a user can meet. */
-export class ConfigError extends Error {
+import { MetalError } from "../errors.js";
+
+export class ConfigError extends MetalError {
   override name = "ConfigError";
+  override readonly code: string = "INSTALL_CONFIG";
+  override readonly exit = "refused";
 }

@@ -1,17 +1,20 @@
 /**
  * One host's install, from an accepted installer to `installed` or `failed`: per attempt a fresh
  * first-boot token and extra-files tree, the pinned known_hosts, the expanded command template
- * run with its output in `STATE/logs/HOST.log`; a failed attempt goes back to `installer` and
- * runs again after a back-off until `install.retries` is used up.
+ * run with its output in `STATE/logs/HOST.log` and an `ssh` first on its PATH that enforces
+ * the pinned key for every connection it makes (pinned-ssh.ts); a failed attempt goes back to
+ * `installer` and runs again after a back-off until `install.retries` is used up.
  */
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mintFirstBootToken } from "../callback/tokens.js";
+import { flakeReference } from "../inventory/flake-reference.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import type { StateStore } from "../state/store.js";
 import { DEFAULT_INSTALL_COMMAND, expandTemplate } from "./command-template.js";
 import { prepareAttemptFiles } from "./host-files.js";
+import { createPinnedSsh } from "./pinned-ssh.js";
 import { retryDelayMs, type BackOff } from "./retry.js";
 import { runLogged, type LoggedRun } from "./run-logged.js";
 
@@ -59,9 +62,17 @@ async function runAttempt(
     firstBootToken: token,
     installer: record.installer,
   });
+  const pinnedSsh = await createPinnedSsh(
+    path.join(workDir, "pinned-ssh"),
+    files.knownHosts,
+    process.env.PATH ?? "",
+  ).catch(async (error: unknown) => {
+    await files.cleanup();
+    throw error;
+  });
   try {
     const argv = expandTemplate(context.inventory.install.command ?? DEFAULT_INSTALL_COMMAND, {
-      flake: context.inventory.cluster.flake,
+      flake: flakeReference(context.inventory),
       host: host.name,
       ip: record.installer.ip,
       address: host.address,
@@ -75,10 +86,12 @@ async function runAttempt(
       argv,
       logFile: hostLogFile(context.stateDir, host.name),
       header: `${host.name} attempt ${record.attempt}, ${tryLabel}`,
+      env: { PATH: pinnedSsh.path },
       signal: context.signal,
       onLine: (line) => context.onLine?.(host.name, line),
     });
   } finally {
+    await pinnedSsh.cleanup();
     await files.cleanup();
   }
 }

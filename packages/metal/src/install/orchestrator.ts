@@ -6,11 +6,21 @@
  * before it returns, whether it finished, failed or was interrupted.
  */
 import { readFile } from "node:fs/promises";
-import { interfaceIpv4, NetbootServer, sendWakeOnLan, type NetbootEvent } from "netboot";
+import {
+  DEBIAN_FIRST_STAGE_FILES,
+  interfaceIpv4,
+  NetbootEvents,
+  NetbootServer,
+  type NetbootEvent,
+} from "netboot";
 import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
+import { PxeAddressBook } from "../boot/pxe-addresses.js";
+import { UnknownMachines } from "../boot/unknown-machines.js";
+import { secretsFindings } from "../check/checks.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
+import type { PowerDriver, PowerDrivers } from "../power/driver.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
 import { FileStateStore } from "../state/file-store.js";
@@ -28,10 +38,11 @@ import {
   hostLookup,
   progressMessage,
 } from "./progress-events.js";
+import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
 import { buildSummary, formatDuration, type InstallSummary } from "./summary.js";
-import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop } from "./wake.js";
+import { DEFAULT_WAKE_INTERVAL_MS, startWakeLoop, type SelfHealing } from "./wake.js";
 
 export const DEFAULT_FIRST_BOOT_TIMEOUT_MS = 30 * 60 * 1000;
 const FINAL_PHASES: readonly Phase[] = ["ready", "failed"];
@@ -41,16 +52,24 @@ export interface InstallRunOptions {
   readonly stateDir: string;
   readonly installerDir: string;
   readonly secretsDir: string;
+  /** First-stage iPXE binaries (`--ipxe-dir`); default Debian's /usr/lib/ipxe. */
+  readonly firstStageDir?: string;
   readonly reinstall?: readonly string[];
   readonly httpPort: number;
   /** Where machines reach us; default: the IPv4 address of `network.interface`. */
   readonly serverAddress?: string;
   readonly broadcastAddress?: string;
   readonly wakeIntervalMs?: number;
+  /** Each host's power driver (Wake-on-LAN, a BMC…), built at the command edge. */
+  readonly power: PowerDrivers;
+  /** Power-cycle stuck hosts (where their driver can): timeouts and how many times. */
+  readonly selfHealing?: SelfHealing;
   readonly firstBootTimeoutMs?: number;
   readonly backOff?: BackOff;
   /** Does an installer still answer (resume)? Default: TCP to its SSH port. */
   readonly installerAnswers?: (address: string) => Promise<boolean>;
+  /** Is a host installed? Default: SSH to its inventory address with its pinned host key. */
+  readonly installedAnswers?: InstalledProbe;
   /** Creates the progress view once the hosts and their phases are known. */
   readonly view: (
     hosts: ReadonlyArray<{ name: string; phase: Phase; step: string }>,
@@ -60,6 +79,11 @@ export interface InstallRunOptions {
   readonly log?: (event: ProgressEvent) => void;
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
+  /**
+   * Called once PXE is served and the hosts are being powered on: `metal reinstall` makes its
+   * running host boot from the network here. Its text becomes a server line in the timeline.
+   */
+  readonly onServing?: () => Promise<string>;
   /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
   readonly dashboard?: ListenAddress | undefined;
 }
@@ -69,17 +93,11 @@ function errorText(error: unknown): string {
 }
 
 /** The admin key and each host's pre-generated key must exist before anything is served. */
-async function checkSecrets(secretsDir: string, hosts: readonly Host[]): Promise<void> {
-  const paths = privatePaths(secretsDir);
-  const missing: string[] = [];
-  for (const file of [paths.adminSshKey, ...hosts.map((host) => paths.hostKey(host.name))]) {
-    if ((await readFile(file).catch(() => undefined)) === undefined) missing.push(file);
-  }
-  if (missing.length > 0)
-    throw new ConfigError(
-      `missing keys in the secrets directory ${secretsDir}: ${missing.join(", ")}. Run \`metal secrets init\` ` +
-        "(or pass --secrets-dir where your keys are)",
-    );
+async function checkSecrets(inventory: Inventory, secretsDir: string, hosts: readonly Host[]) {
+  const problem = (await secretsFindings({ ...inventory, hosts }, secretsDir)).find(
+    (finding) => !finding.ok,
+  );
+  if (problem) throw new ConfigError(`${problem.message}. Fix: ${problem.fix ?? ""}`);
 }
 
 export async function runInstall(options: InstallRunOptions): Promise<InstallSummary> {
@@ -110,9 +128,12 @@ async function runWithStore(
       interrupted: signal.aborted,
     });
 
+  const installedAnswers =
+    options.installedAnswers ?? pinnedSshProbe({ secretsDir: options.secretsDir });
   await prepareRun({
     store,
     inventory,
+    installedAnswers,
     reinstall: options.reinstall ?? [],
     ...(options.installerAnswers ? { installerAnswers: options.installerAnswers } : {}),
   });
@@ -121,6 +142,7 @@ async function runWithStore(
   if (names.every((name) => phaseOf(name) === "ready")) return summarise(undefined, new Map());
 
   await checkSecrets(
+    inventory,
     options.secretsDir,
     inventory.hosts.filter((host) => phaseOf(host.name) !== "ready"),
   );
@@ -128,12 +150,22 @@ async function runWithStore(
     ? { address: options.serverAddress, broadcast: options.broadcastAddress ?? "255.255.255.255" }
     : interfaceIpv4(inventory.network.interface);
   const callbackBaseUrl = `http://${network.address}:${options.httpPort}${CALLBACK_PATH}`;
+  // Before anything is served: a missing BMC password is a configuration error, not a stuck host.
+  const netbootEvents = new NetbootEvents();
+  const powerContext = { broadcastAddress: network.broadcast, events: netbootEvents };
+  const drivers = new Map<string, PowerDriver>();
+  for (const host of inventory.hosts.filter((candidate) => phaseOf(candidate.name) !== "ready"))
+    drivers.set(host.name, await options.power(host, powerContext));
   // Checks the installer files too: a problem there stops the run before anything is shown.
+  const pxeAddresses = new PxeAddressBook(new Set(inventory.hosts.map((host) => host.mac)));
+  const unknownMachines = new UnknownMachines({ stateDir });
   const policy = await createBootPolicy({
     inventory,
     store,
     installerDir: options.installerDir,
     callbackBaseUrl,
+    pxeAddresses,
+    unknownMachines,
   });
   const startedAt = Date.now();
   const finishedAt = new Map<string, number>();
@@ -197,16 +229,31 @@ async function runWithStore(
   const awaitFirstBoot = (host: Host) => {
     if (firstBootTimers.has(host.name)) return;
     const timeout = options.firstBootTimeoutMs ?? DEFAULT_FIRST_BOOT_TIMEOUT_MS;
+    // Silent first boot: SSH with the pinned key decides (a system that boots but cannot call
+    // back is still ready); failing here never leads to a second install (ADR 0181).
     const timer = setTimeout(() => {
-      void store
-        .change(host.name, {
-          expect: "installed",
-          to: "failed",
-          step: "no first boot",
-          reason:
-            `the installed system did not call back within ${formatDuration(timeout)}; ` +
-            "check its console (did it boot from its disk? is the network up?)",
-        })
+      void installedAnswers(host)
+        .then((up) =>
+          store.change(
+            host.name,
+            up
+              ? {
+                  expect: "installed",
+                  to: "ready",
+                  step: `no first-boot callback within ${formatDuration(timeout)}, but its pinned SSH host key answered on ${host.address}`,
+                }
+              : {
+                  expect: "installed",
+                  to: "failed",
+                  step: "no first boot",
+                  reason:
+                    `the installed system did not call back within ${formatDuration(timeout)} ` +
+                    `and does not answer SSH with its pinned host key on ${host.address}; ` +
+                    "check its console (did it boot from its disk? is the network up?). " +
+                    "The next metal install waits for it again; it is not installed twice",
+                },
+          ),
+        )
         .catch(() => undefined);
     }, timeout);
     firstBootTimers.set(host.name, timer);
@@ -233,14 +280,20 @@ async function runWithStore(
   const server = new NetbootServer({
     serverAddress: network.address,
     policy,
+    ...(options.firstStageDir ? { firstStageDir: options.firstStageDir } : {}),
+    // Staging copies only named first stages (ADR 0160): a host's `first_stage` override too.
+    firstStageFiles: firstStageFilesFor(inventory),
     httpPort: options.httpPort,
+    events: netbootEvents,
   });
   const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
+    pxeAddresses.observe(event);
     show(fromNetbootEvent(event, hosts));
   });
   await registerCallbackRoutes(server.http.app, {
     inventory,
     store,
+    serverAddress: network.address,
     expectedHostKey: (host) =>
       readFile(privatePaths(options.secretsDir).hostPublicKey(host), "utf8").catch(() => undefined),
   });
@@ -255,6 +308,7 @@ async function runWithStore(
         inventory,
         store,
         netbootEvents: server.events,
+        unknownMachines,
         installOutput,
       });
       show(
@@ -280,14 +334,22 @@ async function runWithStore(
       store,
       hosts: inventory.hosts,
       intervalMs: options.wakeIntervalMs ?? DEFAULT_WAKE_INTERVAL_MS,
-      send: (mac) =>
-        sendWakeOnLan({ mac, broadcastAddress: network.broadcast, events: server.events }),
+      driverOf: (host) => drivers.get(host.name)!,
+      ...(options.selfHealing ? { selfHealing: options.selfHealing } : {}),
       onError: (name, error) =>
         show(
-          progressMessage(hosts, name, "server", "warn", `Wake-on-LAN failed: ${errorText(error)}`),
+          progressMessage(
+            hosts,
+            name,
+            "server",
+            "warn",
+            `power control failed: ${errorText(error)}`,
+          ),
         ),
     });
     for (const name of names) onPhase(name, phaseOf(name));
+    if (options.onServing)
+      show(progressMessage(hosts, undefined, "server", "info", await options.onServing()));
     const aborted = new Promise<void>((resolve) =>
       signal.aborted
         ? resolve()
@@ -301,10 +363,17 @@ async function runWithStore(
     for (const timer of firstBootTimers.values()) clearTimeout(timer);
     await dashboard?.close();
     await server.close();
+    await unknownMachines.close();
     unsubscribeNetboot();
     unsubscribeState();
     signal.removeEventListener("abort", stopInstalls);
     view.close();
   }
   return summarise(startedAt, finishedAt);
+}
+
+/** The first stages to stage: Debian's, plus every host's `first_stage` override. */
+export function firstStageFilesFor(inventory: Inventory): readonly string[] {
+  const overrides = inventory.hosts.flatMap((host) => (host.firstStage ? [host.firstStage] : []));
+  return [...new Set([...DEBIAN_FIRST_STAGE_FILES, ...overrides])];
 }

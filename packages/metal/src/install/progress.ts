@@ -3,12 +3,14 @@
  * change, a step, a netboot event of a known MAC, a line of install output) and goes to a view:
  * a live table on a terminal (one line per host, redrawn), plain lines when the output is not a
  * terminal, or JSON lines with `--json`. A pino log with every event (host, MAC, phase as keys)
- * is written to STATE/logs/install.jsonl in all three cases.
+ * is written to STATE/logs/install.jsonl in all three cases. Every view escapes the text it shows
+ * (ui/escape.ts): machines on the LAN choose much of it.
  */
 import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import type { Phase } from "../state/types.js";
+import { escapeStrings } from "../ui/escape.js";
 import { formatDuration } from "./summary.js";
 
 export type ProgressKind = "phase" | "step" | "netboot" | "output" | "server";
@@ -41,8 +43,9 @@ function clock(time: number): string {
 export class PlainView implements ProgressView {
   constructor(private readonly out: NodeJS.WritableStream) {}
 
-  show(event: ProgressEvent): void {
-    if (event.kind === "output" || event.level === "debug") return;
+  show(raw: ProgressEvent): void {
+    if (raw.kind === "output" || raw.level === "debug") return;
+    const event = escapeStrings(raw);
     const who = event.host ?? event.mac ?? "metal";
     const phase = event.phase ? ` [${event.phase}]` : "";
     this.out.write(`${clock(event.time)} ${who}${phase} ${event.message}\n`);
@@ -100,7 +103,8 @@ export class LiveView implements ProgressView {
     this.#draw();
   }
 
-  show(event: ProgressEvent): void {
+  show(raw: ProgressEvent): void {
+    const event = escapeStrings(raw);
     if (event.host === undefined) {
       if (event.level === "warn" || event.level === "error") this.#above(event.message);
       return;
@@ -148,7 +152,8 @@ export class LiveView implements ProgressView {
   }
 }
 
-function logEvent(logger: Logger, event: ProgressEvent): void {
+function logEvent(logger: Logger, raw: ProgressEvent): void {
+  const event = escapeStrings(raw);
   logger[event.level](
     {
       kind: event.kind,

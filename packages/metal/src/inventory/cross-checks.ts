@@ -4,6 +4,7 @@
  * every field that is valid on its own, so one run reports every problem.
  */
 import type { InventoryIssue } from "./errors.js";
+import { expectation } from "./fields.js";
 import { fieldIssue, hostLabel, isRecord, labMachineLabel } from "./issues.js";
 import { broadcastAddress, inSubnet, parseCidr, type Cidr } from "./ipv4.js";
 import { DEFAULT_ROOT_SIZE, requiredDiskBytes } from "./partitions.js";
@@ -203,6 +204,32 @@ function roleChecks(hosts: readonly HostView[]): InventoryIssue[] {
   return issues;
 }
 
+/** `power.address` goes with driver "ipmi" only, and "ipmi" cannot work without it. */
+function powerChecks(hosts: readonly HostView[]): InventoryIssue[] {
+  const issues: InventoryIssue[] = [];
+  for (const host of hosts) {
+    const power = valid(hostFields.power, host.raw.power);
+    if (!power) continue;
+    if (power.driver === "ipmi" && power.address === undefined)
+      issues.push({
+        where: host.label,
+        field: "power.address",
+        message: `${host.label}: power.address is missing: driver "ipmi" needs the BMC's address (${expectation("hosts[].power.address")})`,
+      });
+    if (power.driver === "wol" && power.address !== undefined)
+      issues.push(
+        fieldIssue(
+          host.label,
+          "power.address",
+          power.address,
+          'has no use with driver "wol" (Wake-on-LAN is a broadcast on network.interface)',
+          "hosts[].power.address",
+        ),
+      );
+  }
+  return issues;
+}
+
 function labChecks(root: Raw, hosts: readonly HostView[]): InventoryIssue[] {
   const machines = list(record(root.lab).machines);
   const rawDefaultRoot = record(root.install).root_size;
@@ -233,6 +260,26 @@ function labChecks(root: Raw, hosts: readonly HostView[]): InventoryIssue[] {
       );
     }
     seen.add(raw.host);
+    if (raw.bmc === "ipmi" && valid(hostFields.power, host.raw.power)?.driver !== "ipmi")
+      issues.push(
+        fieldIssue(
+          label,
+          "bmc",
+          raw.bmc,
+          `needs host "${raw.host}" to say power = { driver = "ipmi", address = "…" }: the simulated BMC listens on that address`,
+          "lab.machines[].bmc",
+        ),
+      );
+    if (raw.boot === "http" && raw.firmware !== "uefi")
+      issues.push(
+        fieldIssue(
+          label,
+          "boot",
+          raw.boot,
+          'needs firmware = "uefi": SeaBIOS has no HTTP boot (use boot = "pxe")',
+          "lab.machines[].boot",
+        ),
+      );
     const diskSize = valid(labMachineSchema.shape.disk_size, raw.disk_size);
     const rootSize = host.rootSize ?? defaultRoot;
     if (diskSize === undefined || rootSize === undefined) return;
@@ -260,6 +307,7 @@ export function crossChecks(root: Raw): InventoryIssue[] {
     ...duplicates(hosts, (host) => host.ip?.address, "ip"),
     ...addressChecks(hosts, record(root.network)),
     ...roleChecks(hosts),
+    ...powerChecks(hosts),
     ...labChecks(root, hosts),
   ];
 }

@@ -1,4 +1,5 @@
 /** Errors a user meets when the inventory cannot be used. */
+import { MetalError } from "../errors.js";
 
 /** One problem in the inventory: where, which field, the value, and what would be right. */
 export interface InventoryIssue {
@@ -10,8 +11,10 @@ export interface InventoryIssue {
 }
 
 /** Every problem found in one file, not just the first, so one edit fixes them all. */
-export class InventoryError extends Error {
+export class InventoryError extends MetalError {
   override name = "InventoryError";
+  override readonly code: string = "INVENTORY_INVALID";
+  override readonly exit = "refused";
   constructor(
     readonly file: string,
     readonly issues: readonly InventoryIssue[],

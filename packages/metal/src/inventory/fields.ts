@@ -152,6 +152,18 @@ export const FIELDS = {
     rule: "a NIC name on the host (1–15 characters, no `/` or spaces)",
     example: "enp1s0",
   },
+  "hosts[].power.driver": {
+    type: '"wol" or "ipmi"',
+    default: 'no power table: "wol"',
+    rule: '"wol" (Wake-on-LAN, power on only) or "ipmi" (the host\'s BMC, with ipmitool)',
+    example: "ipmi",
+  },
+  "hosts[].power.address": {
+    type: "string",
+    default: "none",
+    rule: 'the BMC\'s IPv4 address or DNS name; required with driver "ipmi", not allowed with "wol"',
+    example: "192.168.1.111",
+  },
   "lab.machines[].host": {
     type: "string",
     rule: "the name of a host in [[hosts]]",
@@ -161,6 +173,12 @@ export const FIELDS = {
     type: '"uefi" or "bios"',
     rule: '"uefi" (OVMF) or "bios" (SeaBIOS)',
     example: "uefi",
+  },
+  "lab.machines[].boot": {
+    type: '"pxe" or "http"',
+    default: '"pxe"',
+    rule: '"pxe", or "http" for UEFI HTTP boot (firmware = "uefi" only: OVMF with its PXE off)',
+    example: "http",
   },
   "lab.machines[].disk_size": {
     type: "string",
@@ -173,6 +191,12 @@ export const FIELDS = {
     default: '"512M"',
     rule: "a QEMU memory size: a whole number and a unit M or G",
     example: "512M",
+  },
+  "lab.machines[].bmc": {
+    type: '"ipmi"',
+    default: "none (Wake-on-LAN)",
+    rule: '"ipmi": a simulated BMC (ipmi_sim) on the host\'s power.address powers the machine; the host needs power.driver "ipmi"',
+    example: "ipmi",
   },
 } as const satisfies Record<string, FieldDoc>;
 

@@ -68,7 +68,12 @@ function locate(root: unknown, path: readonly PropertyKey[]): Location {
   let where: string;
   let objectPath: string;
   let fieldKey: PropertyKey | undefined;
-  if (section === "hosts" && typeof second === "number") {
+  if (section === "hosts" && typeof second === "number" && path.length > 3) {
+    // A key of a table inside a host (`power.driver`): named with its table.
+    where = hostLabel(valueAt(root, ["hosts", second]), second);
+    objectPath = `hosts[].${String(third)}`;
+    fieldKey = `${String(third)}.${String(path[3])}`;
+  } else if (section === "hosts" && typeof second === "number") {
     where = hostLabel(valueAt(root, ["hosts", second]), second);
     objectPath = "hosts[]";
     fieldKey = third;
@@ -86,7 +91,9 @@ function locate(root: unknown, path: readonly PropertyKey[]): Location {
     fieldKey = section;
   }
   const field = fieldKey === undefined ? "" : String(fieldKey);
-  const candidate = objectPath === "" ? field : `${objectPath}.${field}`;
+  // A nested table's fields are documented under the host: `hosts[].power.driver`.
+  const fieldPrefix = objectPath.startsWith("hosts[].") ? "hosts[]" : objectPath;
+  const candidate = fieldPrefix === "" ? field : `${fieldPrefix}.${field}`;
   const fieldPath = candidate in FIELDS ? (candidate as FieldPath) : undefined;
   return { where, field, fieldPath, objectPath };
 }

@@ -27,6 +27,11 @@ function toInventory(source: string, doc: InventoryDocument): Inventory {
     firstStage: host.first_stage,
     rootSize: host.root_size ?? doc.install.root_size,
     interface: host.interface,
+    // cross-checks.ts guarantees the address with driver "ipmi".
+    power:
+      host.power?.driver === "ipmi"
+        ? { driver: "ipmi", address: host.power.address! }
+        : { driver: "wol" },
   }));
   return {
     source,
@@ -49,8 +54,10 @@ function toInventory(source: string, doc: InventoryDocument): Inventory {
       machines: doc.lab.machines.map((machine) => ({
         host: machine.host,
         firmware: machine.firmware,
+        boot: machine.boot,
         diskSize: machine.disk_size,
         memory: machine.memory,
+        bmc: machine.bmc,
       })),
     },
   };

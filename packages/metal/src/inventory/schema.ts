@@ -37,6 +37,26 @@ const dnsLabel = () => checked(z.string(), "is not a valid DNS label", isDnsLabe
 
 const ipv4 = () => checked(z.string(), "is not an IPv4 address", isIPv4);
 
+/** A BMC is reached by IPv4 address or DNS name (ipmitool -H takes either). */
+const bmcAddress = () =>
+  checked(
+    z.string(),
+    "is not an IPv4 address or DNS name",
+    (text) =>
+      isIPv4(text) ||
+      (text.length <= MAX_DNS_NAME_LENGTH &&
+        !/^[\d.]+$/.test(text) &&
+        text.split(".").every(isDnsLabel)),
+  );
+
+export const POWER_DRIVERS = ["wol", "ipmi"] as const;
+
+/** `power = { driver = "ipmi", address = "…" }`; cross-checks.ts pairs driver and address. */
+export const powerSchema = z.strictObject({
+  driver: z.enum(POWER_DRIVERS),
+  address: bmcAddress().optional(),
+});
+
 const diskoSize = () =>
   checked(z.string(), "is not a size in disko notation", (text) => isSize(text));
 
@@ -120,6 +140,7 @@ export const hostFields = {
   interface: checked(z.string(), "is not an interface name", (text) =>
     INTERFACE_NAME.test(text),
   ).optional(),
+  power: powerSchema.optional(),
 };
 
 export const hostSchema = z.strictObject(hostFields);
@@ -127,12 +148,14 @@ export const hostSchema = z.strictObject(hostFields);
 export const labMachineSchema = z.strictObject({
   host: z.string(),
   firmware: z.enum(["uefi", "bios"]),
+  boot: z.enum(["pxe", "http"]).default("pxe"),
   disk_size: checked(z.string(), "is not a QEMU disk size", (text) =>
     isSize(text, ["M", "G", "T"]),
   ).default("4G"),
   memory: checked(z.string(), "is not a QEMU memory size", (text) =>
     isSize(text, ["M", "G"]),
   ).default("512M"),
+  bmc: z.enum(["ipmi"]).optional(),
 });
 
 export const labSchema = z.strictObject({ machines: z.array(labMachineSchema) });

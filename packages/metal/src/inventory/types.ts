@@ -25,7 +25,17 @@ export interface Host {
   readonly rootSize: string;
   /** NIC name on the host, when the static address must go on a named interface. */
   readonly interface: string | undefined;
+  /** How metal powers the machine (docs/power.md); absent means Wake-on-LAN. */
+  readonly power?: HostPower | undefined;
 }
+
+export type HostPower =
+  | { readonly driver: "wol" }
+  | {
+      readonly driver: "ipmi";
+      /** The BMC's address (ipmitool -H); its user and password live in the secrets directory. */
+      readonly address: string;
+    };
 
 export interface Inventory {
   /** Absolute path of the file this came from; relative paths inside resolve against its folder. */
@@ -60,16 +70,21 @@ export interface Inventory {
 }
 
 export type LabFirmware = "uefi" | "bios";
+/** How the lab machine network-boots: PXE (BIOS: iPXE ROM; UEFI: OVMF's PXE) or UEFI HTTP boot. */
+export type LabBoot = "pxe" | "http";
 
 /** A virtual lab machine (`[[lab.machines]]`): only `metal lab` reads these. */
 export interface LabMachine {
   /** The inventory host this QEMU machine plays (its MAC and disk come from there). */
   readonly host: string;
   readonly firmware: LabFirmware;
+  readonly boot: LabBoot;
   /** QEMU disk size, e.g. `4G`. */
   readonly diskSize: string;
   /** QEMU memory size, e.g. `512M`. */
   readonly memory: string;
+  /** A simulated BMC (OpenIPMI's ipmi_sim) powers this machine instead of Wake-on-LAN. */
+  readonly bmc: "ipmi" | undefined;
 }
 
 export interface LabSettings {

@@ -1,4 +1,7 @@
 /** Errors of `metal lab` a user can meet: each names the thing, the reason and the fix. */
-export class LabSetupError extends Error {
+import { MetalError } from "../errors.js";
+
+export class LabSetupError extends MetalError {
   override name = "LabSetupError";
+  override readonly code: string = "LAB_SETUP";
 }

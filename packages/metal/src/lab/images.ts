@@ -6,21 +6,48 @@
  *   root's authorized key, then nix/installer/metal-agent.sh reports its facts;
  * - the "installed system" initrd that the lab's install command puts on each disk: the static
  *   address from the kernel command line, then the same agent reports the first boot with
- *   `/var/lib/metal/callback.env` and the host key from the install's extra files.
+ *   `/var/lib/metal/callback.env` and the host key from the install's extra files; dropbear
+ *   serves SSH with that key and the admin key, so `metal reinstall` can reach it as it reaches
+ *   a NixOS host.
  */
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { buildInitramfs, initPreamble, runTool, type LabKernel } from "metal-lab";
+import {
+  buildInitramfs,
+  DROPBEAR_HOST_KEY_PATH,
+  initPreamble,
+  parseLddOutput,
+  runTool,
+  type ExtraFile,
+  type LabKernel,
+} from "metal-lab";
+import { sharedFile } from "../package-files.js";
+import { HOST_KEY_TARGET } from "../secrets/extra-files.js";
 import { LabSetupError } from "./errors.js";
 
 /** The callback agent, shared with the NixOS installer (docs/callback-protocol.md). */
-export const AGENT_SOURCE = fileURLToPath(
-  new URL("../../../../nix/installer/metal-agent.sh", import.meta.url),
-);
+export const AGENT_SOURCE = sharedFile("nix/installer/metal-agent.sh");
 const AGENT_PATH = "/lab/metal-agent.sh";
 const INSTALLER_CMDLINE = "console=ttyS0 quiet";
 const EXECUTABLE_MODE = 0o755;
+const DROPBEAR = "/usr/sbin/dropbear";
+/** Dropbear reads only its own key format; the install's pinned key is OpenSSH's. */
+const DROPBEARCONVERT = "/usr/bin/dropbearconvert";
+
+/** dropbearconvert and the libraries it needs beyond dropbear's (buildInitramfs adds those). */
+async function dropbearconvertFiles(): Promise<ExtraFile[]> {
+  const present = new Set(parseLddOutput(await runTool("ldd", [DROPBEAR])));
+  const libraries = parseLddOutput(await runTool("ldd", [DROPBEARCONVERT])).filter(
+    (library) => !present.has(library),
+  );
+  return Promise.all(
+    [DROPBEARCONVERT, ...libraries].map(async (file) => ({
+      path: file,
+      content: await readFile(file),
+      mode: EXECUTABLE_MODE,
+    })),
+  );
+}
 
 export interface InstallerDir {
   readonly dir: string;
@@ -93,14 +120,19 @@ export async function buildStandInInstaller(options: {
 export async function buildInstalledSystemInitrd(options: {
   readonly kernel: LabKernel;
   readonly output: string;
+  /** root's authorized key, as on an installed NixOS host. */
+  readonly adminPublicKey: string;
   readonly agentFile?: string;
 }): Promise<string> {
   const agent = await readAgent(options.agentFile ?? AGENT_SOURCE);
   const script =
-    initPreamble({ modules: moduleNames(options.kernel), dhcp: false, link: true }) +
+    initPreamble({ modules: moduleNames(options.kernel), dhcp: false, link: true, sshd: true }) +
     [
       'ip addr add "$cmdline_metal_address" dev "$net_interface"',
       'if [ -n "${cmdline_metal_gateway:-}" ]; then ip route add default via "$cmdline_metal_gateway"; fi',
+      // The host's pinned key from the install's extra files replaces the build's throwaway key.
+      `if dropbearconvert openssh dropbear /${HOST_KEY_TARGET} ${DROPBEAR_HOST_KEY_PATH}.new >/dev/null 2>&1; then mv ${DROPBEAR_HOST_KEY_PATH}.new ${DROPBEAR_HOST_KEY_PATH}; fi`,
+      "lab_start_sshd",
       'echo "metal-lab: installed system ${cmdline_metal_host:-} up at $cmdline_metal_address"',
       `if /bin/sh ${AGENT_PATH} first-boot; then echo "metal-lab: first boot reported"; fi`,
       "while true; do sleep 3600; done",
@@ -111,7 +143,11 @@ export async function buildInstalledSystemInitrd(options: {
     {
       script,
       modules: options.kernel.modules,
-      files: [{ path: AGENT_PATH, content: agent, mode: EXECUTABLE_MODE }],
+      dropbear: { authorizedKeys: [options.adminPublicKey] },
+      files: [
+        { path: AGENT_PATH, content: agent, mode: EXECUTABLE_MODE },
+        ...(await dropbearconvertFiles()),
+      ],
     },
     options.output,
   );

@@ -12,20 +12,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { fetchKernel, Lab, removeNamespaces } from "metal-lab";
+import { fetchKernel, Lab, removeNamespaces, type NicBoot } from "metal-lab";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";
-import type { Inventory } from "../inventory/types.js";
+import type { Inventory, LabMachine } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
+import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
 import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
+import { ensureLabBmcs, type LabBmc } from "./lab-bmc.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
+import { isProcessAlive } from "../process-liveness.js";
 
-export const DEFAULT_LAB_INVENTORY = fileURLToPath(
-  new URL("../../../../examples/lab.toml", import.meta.url),
-);
+export const DEFAULT_LAB_INVENTORY = sharedFile("examples/lab.toml");
 export const DEFAULT_LAB_DIR = ".lab";
 export const DEFAULT_NAMESPACE_PREFIX = "mlab";
 const CLI = fileURLToPath(new URL("../cli.js", import.meta.url));
@@ -35,6 +36,9 @@ const MIB = 1024 * 1024;
 /** Machines wake in seconds; a lost packet is re-sent soon. */
 const LAB_WAKE_INTERVAL_SECONDS = 5;
 const LAB_FIRST_BOOT_TIMEOUT_SECONDS = 600;
+/** Lab machines PXE-boot in seconds under TCG: a BMC machine silent for this long is stuck. */
+const LAB_DHCP_TIMEOUT_SECONDS = 45;
+const LAB_CALLBACK_TIMEOUT_SECONDS = 240;
 /** Exit code when metal install died of a signal (it was killed, not asked to stop). */
 const EXIT_KILLED = 1;
 
@@ -98,7 +102,7 @@ export async function writeLabInventory(source: string, workDir: string): Promis
   return paths.inventory;
 }
 
-function labMachines(inventory: Inventory) {
+function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
   const machines = inventory.lab?.machines ?? [];
   if (machines.length === 0)
     throw new LabSetupError(
@@ -106,16 +110,28 @@ function labMachines(inventory: Inventory) {
     );
   return machines.map((machine) => {
     const host = inventory.hosts.find((candidate) => candidate.name === machine.host)!;
+    const bmc = bmcs.find((candidate) => candidate.host === machine.host);
     return {
+      ...(bmc
+        ? { bmc: { address: bmc.address, username: bmc.username, password: bmc.password } }
+        : {}),
       name: machine.host,
       mac: host.mac,
       firmware: machine.firmware,
-      // UEFI machines PXE-boot with OVMF's own stack, as real UEFI hardware does (TFTP ipxe.efi).
-      nicBoot: machine.firmware === "uefi" ? ("native" as const) : ("ipxe" as const),
+      nicBoot: nicBootFor(machine),
       diskSizeMiB: Math.ceil(sizeBytes(machine.diskSize) / MIB),
       memoryMiB: Math.ceil(sizeBytes(machine.memory) / MIB),
     };
   });
+}
+
+/**
+ * UEFI machines PXE-boot with OVMF's own stack, as real UEFI hardware does (TFTP ipxe.efi), or
+ * HTTP-boot with it (OVMF's PXE off, docs/http-boot.md); BIOS machines use QEMU's iPXE ROM.
+ */
+function nicBootFor(machine: LabMachine): NicBoot {
+  if (machine.firmware === "bios") return "ipxe";
+  return machine.boot === "http" ? "http" : "native";
 }
 
 /** Builds and runs the lab; resolves to `metal install`'s exit code. */
@@ -127,15 +143,15 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   const workDir = path.resolve(options.workDir);
   const paths = labPaths(workDir);
   const source = await loadInventory(options.inventoryPath);
-  const machines = labMachines(source);
   await mkdir(workDir, { recursive: true });
+  await ensureLabKeys(source, paths.secrets);
+  const machines = labMachines(source, await ensureLabBmcs(source, paths.secrets));
   // New machines have blank disks: the state of an earlier lab would call them ready.
   await rm(paths.state, { recursive: true, force: true });
   await rm(paths.machines, { recursive: true, force: true });
 
   options.out("metal lab: fetching Debian's kernel and building the stand-in installer");
   const kernel = await fetchKernel();
-  await ensureLabKeys(source, paths.secrets);
   const adminPublicKey = await readFile(privatePaths(paths.secrets).adminSshPublicKey, "utf8");
   await buildStandInInstaller({
     kernel,
@@ -146,12 +162,13 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   await buildInstalledSystemInitrd({
     kernel,
     output: paths.systemInitrd,
+    adminPublicKey,
     ...(options.agentFile ? { agentFile: options.agentFile } : {}),
   });
   await writeLabInventory(source.source, workDir);
 
   options.out(
-    `metal lab: starting ${machines.length} machines (${machines.map((m) => `${m.name} ${m.firmware}`).join(", ")}), powered off until Wake-on-LAN`,
+    `metal lab: starting ${machines.length} machines (${machines.map((m) => `${m.name} ${m.firmware}${m.bmc ? ` with a BMC at ${m.bmc.address}` : ""}`).join(", ")}), powered off until Wake-on-LAN or their BMC powers them on`,
   );
   const lab = await Lab.create({
     machines,
@@ -180,6 +197,10 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       String(LAB_WAKE_INTERVAL_SECONDS),
       "--first-boot-timeout",
       String(LAB_FIRST_BOOT_TIMEOUT_SECONDS),
+      "--dhcp-timeout",
+      String(LAB_DHCP_TIMEOUT_SECONDS),
+      "--callback-timeout",
+      String(LAB_CALLBACK_TIMEOUT_SECONDS),
       ...(options.json ? ["--json"] : []),
     ]);
     const install = execa(file, args, { stdio: "inherit", reject: false });
@@ -224,15 +245,6 @@ export async function labUp(options: LabUpOptions): Promise<number> {
 const LAB_UP_EXIT_WAIT_MS = 60_000;
 const POLL_MS = 200;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function labDown(options: {
   readonly workDir: string;
   readonly namespacePrefix: string;
@@ -244,11 +256,11 @@ export async function labDown(options: {
   // whatever is left (a lab up that was killed, or one that did not finish in time).
   if (existsSync(paths.record)) {
     const record = JSON.parse(await readFile(paths.record, "utf8")) as { pid?: number };
-    if (record.pid && record.pid !== process.pid && isAlive(record.pid)) {
+    if (record.pid && record.pid !== process.pid && isProcessAlive(record.pid)) {
       process.kill(record.pid, "SIGTERM");
       options.out(`metal lab down: asked metal lab (pid ${record.pid}) to finish`);
       const deadline = Date.now() + LAB_UP_EXIT_WAIT_MS;
-      while (isAlive(record.pid) && Date.now() < deadline) await sleep(POLL_MS);
+      while (isProcessAlive(record.pid) && Date.now() < deadline) await sleep(POLL_MS);
     }
     await rm(paths.record, { force: true });
   }

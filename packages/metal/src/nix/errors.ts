@@ -1,5 +1,9 @@
 /** Errors of asking Nix about the inventory; each says what failed, why, and how to fix it. */
-export class NixMissingError extends Error {
+import { MetalError } from "../errors.js";
+
+export class NixMissingError extends MetalError {
+  override readonly code: string = "NIX_MISSING";
+  override readonly exit = "refused";
   constructor() {
     super(
       "nix-instantiate is not installed, so the Nix side of the inventory cannot be evaluated; " +
@@ -9,7 +13,9 @@ export class NixMissingError extends Error {
   }
 }
 
-export class NixEvaluationError extends Error {
+export class NixEvaluationError extends MetalError {
+  override readonly code: string = "NIX_EVALUATION";
+  override readonly exit = "refused";
   constructor(
     readonly entry: string,
     readonly inventoryFile: string,

@@ -1,11 +1,16 @@
 /** Errors of `metal secrets` that a user can meet; each message names the thing, why, and the fix. */
-export class SecretsError extends Error {
+import { MetalError } from "../errors.js";
+
+export class SecretsError extends MetalError {
   override name = "SecretsError";
+  override readonly code: string = "SECRETS_FAILED";
 }
 
 /** sops is needed to write encrypted files and is not on PATH. */
 export class SopsMissingError extends SecretsError {
   override name = "SopsMissingError";
+  override readonly code: string = "SECRETS_SOPS_MISSING";
+  override readonly exit = "refused";
   constructor(readonly pending: readonly string[]) {
     super(
       `sops is not on PATH, so ${pending.join(", ")} cannot be encrypted or re-keyed; nothing was written. ` +
@@ -18,6 +23,7 @@ export class SopsMissingError extends SecretsError {
 /** sops ran and failed. */
 export class SopsFailedError extends SecretsError {
   override name = "SopsFailedError";
+  override readonly code: string = "SECRETS_SOPS_FAILED";
   constructor(
     readonly argv: readonly string[],
     readonly exitCode: number | undefined,
@@ -33,6 +39,8 @@ export class SopsFailedError extends SecretsError {
 /** A command names a host the inventory does not have. */
 export class HostNotInInventoryError extends SecretsError {
   override name = "HostNotInInventoryError";
+  override readonly code: string = "SECRETS_UNKNOWN_HOST";
+  override readonly exit = "refused";
   constructor(
     readonly host: string,
     readonly known: readonly string[],
@@ -47,6 +55,8 @@ export class HostNotInInventoryError extends SecretsError {
 /** A host's pre-generated SSH host key is missing from the secrets directory. */
 export class HostKeyMissingError extends SecretsError {
   override name = "HostKeyMissingError";
+  override readonly code: string = "SECRETS_HOST_KEY_MISSING";
+  override readonly exit = "refused";
   constructor(
     readonly host: string,
     readonly path: string,

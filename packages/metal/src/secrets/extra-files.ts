@@ -11,6 +11,7 @@ import { HostKeyMissingError, SecretsError } from "./errors.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists } from "./files.js";
 import { privatePaths } from "./layout.js";
 import { publicKeyOfPrivateKey, publicKeyWithoutComment } from "./ssh-keys.js";
+import { isProcessAlive } from "../process-liveness.js";
 
 /** Where sshd and sops-nix (`sops.age.sshKeyPaths`) look on the installed system. */
 export const HOST_KEY_TARGET = "etc/ssh/ssh_host_ed25519_key";
@@ -40,16 +41,6 @@ export interface ExtraFiles {
 const TEMP_PREFIX = "metal-extra-files-";
 const TEMP_NAME = new RegExp(`^${TEMP_PREFIX}(\\d+)-`);
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, owned by someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Removes extra-files trees left by a metal process that died without its `finally` (SIGKILL,
  * power loss): they hold a host's private key. Returns the paths removed.
@@ -58,7 +49,7 @@ export async function removeStaleExtraFiles(directory: string = tmpdir()): Promi
   const removed: string[] = [];
   for (const name of await readdir(directory).catch(() => [] as string[])) {
     const pid = Number(TEMP_NAME.exec(name)?.[1]);
-    if (!pid || isAlive(pid)) continue;
+    if (!pid || isProcessAlive(pid)) continue;
     await rm(path.join(directory, name), { recursive: true, force: true });
     removed.push(path.join(directory, name));
   }

@@ -3,9 +3,9 @@
  * the repository (next to cluster.toml: public keys, recipients, `.sops.yaml`, encrypted files)
  * and the private secrets directory outside it (private keys; ADR 0080).
  */
-import { homedir } from "node:os";
 import path from "node:path";
 import type { Inventory } from "../inventory/types.js";
+import { userHome } from "../state/ownership.js";
 
 /** Repository-relative paths, POSIX separators (they also appear in `.sops.yaml`). */
 export const REPO_PATHS = {
@@ -52,7 +52,8 @@ export function repoRootOf(inventory: Inventory): string {
 /**
  * `--secrets-dir`, else `$METAL_SECRETS_DIR`, else `$XDG_CONFIG_HOME/metal/<cluster>`
  * (`~/.config/metal/<cluster>`): outside the repository, so no `git add -A`, `git clean -x` or
- * archive of the repository can take the private keys along or away.
+ * archive of the repository can take the private keys along or away. Under `sudo metal …` the
+ * home is the invoking user's, not root's: the keys `metal secrets init` wrote as that user.
  */
 export function resolveSecretsDir(
   inventory: Inventory,
@@ -62,6 +63,6 @@ export function resolveSecretsDir(
   if (explicit !== undefined) return path.resolve(explicit);
   const fromEnv = env[SECRETS_DIR_ENV];
   if (fromEnv !== undefined && fromEnv !== "") return path.resolve(fromEnv);
-  const configHome = env.XDG_CONFIG_HOME || path.join(homedir(), ".config");
+  const configHome = env.XDG_CONFIG_HOME || path.join(userHome(env), ".config");
   return path.join(configHome, "metal", inventory.cluster.name);
 }

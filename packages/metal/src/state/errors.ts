@@ -1,13 +1,16 @@
 /** Errors of the state store a user or the orchestrator can meet. */
+import { MetalError } from "../errors.js";
 import type { Phase } from "./types.js";
 
-export class StateError extends Error {
+export class StateError extends MetalError {
   override name = "StateError";
+  override readonly code: string = "STATE_FAILED";
 }
 
 /** Compare-and-set failed: the host was not in a phase the caller expected (someone else moved it). */
 export class PhaseConflictError extends StateError {
   override name = "PhaseConflictError";
+  override readonly code: string = "STATE_PHASE_CONFLICT";
   constructor(
     readonly host: string,
     readonly expected: readonly Phase[],
@@ -19,6 +22,7 @@ export class PhaseConflictError extends StateError {
 
 export class IllegalTransitionError extends StateError {
   override name = "IllegalTransitionError";
+  override readonly code: string = "STATE_ILLEGAL_TRANSITION";
   constructor(
     readonly host: string,
     readonly from: Phase,
@@ -32,6 +36,8 @@ export class IllegalTransitionError extends StateError {
 
 export class UnknownHostError extends StateError {
   override name = "UnknownHostError";
+  override readonly code: string = "STATE_UNKNOWN_HOST";
+  override readonly exit = "refused";
   constructor(readonly host: string) {
     super(`host "${host}" is not in the state (is it in the inventory?)`);
   }
@@ -40,6 +46,8 @@ export class UnknownHostError extends StateError {
 /** The state file exists but cannot be used; the message says which file and what to do. */
 export class StateFileError extends StateError {
   override name = "StateFileError";
+  override readonly code: string = "STATE_FILE_UNUSABLE";
+  override readonly exit = "refused";
   constructor(
     readonly file: string,
     reason: string,
@@ -53,6 +61,8 @@ export class StateFileError extends StateError {
 /** Another live metal process holds the state directory. */
 export class StateLockedError extends StateError {
   override name = "StateLockedError";
+  override readonly code: string = "STATE_LOCKED";
+  override readonly exit = "refused";
   constructor(
     readonly directory: string,
     readonly pid: number,

@@ -5,10 +5,11 @@
  * before the event line, so a crash between the two can lose a history line but never a change.
  */
 import { EventEmitter } from "node:events";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { appendLine, removeStaleTemps, replaceFile } from "./durable-file.js";
 import { lockStateDirectory, type StateLock } from "./lock.js";
+import { handOverToInvokingUser, StatePermissionError } from "./ownership.js";
 import {
   IllegalTransitionError,
   PhaseConflictError,
@@ -17,8 +18,8 @@ import {
 } from "./errors.js";
 import type { HostChange, MachineSighting, StateStore } from "./store.js";
 import { isAllowedTransition } from "./transitions.js";
+import { clusterStateSchema, describeStateIssues } from "./schema.js";
 import {
-  PHASES,
   type ClusterState,
   type HostRecord,
   type Phase,
@@ -35,23 +36,12 @@ export type Clock = () => number;
 const EMPTY_STATE: ClusterState = { version: 1, seq: 0, hosts: {}, unknownMachines: {} };
 
 function checkState(value: unknown, file: string): ClusterState {
-  const state = value as Partial<ClusterState> | null;
-  if (
-    typeof state !== "object" ||
-    state === null ||
-    state.version !== 1 ||
-    typeof state.seq !== "number" ||
-    typeof state.hosts !== "object" ||
-    typeof state.unknownMachines !== "object"
-  ) {
-    throw new StateFileError(file, "is not a metal state file of version 1");
-  }
-  for (const host of Object.values(state.hosts ?? {})) {
-    if (!PHASES.includes(host.phase)) {
-      throw new StateFileError(file, `has host "${host.name}" in an unknown phase "${host.phase}"`);
-    }
-  }
-  return state as ClusterState;
+  const parsed = clusterStateSchema.safeParse(value);
+  if (!parsed.success)
+    throw new StateFileError(file, `has invalid fields: ${describeStateIssues(parsed.error)}`);
+  // The annotation is the check that schema.ts and types.ts describe the same file.
+  const state: ClusterState = parsed.data;
+  return state;
 }
 
 export interface FileStateStoreOptions {
@@ -86,6 +76,7 @@ export class FileStateStore implements StateStore {
     const lock = await lockStateDirectory(directory);
     try {
       await removeStaleTemps(file);
+      await repairTornTail(join(directory, EVENTS_FILE));
       return new FileStateStore(
         directory,
         await readStateFile(file),
@@ -217,6 +208,7 @@ export class FileStateStore implements StateStore {
     await this.#queue.catch(() => undefined);
     this.#events.removeAllListeners();
     await this.#lock.release();
+    await handOverToInvokingUser(this.directory);
   }
 
   #serialise<T>(work: () => Promise<T>): Promise<T> {
@@ -253,7 +245,9 @@ export async function readStateFile(file: string): Promise<ClusterState> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return EMPTY_STATE;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return EMPTY_STATE;
+    if (code === "EACCES" || code === "EPERM") throw new StatePermissionError(file, code);
     throw new StateFileError(
       file,
       `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
@@ -266,6 +260,49 @@ export async function readStateFile(file: string): Promise<ClusterState> {
     throw new StateFileError(file, "is not valid JSON");
   }
   return checkState(parsed, file);
+}
+
+/**
+ * Cuts a last line that a crash left without its newline: the next append would otherwise glue a
+ * whole event onto the fragment, and both would be unreadable. The change that line recorded is
+ * already in state.json (written first); only its history line is lost.
+ */
+export async function repairTornTail(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, "r+");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] === NEWLINE) return;
+    const keep = await lastNewlineEnd(handle, size);
+    await handle.truncate(keep);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const NEWLINE = 0x0a;
+const TAIL_SCAN_CHUNK = 64 * 1024;
+
+/** The offset just past the last newline before `size` (0 when there is none). */
+async function lastNewlineEnd(handle: FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(TAIL_SCAN_CHUNK);
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - TAIL_SCAN_CHUNK);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const at = chunk.subarray(0, bytesRead).lastIndexOf(NEWLINE);
+    if (at !== -1) return start + at + 1;
+    end = start;
+  }
+  return 0;
 }
 
 /** The history, oldest first; a last line cut short by a crash is skipped. */

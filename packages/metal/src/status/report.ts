@@ -26,7 +26,15 @@ export interface StatusReport {
   readonly unknownMachines: readonly UnknownMachineStatus[];
 }
 
-export function statusReport(state: ClusterState, inventory: Inventory | undefined): StatusReport {
+/**
+ * `unknownMachines` come from `metal install`'s in-memory list (boot/unknown-machines.ts), not
+ * from the state: sightings of strangers never touch state.json.
+ */
+export function statusReport(
+  state: ClusterState,
+  inventory: Inventory | undefined,
+  unknownMachines: readonly UnknownMachine[],
+): StatusReport {
   const names = new Set([
     ...(inventory?.hosts.map((host) => host.name) ?? []),
     ...Object.keys(state.hosts),
@@ -44,16 +52,29 @@ export function statusReport(state: ClusterState, inventory: Inventory | undefin
       inInventory: inventory === undefined || inventoryNames.has(name),
     };
   });
-  const machines = Object.values(state.unknownMachines).sort((a, b) => b.lastSeen - a.lastSeen);
-  const snippets = inventory ? hostSnippets(inventory, machines) : new Map<string, string>();
-  return {
-    hosts,
-    unknownMachines: machines.map((machine) => ({
+  return { hosts, unknownMachines: unknownMachineStatuses(unknownMachines, inventory) };
+}
+
+/**
+ * Most recently seen first. Names and addresses in the snippets are handed out in order of first
+ * sighting, so a machine seen again does not change every other machine's snippet (the dashboard
+ * sends only the entries that changed).
+ */
+export function unknownMachineStatuses(
+  unknown: readonly UnknownMachine[],
+  inventory: Inventory | undefined,
+): UnknownMachineStatus[] {
+  const byFirstSeen = [...unknown].sort(
+    (a, b) => a.firstSeen - b.firstSeen || a.mac.localeCompare(b.mac),
+  );
+  const snippets = inventory ? hostSnippets(inventory, byFirstSeen) : new Map<string, string>();
+  return [...unknown]
+    .sort((a, b) => b.lastSeen - a.lastSeen)
+    .map((machine) => ({
       ...machine,
       likelyTypoOf: inventory && likelyTypoOf(inventory, machine.mac),
       snippet: snippets.get(machine.mac),
-    })),
-  };
+    }));
 }
 
 function time(ms: number | undefined): string {

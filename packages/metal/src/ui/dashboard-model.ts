@@ -2,14 +2,22 @@
  * What the dashboard shows, kept up to date from the three event sources (netboot, the state
  * store, deploy) plus install output lines: one card per inventory host with its timeline,
  * downloads, log tail and hints, the machines seen but not in the inventory, and the deploy.
- * Every change is published as a small update (one host card, the unknown list, the deploy)
- * so the page replaces just that part.
+ * Every change is published as a small update (one host card, the unknown machines that
+ * changed, the deploy) so the page replaces just that part; the unknown list is recomputed at
+ * most once per UNKNOWN_REFRESH_MS however often machines are seen (a LAN can send thousands of
+ * PXE packets a second), and only the entries that changed are sent.
  */
 import { describeEvent, type NetbootEvent, type NetbootEvents } from "netboot";
 import type { Host, Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
-import type { HostRecord, InstallerFacts, Phase, StateEvent } from "../state/types.js";
-import { statusReport, type UnknownMachineStatus } from "../status/report.js";
+import type {
+  HostRecord,
+  InstallerFacts,
+  Phase,
+  StateEvent,
+  UnknownMachine,
+} from "../state/types.js";
+import { unknownMachineStatuses, type UnknownMachineStatus } from "../status/report.js";
 import { applyDeployEvent, type DashboardDeployEvent, type DeployView } from "./deploy-view.js";
 import { EventFeed, type EventSubscription } from "./event-feed.js";
 import { hintsFor, type Hint, type HostObservations } from "./hints.js";
@@ -56,10 +64,27 @@ export interface DashboardSnapshot {
   readonly deploy: DeployView | undefined;
 }
 
+/**
+ * `unknown` is a delta: `machines` replaces the entries with those MACs (or adds them), `removed`
+ * drops entries. Where the unknown machines are kept (state file, a capped in-memory table) does
+ * not matter: any UnknownMachineSource feeds the same protocol.
+ */
 export type DashboardUpdate =
   | { readonly kind: "host"; readonly host: HostCard }
-  | { readonly kind: "unknown"; readonly machines: readonly UnknownMachineStatus[] }
+  | {
+      readonly kind: "unknown";
+      readonly machines: readonly UnknownMachineStatus[];
+      readonly removed: readonly string[];
+    }
   | { readonly kind: "deploy"; readonly deploy: DeployView };
+
+/** Machines seen but not in the inventory, wherever they are kept. */
+export interface UnknownMachineSource {
+  /** Most recently seen first. */
+  list(): readonly UnknownMachine[];
+  /** Called after the set or an entry changed; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
 
 export interface InstallOutputLine {
   readonly host: string;
@@ -76,11 +101,17 @@ export interface DashboardSources {
   readonly netbootEvents?: NetbootEvents | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
+  /** PXE clients outside the inventory (kept by the boot policy, in memory: boot/unknown-machines.ts). */
+  readonly unknownMachines?: UnknownMachineSource | undefined;
+  readonly unknownRefreshMs?: number;
   readonly clock?: () => number;
 }
 
 export const MAX_TIMELINE_ENTRIES = 60;
 export const MAX_LOG_TAIL_LINES = 15;
+/** An installer controls its output: one line may not fill the page (or a client's buffer). */
+export const MAX_LOG_LINE_CHARS = 1_000;
+export const UNKNOWN_REFRESH_MS = 250;
 
 type Counters = { -readonly [K in keyof HostObservations]: HostObservations[K] };
 
@@ -101,7 +132,12 @@ export class DashboardModel {
   readonly #peers = new PeerDirectory();
   readonly #updates = new EventFeed<DashboardUpdate>();
   readonly #unsubscribe: Array<() => void>;
+  readonly #unknownSource: UnknownMachineSource | undefined;
+  readonly #unknownRefreshMs: number;
+  #unknownTimer: NodeJS.Timeout | undefined;
   #unknown: readonly UnknownMachineStatus[];
+  /** The JSON each unknown machine was last published as, by MAC: what a delta compares with. */
+  #unknownPublished = new Map<string, string>();
   #deploy: DeployView | undefined;
 
   constructor(sources: DashboardSources) {
@@ -140,8 +176,16 @@ export class DashboardModel {
       });
       this.#syncRecord(card);
     }
+    this.#unknownSource = sources.unknownMachines;
+    this.#unknownRefreshMs = sources.unknownRefreshMs ?? UNKNOWN_REFRESH_MS;
     this.#unknown = this.#unknownMachines();
+    this.#unknownPublished = new Map(
+      this.#unknown.map((machine) => [machine.mac, JSON.stringify(machine)]),
+    );
     this.#unsubscribe = [
+      ...(this.#unknownSource
+        ? [this.#unknownSource.onChange(() => this.#scheduleUnknownRefresh())]
+        : []),
       ...(sources.netbootEvents
         ? [sources.netbootEvents.on((event) => this.#onNetboot(event))]
         : []),
@@ -158,10 +202,16 @@ export class DashboardModel {
   }
 
   snapshot(): DashboardSnapshot {
+    // A refresh still waiting for its timer happens now, so a snapshot is never behind.
+    if (this.#unknownTimer) {
+      clearTimeout(this.#unknownTimer);
+      this.#unknownTimer = undefined;
+      this.#refreshUnknown();
+    }
     return {
       cluster: this.#sources.inventory.cluster.name,
       hosts: [...this.#cards.values()],
-      unknownMachines: this.#unknown,
+      unknownMachines: this.#unknownMachines(),
       deploy: this.#deploy,
     };
   }
@@ -172,6 +222,7 @@ export class DashboardModel {
   }
 
   close(): void {
+    clearTimeout(this.#unknownTimer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
   }
 
@@ -190,8 +241,30 @@ export class DashboardModel {
   }
 
   #unknownMachines(): readonly UnknownMachineStatus[] {
-    const store = this.#sources.store;
-    return store ? statusReport(store.snapshot(), this.#sources.inventory).unknownMachines : [];
+    const source = this.#unknownSource;
+    return source ? unknownMachineStatuses(source.list(), this.#sources.inventory) : [];
+  }
+
+  #scheduleUnknownRefresh(): void {
+    if (this.#unknownTimer) return;
+    this.#unknownTimer = setTimeout(() => {
+      this.#unknownTimer = undefined;
+      this.#refreshUnknown();
+    }, this.#unknownRefreshMs);
+  }
+
+  #refreshUnknown(): void {
+    this.#unknown = this.#unknownMachines();
+    const published = new Map(
+      this.#unknown.map((machine) => [machine.mac, JSON.stringify(machine)]),
+    );
+    const machines = this.#unknown.filter(
+      (machine) => this.#unknownPublished.get(machine.mac) !== published.get(machine.mac),
+    );
+    const removed = [...this.#unknownPublished.keys()].filter((mac) => !published.has(mac));
+    this.#unknownPublished = published;
+    if (machines.length > 0 || removed.length > 0)
+      this.#updates.emit({ kind: "unknown", machines, removed });
   }
 
   #addEntry(card: HostCard, time: number, level: TimelineLevel, text: string): void {
@@ -279,11 +352,8 @@ export class DashboardModel {
   }
 
   #onState(event: StateEvent): void {
-    if (event.type === "unknown.seen") {
-      this.#unknown = this.#unknownMachines();
-      this.#updates.emit({ kind: "unknown", machines: this.#unknown });
-      return;
-    }
+    // Unknown machines come from the boot policy's in-memory list, not from the state.
+    if (event.type === "unknown.seen") return;
     const card = this.#cards.get(event.host);
     if (!card) return;
     this.#syncRecord(card);
@@ -313,7 +383,11 @@ export class DashboardModel {
   #onOutput(output: InstallOutputLine): void {
     const card = this.#cards.get(output.host);
     if (!card) return;
-    card.logTail = [...card.logTail, output.line].slice(-MAX_LOG_TAIL_LINES);
+    const line =
+      output.line.length > MAX_LOG_LINE_CHARS
+        ? `${output.line.slice(0, MAX_LOG_LINE_CHARS - 1)}…`
+        : output.line;
+    card.logTail = [...card.logTail, line].slice(-MAX_LOG_TAIL_LINES);
     this.#publish(card);
   }
 }

@@ -2,7 +2,9 @@
  * The web dashboard as a fastify plugin: the page, its live feed (GET events) and /metrics.
  * `registerDashboard` mounts it on any app (the boot HTTP server under a prefix, say);
  * `startDashboard` gives it its own listener on the admin's address, 127.0.0.1 by default, so the
- * PXE network never sees it unless asked. Read-only: nothing on it changes the state.
+ * PXE network never sees it unless asked. Read-only: nothing on it changes the state. It answers
+ * only requests that name it by its own address (host-header.ts) and escapes every string
+ * (escape.ts).
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { NetbootEvents } from "netboot";
@@ -12,10 +14,13 @@ import {
   DashboardModel,
   type DashboardSnapshot,
   type InstallOutputLine,
+  type UnknownMachineSource,
 } from "./dashboard-model.js";
 import type { DashboardDeployEvent } from "./deploy-view.js";
 import type { EventSubscription } from "./event-feed.js";
-import { HEARTBEAT_MS, registerEventStream } from "./event-stream.js";
+import { escapeStrings, PAGE_TEXT } from "./escape.js";
+import { HEARTBEAT_MS, registerEventStream, type EventStreamOptions } from "./event-stream.js";
+import { isOwnHost } from "./host-header.js";
 import { Metrics, registerMetricsRoute } from "./metrics.js";
 import { registerStaticAssets } from "./static-assets.js";
 
@@ -30,11 +35,16 @@ export interface DashboardOptions {
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
   /** Lines of install output (nixos-anywhere), shown as each host's log tail. */
   readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
+  /** PXE clients outside the inventory (kept by the boot policy, in memory). */
+  readonly unknownMachines?: UnknownMachineSource | undefined;
   /** Where the page lives on the app, e.g. "/dashboard" on the boot server. Default: "/". */
   readonly prefix?: string;
   /** Serve /metrics next to the page (default true). */
   readonly metrics?: boolean;
   readonly heartbeatMs?: number;
+  /** Per-client coalescing and slow-reader limits of the live feed (event-stream.ts). */
+  readonly stream?: Omit<EventStreamOptions, "heartbeatMs">;
+  readonly unknownRefreshMs?: number;
   readonly clock?: () => number;
 }
 
@@ -68,9 +78,20 @@ export async function registerDashboard(
   });
   await app.register(
     async (scope) => {
+      // DNS rebinding: every route, the page included, answers only to its own names.
+      scope.addHook("onRequest", async (request, reply) => {
+        const socket = request.raw.socket;
+        if (isOwnHost(request.headers.host, socket.localAddress, socket.localPort)) return;
+        await reply
+          .code(403)
+          .type("text/plain; charset=utf-8")
+          .send(
+            "this dashboard answers only to the address it listens on (or localhost through an SSH tunnel); open it by that address\n",
+          );
+      });
       await registerStaticAssets(scope);
-      registerEventStream(scope, model, { heartbeatMs });
-      scope.get("/api/snapshot", async () => model.snapshot());
+      registerEventStream(scope, model, { ...options.stream, heartbeatMs });
+      scope.get("/api/snapshot", async () => escapeStrings(model.snapshot(), PAGE_TEXT));
       if (metrics) registerMetricsRoute(scope, metrics);
     },
     { prefix: options.prefix ?? "" },

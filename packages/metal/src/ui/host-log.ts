@@ -1,12 +1,14 @@
 /**
  * metal's log of netboot and state events: netboot's event logger (pino; JSON lines off a
  * terminal, readable lines on one) with every line about a machine carrying its inventory host,
- * MAC and install phase (HostContext).
+ * MAC and install phase (HostContext). Events are escaped (escape.ts) before they are described,
+ * so no text a machine chose reaches the log raw.
  */
 import { createEventLogger, type EventLogger, type NetbootEvents } from "netboot";
 import type { Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import type { StateEvent } from "../state/types.js";
+import { escapeStrings } from "./escape.js";
 import { HostContext } from "./host-context.js";
 
 export interface HostLoggerOptions {
@@ -36,7 +38,8 @@ export function createHostLogger(options: HostLoggerOptions): HostLogger {
     ...(options.destination ? { destination: options.destination } : {}),
     context: (event) => ({ ...context.ofEvent(event) }),
   });
-  const logState = (event: StateEvent): void => {
+  const logState = (raw: StateEvent): void => {
+    const event = escapeStrings(raw);
     switch (event.type) {
       case "host.phase": {
         const labels = { ...context.ofHost(event.host), phase: event.to };
@@ -63,7 +66,7 @@ export function createHostLogger(options: HostLoggerOptions): HostLogger {
     logState,
     attach(sources) {
       const unsubscribe = [
-        sources.netbootEvents.on(events.log),
+        sources.netbootEvents.on((event) => events.log(escapeStrings(event))),
         sources.store.on("event", logState),
       ];
       return () => unsubscribe.forEach((stop) => stop());

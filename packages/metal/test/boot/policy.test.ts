@@ -1,28 +1,33 @@
 import type { BootPolicy, Mac } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InstallerArtifactsError } from "../../src/boot/errors.js";
-import { createBootPolicy } from "../../src/boot/policy.js";
 import { checkToken } from "../../src/callback/tokens.js";
 import { PHASES, type Phase } from "../../src/state/types.js";
 import { INSTALLER_PHASES } from "../../src/state/transitions.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
+import { wiredPolicy, type WiredPolicy } from "../helpers/pxe-boot.js";
 
 const NODE1 = "52:54:00:77:00:01" as Mac;
 const UNKNOWN = "52:54:00:99:00:01" as Mac;
 const CALLBACK = "http://10.77.0.2:8080/callback/v1";
+/** The address the router gave node1 (its PXE DHCP asked for it). */
+const NODE1_DHCP = "10.77.0.130";
+const STRANGER = "10.77.0.66";
 
 describe("boot policy", () => {
   let f: Fixture;
   let policy: BootPolicy;
+  let wired: WiredPolicy;
   beforeEach(async () => {
     f = await fixture();
-    policy = await createBootPolicy({
+    wired = await wiredPolicy({
       inventory: f.inventory,
       store: f.store,
       installerDir: f.installerDir,
       callbackBaseUrl: CALLBACK,
       clock: () => f.now,
     });
+    policy = wired.policy;
   });
   afterEach(() => f.cleanup());
 
@@ -30,10 +35,14 @@ describe("boot policy", () => {
   for (const phase of finished) {
     it(`never gives the installer to a host in phase ${phase}, at DHCP or script stage`, async () => {
       await walkTo(f.store, "node1", phase);
+      wired.dhcpRequest(NODE1, NODE1_DHCP);
       for (const stage of ["dhcp", "script"] as const) {
-        expect(await policy({ mac: NODE1, stage, firmware: "uefi-x64", arch: 7 })).toEqual({
-          action: "local",
-        });
+        const address = NODE1_DHCP;
+        expect(await policy({ mac: NODE1, stage, firmware: "uefi-x64", arch: 7, address })).toEqual(
+          {
+            action: "local",
+          },
+        );
       }
       expect(f.store.host("node1")?.phase).toBe(phase);
       expect(f.store.host("node1")?.tokens.installer).toBeUndefined();
@@ -51,8 +60,9 @@ describe("boot policy", () => {
   });
 
   it("mints a token at script stage and puts callback, token, host and BOOTIF on the cmdline", async () => {
+    wired.dhcpRequest(NODE1, NODE1_DHCP);
     await policy({ mac: NODE1, stage: "dhcp", firmware: "bios", arch: 0 });
-    const decision = await policy({ mac: NODE1, stage: "script" });
+    const decision = await policy({ mac: NODE1, stage: "script", address: NODE1_DHCP });
     if (decision.action !== "boot") throw new Error(`expected boot, got ${decision.action}`);
     expect(decision.spec.kernel).toBe(`${f.installerDir}/bzImage`);
     expect(decision.spec.initrds).toEqual([`${f.installerDir}/initrd`]);
@@ -69,28 +79,63 @@ describe("boot policy", () => {
     expect(f.store.host("node1")?.phase).toBe("pxe");
   });
 
-  it("replaces the token when the script is fetched again: only the newest works", async () => {
-    const tokenOf = async () => {
-      const decision = await policy({ mac: NODE1, stage: "script" });
-      return decision.action === "boot"
-        ? /metal\.token=(\S+)/.exec(decision.spec.cmdline ?? "")?.[1]
-        : undefined;
-    };
-    const first = await tokenOf();
-    const second = await tokenOf();
-    expect(first).not.toBe(second);
-    const hosts = () => Object.values(f.store.snapshot().hosts);
-    expect(checkToken(hosts(), first, "installer", f.now)).toMatchObject({ ok: false });
-    expect(checkToken(hosts(), second, "installer", f.now)).toMatchObject({ ok: true });
+  it("gives the installer only to an address node1's own PXE DHCP named; a fetch from elsewhere gets nothing and is recorded", async () => {
+    wired.dhcpRequest(NODE1, NODE1_DHCP);
+    await policy({ mac: NODE1, stage: "dhcp", firmware: "bios", arch: 0 });
+    const refused = await policy({ mac: NODE1, stage: "script", address: STRANGER });
+    expect(refused).toMatchObject({ action: "ignore" });
+    expect(JSON.stringify(refused)).not.toContain("metal.token");
+    expect(f.store.host("node1")?.tokens.installer).toBeUndefined();
+    expect(f.store.host("node1")?.lastStep).toBe(
+      `installer script refused to ${STRANGER}: ${NODE1}'s PXE DHCP named ${NODE1_DHCP}`,
+    );
+    // Before any DHCP from node1's MAC, nobody gets it either.
+    const fresh = await wiredPolicy({
+      inventory: f.inventory,
+      store: f.store,
+      installerDir: f.installerDir,
+      callbackBaseUrl: CALLBACK,
+    });
+    expect(await fresh.policy({ mac: NODE1, stage: "script", address: NODE1_DHCP })).toMatchObject({
+      action: "ignore",
+    });
   });
 
-  it("ignores unknown MACs and records them for metal status", async () => {
+  it("serves the same token again to the same requester: a re-fetch does not rotate it", async () => {
+    const first = await wired.pxeBoot(NODE1, NODE1_DHCP);
+    const second = await wired.pxeBoot(NODE1, NODE1_DHCP);
+    expect(first).toBeDefined();
+    expect(second).toBe(first);
+    const hosts = Object.values(f.store.snapshot().hosts);
+    expect(checkToken(hosts, first, "installer", f.now)).toMatchObject({ ok: true });
+  });
+
+  it("puts the host in a visible conflict when a second, different requester named by the MAC's DHCP asks: no token, no install", async () => {
+    const first = await wired.pxeBoot(NODE1, NODE1_DHCP);
+    expect(await wired.pxeBoot(NODE1, STRANGER)).toBeUndefined();
+    const record = f.store.host("node1");
+    expect(record?.phase).toBe("failed");
+    expect(record?.failure?.reason).toMatch(
+      new RegExp(`^installer conflict in attempt 1: .*first ${NODE1_DHCP}, then ${STRANGER}`),
+    );
+    const hosts = Object.values(f.store.snapshot().hosts);
+    // The first requester's token no longer moves the host anywhere: it is failed.
+    expect(checkToken(hosts, first, "installer", f.now)).toMatchObject({ ok: true });
+    expect(await policy({ mac: NODE1, stage: "script", address: NODE1_DHCP })).toEqual({
+      action: "local",
+    });
+  });
+
+  it("ignores unknown MACs and records them in memory, not in the state", async () => {
     expect(await policy({ mac: UNKNOWN, stage: "dhcp", arch: 7 })).toEqual({
       action: "ignore",
       reason: "MAC not in the inventory (listed by `metal status`)",
     });
+    const seqBefore = f.store.snapshot().seq;
     await policy({ mac: UNKNOWN, stage: "dhcp", arch: 7 });
-    expect(f.store.snapshot().unknownMachines[UNKNOWN]).toMatchObject({ count: 2, arch: 7 });
+    expect(wired.unknownMachines.list()).toMatchObject([{ mac: UNKNOWN, count: 2, arch: 7 }]);
+    expect(f.store.snapshot().seq).toBe(seqBefore);
+    expect(f.store.snapshot().unknownMachines).toEqual({});
   });
 
   it("passes a host's first_stage override with every decision", async () => {
@@ -100,7 +145,7 @@ describe("boot policy", () => {
         host.name === "node1" ? { ...host, firstStage: "snponly.efi" } : host,
       ),
     };
-    const withOverride = await createBootPolicy({
+    const { policy: withOverride } = await wiredPolicy({
       inventory,
       store: f.store,
       installerDir: f.installerDir,
@@ -119,7 +164,7 @@ describe("boot policy", () => {
 
   it("refuses to start without the installer files, naming what is missing and how to build it", async () => {
     await expect(
-      createBootPolicy({
+      wiredPolicy({
         inventory: f.inventory,
         store: f.store,
         installerDir: `${f.directory}/nowhere`,
@@ -127,7 +172,7 @@ describe("boot policy", () => {
       }),
     ).rejects.toThrow(InstallerArtifactsError);
     await expect(
-      createBootPolicy({
+      wiredPolicy({
         inventory: f.inventory,
         store: f.store,
         installerDir: `${f.directory}/nowhere`,
@@ -141,6 +186,8 @@ describe("boot policy", () => {
   it("keeps a host that already called back away from the installer even when the script comes later", async () => {
     await policy({ mac: NODE1, stage: "dhcp" });
     await walkTo(f.store, "node1", "installer" satisfies Phase);
-    expect(await policy({ mac: NODE1, stage: "script" })).toEqual({ action: "local" });
+    expect(await policy({ mac: NODE1, stage: "script", address: NODE1_DHCP })).toEqual({
+      action: "local",
+    });
   });
 });

@@ -1,14 +1,16 @@
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Mac } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createBootPolicy } from "../../src/boot/policy.js";
 import { registerCallbackRoutes } from "../../src/callback/routes.js";
 import { mintFirstBootToken, TOKEN_LIFETIME_MS } from "../../src/callback/tokens.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
+import { wiredPolicy } from "../helpers/pxe-boot.js";
 
 const NODE1_MAC = "52:54:00:77:00:01";
 const NODE2_MAC = "52:54:00:77:00:02";
 const GIB = 1024 ** 3;
+/** Where node1's installer runs (its DHCP address) and calls back from. */
+const INSTALLER_IP = "10.77.0.143";
+const SERVER_IP = "10.77.0.2";
 const KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx5Y0bq2rQm0f7G2lGm8x9cN2H7lq6Y2xK1o9cQv0aB root@nixos";
 const OTHER_KEY =
@@ -18,7 +20,7 @@ function facts(overrides: Record<string, unknown> = {}) {
   return {
     agent: "metal-agent/1",
     mac: NODE1_MAC,
-    ip: "10.77.0.143",
+    ip: INSTALLER_IP,
     hostname: "nixos",
     sshHostKey: KEY,
     firmware: "uefi",
@@ -37,22 +39,22 @@ describe("callback API", () => {
 
   /** Boots node1 through the policy as the netboot server would and returns its installer token. */
   async function installerToken(mac = NODE1_MAC): Promise<string> {
-    const policy = await createBootPolicy({
+    const wired = await wiredPolicy({
       inventory: f.inventory,
       store: f.store,
       installerDir: f.installerDir,
-      callbackBaseUrl: "http://10.77.0.2:8080/callback/v1",
+      callbackBaseUrl: `http://${SERVER_IP}:8080/callback/v1`,
       clock: () => f.now,
     });
-    await policy({ mac: mac as Mac, stage: "dhcp" });
-    const decision = await policy({ mac: mac as Mac, stage: "script" });
-    if (decision.action !== "boot") throw new Error("expected the installer");
-    return /metal\.token=(\S+)/.exec(decision.spec.cmdline ?? "")![1]!;
+    const token = await wired.pxeBoot(mac, INSTALLER_IP);
+    if (token === undefined) throw new Error("expected the installer");
+    return token;
   }
 
-  const post = (path: string, token: string | undefined, body: unknown) =>
+  const post = (path: string, token: string | undefined, body: unknown, from = INSTALLER_IP) =>
     app.inject({
       method: "POST",
+      remoteAddress: from,
       url: `/callback/v1/${path}`,
       headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
       payload: body as Record<string, unknown>,
@@ -67,6 +69,7 @@ describe("callback API", () => {
       store: f.store,
       clock: () => f.now,
       expectedHostKey: async (host) => hostKeys.get(host),
+      serverAddress: SERVER_IP,
     });
   });
   afterEach(async () => {
@@ -98,6 +101,7 @@ describe("callback API", () => {
       inventory: byIdInventory,
       store: f.store,
       clock: () => f.now,
+      serverAddress: SERVER_IP,
     });
     expect((await post("installer", await installerToken(), facts())).statusCode).toBe(200);
   });
@@ -161,21 +165,65 @@ describe("callback API", () => {
     const response = await post("installer", await installerToken(), small);
     expect(response.statusCode).toBe(409);
     expect(response.json().error).toBe(
-      'host "node1": disk /dev/vda has 2 GiB, less than the 3 GiB the partitions need (ESP 1G + root 1G + 1 GiB minimum for Ceph + GPT). Use a bigger disk or a smaller root_size',
+      'host "node1": the configured install disk is too small; see metal status on the admin machine',
     );
     expect(f.store.host("node1")).toMatchObject({
       phase: "pxe",
-      lastStep: `callback refused: ${response.json().error}`,
+      lastStep:
+        'callback refused: host "node1": disk /dev/vda has 2 GiB, less than the 3 GiB the partitions need (ESP 1G + root 1G + 1 GiB minimum for Ceph + GPT). Use a bigger disk or a smaller root_size',
     });
   });
 
-  it("answers 409 when the configured disk is missing, listing the disks it found", async () => {
+  it("answers 409 when the configured disk is missing without echoing the inventory's disk; the operator's step lists the disks found", async () => {
     const other = facts({ disks: [{ name: "sda", path: "/dev/sda", sizeBytes: 500 * GIB }] });
     const response = await post("installer", await installerToken(), other);
     expect(response.statusCode).toBe(409);
     expect(response.json().error).toBe(
-      'host "node1": configured disk /dev/vda is not on this machine; it has /dev/sda (500 GiB). Fix hosts.disk in the inventory',
+      'host "node1": the configured install disk is not on this machine; see metal status on the admin machine',
     );
+    expect(response.body).not.toContain("/dev/vda");
+    expect(f.store.host("node1")?.lastStep).toBe(
+      'callback refused: host "node1": configured disk /dev/vda is not on this machine; it has /dev/sda (500 GiB). Fix hosts.disk in the inventory',
+    );
+  });
+
+  it("refuses with 403 a callback from an address its facts do not name", async () => {
+    const response = await post("installer", await installerToken(), facts(), "10.77.0.66");
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error).toBe(
+      'host "node1": the facts name 10.77.0.143, but the callback came from 10.77.0.66; the installer must call back from the address the install connects to',
+    );
+    expect(f.store.host("node1")?.phase).toBe("pxe");
+    expect(f.store.host("node1")?.installer).toBeUndefined();
+  });
+
+  for (const [what, ip] of [
+    ["another inventory host's address", "10.77.0.12"],
+    ["the VIP", "10.77.0.10"],
+    ["the gateway", "10.77.0.1"],
+    ["the admin machine's address", SERVER_IP],
+  ] as const) {
+    it(`refuses with 403 facts that name ${what}, even from that address`, async () => {
+      const response = await post("installer", await installerToken(), facts({ ip }), ip);
+      expect(response.statusCode).toBe(403);
+      expect(response.json().error).toMatch(/; an install never targets it$/);
+      expect(f.store.host("node1")?.phase).toBe("pxe");
+    });
+  }
+
+  it("counts refused callbacks but writes only the first of each kind to the event log, with bounded words", async () => {
+    const token = await installerToken();
+    const seqBefore = f.store.snapshot().seq;
+    const huge = "x".repeat(100_000);
+    for (let i = 0; i < 50; i++) {
+      const body = facts({ disks: [{ name: "vda", path: `/dev/${huge}`, sizeBytes: GIB }] });
+      expect((await post("installer", token, body)).statusCode).toBe(400);
+      expect((await post("installer", token, facts(), `10.78.${i}.9`)).statusCode).toBe(403);
+    }
+    const events = (await f.store.history()).filter((event) => event.seq > seqBefore);
+    expect(events).toHaveLength(2);
+    expect(JSON.stringify(events).length).toBeLessThan(2000);
+    expect(JSON.stringify(events)).not.toContain("xxxxxxxx");
   });
 
   it("answers 400 for a body that does not follow the protocol", async () => {
@@ -259,7 +307,7 @@ describe("callback API", () => {
       fetch(`${address}/callback/v1/installer`, {
         method: "POST",
         headers: { authorization: auth, "content-type": "application/json" },
-        body: JSON.stringify(facts()),
+        body: JSON.stringify(facts({ ip: "127.0.0.1" })),
       });
     const forged = await send("Bearer mt1.forgedforgedforgedforgedforgedforgedforged12");
     expect(forged.status).toBe(401);

@@ -1,8 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VirtualNetwork, type NetHost } from "metal-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadInventory } from "../../src/inventory/load.js";
+import { ensureLabKeys } from "../../src/lab/lab-keys.js";
 import { LAB_INVENTORY } from "../helpers.js";
 
 const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
@@ -14,25 +16,47 @@ const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 describe("metal check in a network namespace", () => {
   let network: VirtualNetwork;
   let server: NetHost;
+  let work: string;
   let installerDir: string;
+  let inventory: string;
+  let secretsDir: string;
   beforeAll(async () => {
     network = await VirtualNetwork.create();
     server = await network.addHost("srv", 2);
-    installerDir = await mkdtemp(join(tmpdir(), "metal-check-"));
+    work = await mkdtemp(join(tmpdir(), "metal-check-"));
+    installerDir = join(work, "installer");
+    await mkdir(installerDir);
     for (const name of ["bzImage", "initrd", "cmdline"])
       await writeFile(join(installerDir, name), "x");
+    // The lab inventory with an install command that is on PATH (the lab's own is written by
+    // metal lab; nixos-anywhere is not on this machine), and its keys.
+    inventory = join(work, "cluster.toml");
+    await writeFile(
+      inventory,
+      (await readFile(LAB_INVENTORY, "utf8")).replace(
+        "[install]\n",
+        '[install]\ncommand = ["sh", "-c", "exit 0", "{host}"]\n',
+      ),
+    );
+    secretsDir = join(work, "secrets");
+    await ensureLabKeys(await loadInventory(inventory), secretsDir);
   });
   afterAll(async () => {
     await network?.destroy();
-    await rm(installerDir, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   });
 
-  const check = () =>
+  const metal = (command: string, ...flags: string[]) =>
     server.run(
       process.execPath,
-      [CLI, "check", "--inventory", LAB_INVENTORY, "--installer", installerDir],
+      [CLI, command, "--inventory", inventory, "--installer", installerDir, ...flags],
       { reject: false },
     );
+  const check = (...flags: string[]) => metal("check", "--secrets-dir", secretsDir, ...flags);
+  const failLines = (output: unknown) =>
+    String(output)
+      .split("\n")
+      .filter((line) => line.startsWith("FAIL") || line.startsWith("      fix:"));
 
   it("passes when everything is in place, and exits 2 naming the port when TFTP's port is taken", async () => {
     const good = await check();
@@ -56,5 +80,45 @@ describe("metal check in a network namespace", () => {
     } finally {
       blocker.kill("SIGKILL");
     }
+  });
+
+  it("makes metal install refuse with exactly the problems metal check lists, serving nothing", async () => {
+    const noKeys = join(work, "no-keys");
+    const emptyIpxe = join(work, "no-ipxe");
+    await mkdir(emptyIpxe, { recursive: true });
+    const flags = ["--secrets-dir", noKeys, "--ipxe-dir", emptyIpxe, "--interface", "nosuch0"];
+    const checked = await metal("check", ...flags);
+    expect(checked.exitCode).toBe(2);
+    const problems = failLines(checked.stdout);
+    expect(problems.join("\n")).toMatch(/first stages .*no-ipxe: neither undionly.kpxe/);
+    expect(problems.join("\n")).toMatch(/interface nosuch0 does not exist/);
+    expect(problems.join("\n")).toMatch(/keys in .*no-keys: missing/);
+
+    const installed = await metal("install", "--state", join(work, "state"), ...flags);
+    expect(installed.exitCode).toBe(2);
+    expect(installed.stderr).toMatch(/3 preflight problems, nothing was started/);
+    expect(failLines(installed.stderr)).toEqual(problems);
+  });
+
+  it("reads the iPXE directory from METAL_IPXE_DIR, as the devShell sets it", async () => {
+    const emptyIpxe = join(work, "env-ipxe");
+    await mkdir(emptyIpxe, { recursive: true });
+    const result = await server.run(
+      "env",
+      [
+        `METAL_IPXE_DIR=${emptyIpxe}`,
+        process.execPath,
+        CLI,
+        "check",
+        "--inventory",
+        inventory,
+        "--installer",
+        installerDir,
+        "--secrets-dir",
+        secretsDir,
+      ],
+      { reject: false },
+    );
+    expect(result.stdout).toContain(`FAIL  first stages ${emptyIpxe}: neither`);
   });
 });

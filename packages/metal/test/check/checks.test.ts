@@ -1,11 +1,21 @@
+import { execa } from "execa";
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  firstStageFindings,
   formatFindings,
+  gitFindings,
+  installCommandFindings,
   installerFindings,
   interfaceFindings,
   privilegeFindings,
+  secretsFindings,
 } from "../../src/check/checks.js";
+import type { Inventory } from "../../src/inventory/types.js";
+import { ensureLabKeys } from "../../src/lab/lab-keys.js";
 import { probePort } from "../../src/check/ports.js";
 import { canBindLowPorts, hasNetBindService } from "../../src/check/privileges.js";
 import { loadInventory } from "../../src/inventory/load.js";
@@ -33,8 +43,9 @@ describe("metal check findings", () => {
     const [finding] = interfaceFindings(inventory, { lo: [], enp3s0: [address("192.168.1.5")] });
     expect(finding).toEqual({
       ok: false,
-      message: "interface eth0 (network.interface) does not exist on this machine",
-      fix: "set network.interface to the NIC on the nodes' LAN; this machine has lo, enp3s0",
+      message:
+        "interface eth0 does not exist on this machine: proxyDHCP, TFTP and HTTP listen on it",
+      fix: "set network.interface (or pass --interface) to the NIC on the nodes' LAN; this machine has lo, enp3s0",
     });
   });
 
@@ -109,4 +120,108 @@ describe("metal check findings", () => {
       ]),
     ).toBe("ok    a\nFAIL  b\n      fix: do c");
   });
+});
+
+describe("the preflight checks metal install runs first", () => {
+  const withTemp = async (work: (directory: string) => Promise<void>) => {
+    const directory = await mkdtemp(join(tmpdir(), "metal-preflight-"));
+    try {
+      await work(directory);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  };
+
+  it("passes the --interface name over the inventory's network.interface", async () => {
+    const inventory = await loadInventory(LAB_INVENTORY);
+    expect(interfaceFindings(inventory, { enp3s0: [address("10.77.0.5")] }, "enp3s0")).toEqual([
+      { ok: true, message: "interface enp3s0: 10.77.0.5 in 10.77.0.0/24" },
+    ]);
+  });
+
+  it("fails an iPXE directory without first stages, naming both files and --ipxe-dir", () =>
+    withTemp(async (directory) => {
+      const [finding] = await firstStageFindings(directory);
+      expect(finding?.ok).toBe(false);
+      expect(finding?.message).toContain("neither undionly.kpxe (bios) nor ipxe.efi (uefi-x64)");
+      expect(finding?.fix).toContain("--ipxe-dir");
+    }));
+
+  it("names the firmware that cannot boot when only one first stage is there", () =>
+    withTemp(async (directory) => {
+      await writeFile(join(directory, "undionly.kpxe"), "first stage");
+      const [finding] = await firstStageFindings(directory);
+      expect(finding?.ok).toBe(false);
+      expect(finding?.message).toContain("ipxe.efi (uefi-x64) missing");
+    }));
+
+  it("accepts first stages that are links out of the directory, as the server copies them", () =>
+    withTemp(async (directory) => {
+      const elsewhere = join(directory, "boot");
+      const ipxe = join(directory, "ipxe");
+      await mkdir(elsewhere);
+      await mkdir(ipxe);
+      await writeFile(join(elsewhere, "ipxe.efi"), "uefi first stage");
+      await symlink(join(elsewhere, "ipxe.efi"), join(ipxe, "ipxe.efi"));
+      await writeFile(join(ipxe, "undionly.kpxe"), "bios first stage");
+      expect(await firstStageFindings(ipxe)).toEqual([
+        { ok: true, message: `first stages ${ipxe}: undionly.kpxe (bios), ipxe.efi (uefi-x64)` },
+      ]);
+    }));
+
+  it("lists every missing key and says to run metal secrets init as the installing user", () =>
+    withTemp(async (directory) => {
+      const inventory = await loadInventory(LAB_INVENTORY);
+      const [missing] = await secretsFindings(inventory, directory);
+      expect(missing?.ok).toBe(false);
+      expect(missing?.message).toContain(join(directory, "admin", "id_ed25519"));
+      expect(missing?.message).toContain(join(directory, "hosts", "node3", "ssh_host_ed25519_key"));
+      expect(missing?.fix).toContain("metal secrets init");
+      await ensureLabKeys(inventory, directory);
+      expect((await secretsFindings(inventory, directory))[0]?.ok).toBe(true);
+    }));
+
+  it("fails when nixos-anywhere is not on PATH and says how to keep the devShell's PATH under sudo", async () => {
+    const inventory = await loadInventory(LAB_INVENTORY);
+    const saved = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const [finding] = await installCommandFindings(inventory);
+      expect(finding?.ok).toBe(false);
+      expect(finding?.message).toContain("nixos-anywhere is not on PATH");
+      expect(finding?.fix).toContain('sudo env "PATH=$PATH" metal install');
+    } finally {
+      process.env.PATH = saved;
+    }
+    const custom = {
+      ...inventory,
+      install: { ...inventory.install, command: ["sh", "-c", "true"] },
+    };
+    expect((await installCommandFindings(custom))[0]?.ok).toBe(true);
+  });
+
+  it("fails an inventory the flake cannot see because git does not track it, and names the git add", () =>
+    withTemp(async (directory) => {
+      const git = (...args: string[]) => execa("git", args, { cwd: directory });
+      await git("init", "-q");
+      await copyFile(LAB_INVENTORY, join(directory, "cluster.toml"));
+      await mkdir(join(directory, "keys"));
+      await writeFile(join(directory, "keys", "admin.pub"), "ssh-ed25519 AAAA admin\n");
+      const inventory = await loadInventory(join(directory, "cluster.toml"));
+      const [untracked] = await gitFindings(inventory);
+      expect(untracked?.ok).toBe(false);
+      expect(untracked?.message).toContain("cluster.toml");
+      expect(untracked?.message).toContain("keys/admin.pub");
+      expect(untracked?.fix).toBe(
+        `git add cluster.toml keys/admin.pub (in ${directory}); committing is not needed`,
+      );
+      await git("add", "cluster.toml", "keys");
+      expect((await gitFindings(inventory))[0]?.ok).toBe(true);
+      const noFlake: Inventory = {
+        ...inventory,
+        install: { ...inventory.install, command: ["sh", "-c", "true"] },
+      };
+      await writeFile(join(directory, "keys", "new.pub"), "x");
+      expect(await gitFindings(noFlake)).toEqual([]);
+    }));
 });

@@ -5,6 +5,8 @@
  * `DisruptionBudget` cause, 404 for a pod that is gone). An evicted pod stays, terminating,
  * until the next pod list (so a budget refuses a second eviction deterministically), then is
  * gone and, like a Deployment's, comes back on another schedulable node. Tests flip readiness.
+ * coordination.k8s.io/v1 Leases: get, create (409 AlreadyExists), update (409 Conflict unless
+ * the body names the current resourceVersion), as the API server's optimistic concurrency does.
  * It speaks HTTPS like the real one: the client verifies it against the CA in the kubeconfig.
  */
 import { randomUUID } from "node:crypto";
@@ -29,6 +31,14 @@ export interface FakePod {
   ownerKind: "ReplicaSet" | "DaemonSet" | undefined;
   mirror: boolean;
   deleting: boolean;
+  /** Mounts an emptyDir volume. */
+  emptyDir: boolean;
+  phase: "Running" | "Succeeded" | "Failed";
+}
+
+export interface FakeLease {
+  resourceVersion: number;
+  spec: Record<string, unknown>;
 }
 
 export interface FakeBudget {
@@ -55,6 +65,7 @@ export class FakeKubeApi {
   readonly nodes = new Map<string, FakeNode>();
   readonly pods: FakePod[] = [];
   readonly budgets: FakeBudget[] = [];
+  readonly leases = new Map<string, FakeLease>();
   readonly requests: RecordedRequest[] = [];
   /** Eviction requests a PodDisruptionBudget refused (429). */
   refusals = 0;
@@ -83,6 +94,8 @@ export class FakeKubeApi {
       ownerKind: "ReplicaSet",
       mirror: false,
       deleting: false,
+      emptyDir: false,
+      phase: "Running",
       ...pod,
     };
     this.pods.push(full);
@@ -161,6 +174,11 @@ export class FakeKubeApi {
     const segments = url.pathname.split("/").filter((segment) => segment.length > 0);
     const route = `${request.method} ${url.pathname}`;
 
+    const lease =
+      /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(
+        url.pathname,
+      );
+    if (lease) return this.#lease(request.method ?? "", lease[1] ?? "", lease[2], body, response);
     if (route === "GET /api/v1/nodes") {
       return send(
         response,
@@ -298,6 +316,69 @@ export class FakeKubeApi {
     });
   }
 
+  #lease(
+    method: string,
+    namespace: string,
+    name: string | undefined,
+    body: string,
+    response: ServerResponse,
+  ): void {
+    const key = (leaseName: string) => `${namespace}/${leaseName}`;
+    const object = (leaseName: string, stored: FakeLease) => ({
+      kind: "Lease",
+      apiVersion: "coordination.k8s.io/v1",
+      metadata: { name: leaseName, namespace, resourceVersion: String(stored.resourceVersion) },
+      spec: stored.spec,
+    });
+    if (method === "POST" && name === undefined) {
+      const sent = JSON.parse(body) as {
+        metadata?: { name?: string };
+        spec?: Record<string, unknown>;
+      };
+      const leaseName = sent.metadata?.name ?? "";
+      if (this.leases.has(key(leaseName))) {
+        return send(
+          response,
+          409,
+          status(409, "AlreadyExists", `leases.coordination.k8s.io "${leaseName}" already exists`),
+        );
+      }
+      const stored = { resourceVersion: ++this.#resourceVersion, spec: sent.spec ?? {} };
+      this.leases.set(key(leaseName), stored);
+      return send(response, 201, object(leaseName, stored));
+    }
+    const stored = name === undefined ? undefined : this.leases.get(key(name));
+    if (!stored || name === undefined) {
+      return send(
+        response,
+        404,
+        status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`),
+      );
+    }
+    if (method === "GET") return send(response, 200, object(name, stored));
+    if (method === "PUT") {
+      const sent = JSON.parse(body) as {
+        metadata?: { resourceVersion?: string };
+        spec?: Record<string, unknown>;
+      };
+      if (sent.metadata?.resourceVersion !== String(stored.resourceVersion)) {
+        return send(
+          response,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
+      }
+      stored.resourceVersion = ++this.#resourceVersion;
+      stored.spec = sent.spec ?? {};
+      return send(response, 200, object(name, stored));
+    }
+    send(response, 405, status(405, "MethodNotAllowed", `${method} is not allowed on leases`));
+  }
+
   #reapTerminated(nodeName: string): void {
     for (const pod of this.pods.filter(
       (candidate) => candidate.deleting && candidate.nodeName === nodeName,
@@ -398,8 +479,12 @@ function podObject(pod: FakePod): object {
         : {}),
       ...(pod.deleting ? { deletionTimestamp: new Date().toISOString() } : {}),
     },
-    spec: { nodeName: pod.nodeName, containers: [{ name: "main", image: "nginx" }] },
-    status: { phase: "Running" },
+    spec: {
+      nodeName: pod.nodeName,
+      containers: [{ name: "main", image: "nginx" }],
+      ...(pod.emptyDir ? { volumes: [{ name: "scratch", emptyDir: {} }] } : {}),
+    },
+    status: { phase: pod.phase },
   };
 }
 

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDeploy } from "../../src/deploy/deploy.js";
+import { runDeploy } from "../../src/deploy/rollout.js";
+import { KUBECTL_DRAIN_DEFAULTS } from "../../src/deploy/drain-policy.js";
 import { KubeAccessError } from "../../src/deploy/errors.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 import { SshTunnelAccess } from "../../src/deploy/ssh-tunnel.js";
@@ -151,7 +152,13 @@ describe.skipIf(process.getuid?.() !== 0)(
         commands: testCommands(script),
         sshOptions: [],
         openAccess: () => access(),
-        timing: { drainTimeoutMs: 20_000, readyTimeoutMs: 20_000, pollMs: 50 },
+        timing: {
+          drainTimeoutMs: 20_000,
+          readyTimeoutMs: 20_000,
+          confirmTimeoutMs: 20_000,
+          pollMs: 50,
+        },
+        drainFlags: KUBECTL_DRAIN_DEFAULTS,
         onEvent: (event) => events.push(event.type),
       });
       expect(outcome).toMatchObject({ ok: true, deployed: ["a1"] });

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/callback/tokens.js";
 import { hostLogFile, hostWorkDir, installHost } from "../../src/install/host-install.js";
@@ -21,6 +21,7 @@ echo "$count" > "$3/runs"
 cp "$1/var/lib/metal/callback.env" "$3/seen-callback.env"
 cp "$1/etc/ssh/ssh_host_ed25519_key.pub" "$3/seen-host-key.pub"
 cp "$2" "$3/seen-known_hosts"
+ssh -G -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "root@$5" > "$3/seen-ssh-options"
 echo "installing $4 (run $count)"
 if [ "$count" -lt "$FAIL_UNTIL" ]; then echo "disk busy" >&2; exit 7; fi
 echo done
@@ -74,6 +75,7 @@ function inventoryFailingUntil(failUntil: number, retries: number): Inventory {
         "{known_hosts}",
         "{work_dir}",
         "{host}",
+        "{ip}",
       ],
     },
   };
@@ -112,6 +114,35 @@ describe("installing one host", () => {
     expect(await readFile(join(work, "seen-known_hosts"), "utf8")).toBe(
       "10.77.0.150 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedInstallerKey\n",
     );
+  });
+
+  it("hands the install command cluster.flake resolved against the inventory's folder, not the working directory", async () => {
+    const inventory: Inventory = {
+      ...f.inventory,
+      cluster: { ...f.inventory.cluster, flake: "." },
+      install: {
+        ...f.inventory.install,
+        retries: 0,
+        command: ["sh", "-c", 'printf %s "$0" > "$1/seen-flake"', "{flake}", "{work_dir}"],
+      },
+    };
+    await install(inventory);
+    const seen = await readFile(join(hostWorkDir(stateDir, "node1"), "seen-flake"), "utf8");
+    expect(seen).toBe(dirname(f.inventory.source));
+    expect(seen).not.toBe(process.cwd());
+  });
+
+  it("runs the command with the pinned ssh first on PATH: a bypass it asks for is ignored", async () => {
+    await install(inventoryFailingUntil(1, 0));
+    const options = await readFile(
+      join(hostWorkDir(stateDir, "node1"), "seen-ssh-options"),
+      "utf8",
+    );
+    expect(options).toMatch(/^stricthostkeychecking true$/m);
+    expect(options).toMatch(
+      new RegExp(`^userknownhostsfile ${hostWorkDir(stateDir, "node1")}/known_hosts$`, "m"),
+    );
+    expect(options).toMatch(/^globalknownhostsfile \/dev\/null$/m);
   });
 
   it("retries a failed install command and ends installed when a retry succeeds", async () => {

@@ -3,10 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/install/errors.js";
-import { runInstall, type InstallRunOptions } from "../../src/install/orchestrator.js";
+import {
+  firstStageFilesFor,
+  runInstall,
+  type InstallRunOptions,
+} from "../../src/install/orchestrator.js";
 import { EXIT_ALL_READY } from "../../src/install/summary.js";
 import { loadInventory } from "../../src/inventory/load.js";
 import type { Inventory } from "../../src/inventory/types.js";
+import { createPowerDrivers } from "../../src/power/drivers.js";
 import { FileStateStore } from "../../src/state/file-store.js";
 import { LAB_INVENTORY, walkTo } from "../helpers.js";
 
@@ -24,6 +29,7 @@ function options(overrides: Partial<InstallRunOptions> = {}): InstallRunOptions 
     stateDir: join(directory, "state"),
     installerDir: join(directory, "no-installer"),
     secretsDir: join(directory, "no-secrets"),
+    power: createPowerDrivers({ secretsDir: join(directory, "no-secrets") }),
     httpPort: 8080,
     // Loopback, never the machine's own network: these runs must stop before serving anything.
     serverAddress: "127.0.0.1",
@@ -65,5 +71,23 @@ describe("runInstall", () => {
     await expect(runInstall(options({ reinstall: ["node2"] }))).rejects.toThrow(
       /no-secrets\/hosts\/node2/,
     );
+  });
+});
+
+describe("first stages to stage", () => {
+  it("adds a host's first_stage override to the files the boot server stages", () => {
+    const [first, ...rest] = inventory.hosts;
+    if (!first) throw new Error("the lab inventory has no hosts");
+    const withOverride = {
+      ...inventory,
+      hosts: [{ ...first, firstStage: "vendor-snp.efi" }, ...rest],
+    };
+    expect(firstStageFilesFor(withOverride)).toEqual([
+      "undionly.kpxe",
+      "ipxe.efi",
+      "snponly.efi",
+      "vendor-snp.efi",
+    ]);
+    expect(firstStageFilesFor(inventory)).toEqual(["undionly.kpxe", "ipxe.efi", "snponly.efi"]);
   });
 });

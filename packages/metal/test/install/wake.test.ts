@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startWakeLoop } from "../../src/install/wake.js";
+import { startWakeLoop, type SelfHealing } from "../../src/install/wake.js";
+import type { Host } from "../../src/inventory/types.js";
+import type { PowerDriver, PowerOperation } from "../../src/power/driver.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
 
 const INTERVAL_MS = 20;
@@ -11,60 +13,204 @@ const until = async (condition: () => boolean) => {
   }
 };
 
+/** A driver that records what it was asked; `fail` makes its next call throw. */
+function recordingDriver(supports: readonly PowerOperation[], calls: string[], host: Host) {
+  let failNext: Error | undefined;
+  const record = (operation: string) => async () => {
+    if (failNext) {
+      const error = failNext;
+      failNext = undefined;
+      throw error;
+    }
+    calls.push(`${host.name} ${operation}`);
+  };
+  const driver: PowerDriver = {
+    name: "fake",
+    supports: new Set(supports),
+    powerOnStep: "fake power on",
+    on: record("on"),
+    off: record("off"),
+    cycle: record("cycle"),
+    status: async () => "on",
+    bootFromNetworkOnce: record("boot-from-network"),
+  };
+  return { driver, fail: (error: Error) => (failNext = error) };
+}
+
+const count = (calls: readonly string[], call: string) =>
+  calls.filter((entry) => entry === call).length;
+
 let f: Fixture;
 beforeEach(async () => {
   f = await fixture();
 });
 afterEach(() => f.cleanup());
 
-describe("Wake-on-LAN loop", () => {
-  it("wakes pending hosts, marks them waking, and stops re-sending once their DHCP packet moved them to pxe", async () => {
-    const sent: string[] = [];
+describe("power loop: a driver that can only power on (Wake-on-LAN)", () => {
+  it("powers on pending hosts, marks them waking, and stops once their DHCP packet moved them to pxe", async () => {
+    const calls: string[] = [];
     await walkTo(f.store, "node3", "ready");
     const loop = startWakeLoop({
       store: f.store,
       hosts: f.inventory.hosts,
       intervalMs: INTERVAL_MS,
-      send: async (mac) => {
-        sent.push(mac);
-      },
+      driverOf: (host) => recordingDriver(["on"], calls, host).driver,
     });
     try {
-      await until(() => sent.filter((mac) => mac === "52:54:00:77:00:01").length >= 3);
-      expect(f.store.host("node1")?.phase).toBe("waking");
+      await until(() => count(calls, "node1 on") >= 3);
+      expect(f.store.host("node1")).toMatchObject({ phase: "waking", lastStep: "fake power on" });
       expect(f.store.host("node2")?.phase).toBe("waking");
-      expect(sent).not.toContain("52:54:00:77:00:03");
+      expect(calls).not.toContain("node3 on");
 
       await f.store.change("node1", { expect: "waking", to: "pxe", step: "test: DHCP seen" });
-      const node1Sends = sent.filter((mac) => mac === "52:54:00:77:00:01").length;
-      const node2Sends = sent.filter((mac) => mac === "52:54:00:77:00:02").length;
-      await until(() => sent.filter((mac) => mac === "52:54:00:77:00:02").length >= node2Sends + 3);
+      const node1Ons = count(calls, "node1 on");
+      const node2Ons = count(calls, "node2 on");
+      await until(() => count(calls, "node2 on") >= node2Ons + 3);
       // At most one round was already under way when node1 moved on.
-      expect(sent.filter((mac) => mac === "52:54:00:77:00:01").length).toBeLessThanOrEqual(
-        node1Sends + 1,
-      );
+      expect(count(calls, "node1 on")).toBeLessThanOrEqual(node1Ons + 1);
     } finally {
       loop.stop();
     }
   });
 
-  it("keeps going when a send fails and reports the failure", async () => {
+  it("keeps going when a power-on fails and reports the failure", async () => {
     const errors: string[] = [];
-    let calls = 0;
+    const calls: string[] = [];
+    const host = f.inventory.hosts[0]!;
+    const fake = recordingDriver(["on"], calls, host);
+    fake.fail(new Error("ENETUNREACH"));
     const loop = startWakeLoop({
       store: f.store,
-      hosts: f.inventory.hosts.slice(0, 1),
+      hosts: [host],
       intervalMs: INTERVAL_MS,
-      send: async () => {
-        calls++;
-        if (calls === 1) throw new Error("ENETUNREACH");
-      },
-      onError: (host, error) => errors.push(`${host}: ${(error as Error).message}`),
+      driverOf: () => fake.driver,
+      onError: (name, error) => errors.push(`${name}: ${(error as Error).message}`),
     });
     try {
-      await until(() => calls >= 3);
+      await until(() => calls.length >= 2);
       expect(errors).toEqual(["node1: ENETUNREACH"]);
       expect(f.store.host("node1")?.phase).toBe("waking");
+    } finally {
+      loop.stop();
+    }
+  });
+
+  it("never fails or cycles a host whose driver cannot cycle, however long it stays silent", async () => {
+    const calls: string[] = [];
+    const host = f.inventory.hosts[0]!;
+    let clock = 0;
+    const loop = startWakeLoop({
+      store: f.store,
+      hosts: [host],
+      intervalMs: INTERVAL_MS,
+      now: () => (clock += 60_000),
+      selfHealing: { dhcpTimeoutMs: 1, callbackTimeoutMs: 1, maxPowerCycles: 1 },
+      driverOf: () => recordingDriver(["on"], calls, host).driver,
+    });
+    try {
+      await until(() => calls.length >= 4);
+      expect(calls.every((call) => call === "node1 on")).toBe(true);
+      expect(f.store.host("node1")?.phase).toBe("waking");
+    } finally {
+      loop.stop();
+    }
+  });
+});
+
+describe("power loop: self-healing with a driver that can cycle (a BMC)", () => {
+  const healing: SelfHealing = {
+    dhcpTimeoutMs: 60_000,
+    callbackTimeoutMs: 120_000,
+    maxPowerCycles: 2,
+  };
+
+  it("powers on once, cycles a host that sends no DHCP packet in time (each cycle in its timeline), then fails it with the reason", async () => {
+    const calls: string[] = [];
+    const host = f.inventory.hosts[0]!;
+    let clock = 0;
+    const loop = startWakeLoop({
+      store: f.store,
+      hosts: [host],
+      intervalMs: INTERVAL_MS,
+      // Every look at the clock is 30 s later: a timeout passes every second round.
+      now: () => (clock += 30_000),
+      selfHealing: healing,
+      driverOf: () => recordingDriver(["on", "off", "cycle", "status"], calls, host).driver,
+    });
+    try {
+      await until(() => f.store.host("node1")?.phase === "failed");
+      expect(calls).toEqual(["node1 on", "node1 cycle", "node1 cycle"]);
+      const record = f.store.host("node1")!;
+      expect(record.failure).toEqual({
+        phase: "waking",
+        reason: expect.stringMatching(
+          /^no DHCP packet within 60 s of power-on, after 2 power cycles; check its console/,
+        ),
+      });
+      const steps = (await f.store.history())
+        .filter((event) => event.type === "host.step" || event.type === "host.phase")
+        .map((event) => ("step" in event ? event.step : ""));
+      expect(steps).toEqual([
+        "fake power on",
+        "power cycle 1 of 2: no DHCP packet within 60 s of power-on",
+        "power cycle 2 of 2: no DHCP packet within 60 s of power-on",
+        "gave up: stuck after power cycles",
+      ]);
+    } finally {
+      loop.stop();
+    }
+  });
+
+  it("cycles a host whose installer never calls back after its PXE boot, and leaves it alone once it does", async () => {
+    const calls: string[] = [];
+    const host = f.inventory.hosts[0]!;
+    await walkTo(f.store, "node1", "pxe");
+    let clock = f.now;
+    const loop = startWakeLoop({
+      store: f.store,
+      hosts: [host],
+      intervalMs: INTERVAL_MS,
+      now: () => clock,
+      selfHealing: healing,
+      driverOf: () => recordingDriver(["on", "off", "cycle", "status"], calls, host).driver,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 3));
+      expect(calls).toEqual([]);
+      clock += healing.callbackTimeoutMs;
+      await until(() => f.store.host("node1")?.lastStep.startsWith("power cycle") === true);
+      expect(calls).toEqual(["node1 cycle"]);
+      expect(f.store.host("node1")).toMatchObject({
+        phase: "pxe",
+        lastStep:
+          "power cycle 1 of 2: the installer did not call back within 120 s of its PXE boot",
+      });
+      await f.store.change("node1", { expect: "pxe", to: "installer", step: "test: callback" });
+      clock += healing.callbackTimeoutMs * 10;
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 3));
+      expect(calls).toEqual(["node1 cycle"]);
+      expect(f.store.host("node1")?.phase).toBe("installer");
+    } finally {
+      loop.stop();
+    }
+  });
+
+  it("fails at the first timeout with no cycles allowed", async () => {
+    const calls: string[] = [];
+    const host = f.inventory.hosts[0]!;
+    let clock = 0;
+    const loop = startWakeLoop({
+      store: f.store,
+      hosts: [host],
+      intervalMs: INTERVAL_MS,
+      now: () => (clock += 60_000),
+      selfHealing: { ...healing, maxPowerCycles: 0 },
+      driverOf: () => recordingDriver(["on", "cycle"], calls, host).driver,
+    });
+    try {
+      await until(() => f.store.host("node1")?.phase === "failed");
+      expect(calls).toEqual(["node1 on"]);
+      expect(f.store.host("node1")?.failure?.reason).toMatch(/after 0 power cycles/);
     } finally {
       loop.stop();
     }

@@ -65,9 +65,9 @@ describe("loadInventory", () => {
       ],
     );
     expect(inventory.lab?.machines).toEqual([
-      { host: "node1", firmware: "uefi", diskSize: "4G", memory: "512M" },
-      { host: "node2", firmware: "bios", diskSize: "4G", memory: "512M" },
-      { host: "node3", firmware: "bios", diskSize: "4G", memory: "512M" },
+      { host: "node1", firmware: "uefi", boot: "pxe", diskSize: "4G", memory: "512M" },
+      { host: "node2", firmware: "bios", boot: "pxe", diskSize: "4G", memory: "512M" },
+      { host: "node3", firmware: "bios", boot: "pxe", diskSize: "4G", memory: "512M" },
     ]);
   });
 
@@ -154,7 +154,7 @@ vip = "300.1.1.1"
       'host "Node_1": disk "sda" is not an absolute path under /dev (expected an absolute path under /dev, best a stable /dev/disk/by-id/ link, e.g. /dev/disk/by-id/nvme-Samsung_SSD_980_500GB_S64DNF0R123456)',
       'host "Node_1": first_stage "efi/ipxe.efi" is not a plain file name (expected a plain file name in the first-stage directory (no `/`), e.g. snponly.efi)',
       'host "Node_1": root_size "64GB" is not a size in disko notation (expected a size in disko notation: a whole number and a unit K, M, G or T (binary units), e.g. 100G)',
-      'host "Node_1": unknown field "roel" (known fields: name, mac, ip, role, init, disk, arch, first_stage, root_size, interface)',
+      'host "Node_1": unknown field "roel" (known fields: name, mac, ip, role, init, disk, arch, first_stage, root_size, interface, power)',
       'inventory: no host has role "server" (k3s needs at least one; set role = "server" on one host)',
       "inventory: no server has init = true (exactly one server initialises the cluster; add init = true to one)",
     ]);
@@ -253,6 +253,22 @@ root_size = "1G"
     expect(issuesOf(text)).toEqual([
       'lab machine "node9": host "node9" is not a host in [[hosts]] (expected the name of a host in [[hosts]], e.g. node1)',
       'lab machine "node1": disk_size "2G" is smaller than the partitions need (3 GiB: ESP, root 1G, minimum Ceph partition) (expected a QEMU disk size: a whole number and a unit M, G or T, large enough for the partitions, e.g. 4G)',
+    ]);
+  });
+});
+
+describe("lab machines that UEFI HTTP-boot", () => {
+  it('accept boot = "http" on UEFI and refuse it on BIOS, naming the fix', () => {
+    const text = (firmware: string) => `${GOOD}
+[[lab.machines]]
+host = "node1"
+firmware = "${firmware}"
+boot = "http"
+disk_size = "80G"
+`;
+    expect(parseInventory(text("uefi"), "test.toml").lab?.machines[0]?.boot).toBe("http");
+    expect(issuesOf(text("bios"))).toEqual([
+      'lab machine "node1": boot "http" needs firmware = "uefi": SeaBIOS has no HTTP boot (use boot = "pxe") (expected "pxe", or "http" for UEFI HTTP boot (firmware = "uefi" only: OVMF with its PXE off), e.g. http)',
     ]);
   });
 });

@@ -170,6 +170,51 @@ describe("FileStateStore", () => {
     expect((await store.history()).map((e) => e.seq)).toEqual([1, 2]);
   });
 
+  it("repairs a history line torn by a crash, so the next event appended is replayed", async () => {
+    const store = await openWithHosts();
+    await store.close();
+    const events = join(directory, "events.jsonl");
+    await writeFile(events, `${await readFile(events, "utf8")}{"seq":3,"ty`);
+    const reopened = await FileStateStore.open(directory, { clock });
+    await reopened.change("node1", { expect: "pending", to: "pxe", step: "DHCP seen" });
+    await reopened.close();
+    const replayed = await (await FileStateStore.open(directory, { clock })).history();
+    expect(replayed.map((event) => [event.seq, event.type])).toEqual([
+      [1, "host.added"],
+      [2, "host.added"],
+      [3, "host.phase"],
+    ]);
+  });
+
+  it("names a hand-corrupted nested field of the state file and the fix", async () => {
+    const store = await openWithHosts();
+    await store.close();
+    const file = join(directory, "state.json");
+    const state = JSON.parse(await readFile(file, "utf8"));
+    state.hosts.node1.attempt = "two";
+    state.hosts.node2.tokens = { installer: { sha256: "abc", attempt: 1 } };
+    await writeFile(file, JSON.stringify(state));
+    const opening = FileStateStore.open(directory);
+    await expect(opening).rejects.toThrow(StateFileError);
+    const message = await opening.catch((error: Error) => error.message);
+    expect(message).toContain("hosts.node1.attempt");
+    expect(message).toContain("hosts.node2.tokens.installer.sha256: is not a hex SHA-256");
+    expect(message).toContain("hosts.node2.tokens.installer.issuedAt");
+    expect(message).toContain("restore it from a backup or fix it by hand");
+  });
+
+  it("refuses a host record filed under another host's name", async () => {
+    const store = await openWithHosts();
+    await store.close();
+    const file = join(directory, "state.json");
+    const state = JSON.parse(await readFile(file, "utf8"));
+    state.hosts.node1.name = "node2";
+    await writeFile(file, JSON.stringify(state));
+    await expect(FileStateStore.open(directory)).rejects.toThrow(
+      /hosts\.node1\.name: is "node2", but the record is filed under "node1"/,
+    );
+  });
+
   it("names an unusable state file and why moving it aside is dangerous", async () => {
     await writeFile(join(directory, "state.json"), "{ not json");
     await expect(FileStateStore.open(directory)).rejects.toThrow(StateFileError);

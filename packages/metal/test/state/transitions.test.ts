@@ -17,10 +17,10 @@ describe("transition table", () => {
     expect(back).toEqual(REINSTALLABLE.map((from) => `${from}→pending`));
   });
 
-  it("lets every phase but ready fail, and a failed host only restart", () => {
+  it("lets every phase but ready fail, and a failed host only restart or wait for its first boot again", () => {
     const canFail = PHASES.filter((phase) => isAllowedTransition(phase, "failed"));
     expect(canFail).toEqual(["pending", "waking", "pxe", "installer", "installing", "installed"]);
-    expect(ALLOWED_TRANSITIONS.failed).toEqual(["pending"]);
+    expect(ALLOWED_TRANSITIONS.failed).toEqual(["pending", "installed"]);
   });
 
   it("follows the install flow forward one phase at a time", () => {

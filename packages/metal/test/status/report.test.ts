@@ -47,9 +47,12 @@ const STATE: ClusterState = {
   },
 };
 
+/** The unknown machines a run kept in memory (boot/unknown-machines.ts); the state has none. */
+const UNKNOWN = Object.values(STATE.unknownMachines);
+
 describe("metal status", () => {
   it("lists every host with phase, attempt and last step; hosts without state are pending", async () => {
-    const report = statusReport(STATE, await loadInventory(LAB_INVENTORY));
+    const report = statusReport(STATE, await loadInventory(LAB_INVENTORY), UNKNOWN);
     expect(report.hosts.map((h) => [h.name, h.phase, h.attempt])).toEqual([
       ["node1", "ready", 1],
       ["node2", "failed", 2],
@@ -64,7 +67,7 @@ describe("metal status", () => {
 
   it("lists unknown machines with a ready-to-paste [[hosts]] block and spots a likely MAC typo", async () => {
     const inventory = await loadInventory(LAB_INVENTORY);
-    const report = statusReport(STATE, inventory);
+    const report = statusReport(STATE, inventory, UNKNOWN);
     const [typo, arm] = report.unknownMachines;
     expect(typo?.likelyTypoOf).toBe("node3");
     expect(typo?.snippet).toBe(
@@ -95,14 +98,14 @@ describe("metal status", () => {
   });
 
   it("works from the state alone, flagging hosts the inventory does not list", () => {
-    const report = statusReport(STATE, undefined);
+    const report = statusReport(STATE, undefined, UNKNOWN);
     expect(report.hosts.map((h) => h.name)).toEqual(["node1", "node2"]);
     expect(report.unknownMachines[0]?.snippet).toBeUndefined();
   });
 });
 
 describe("metal status command", () => {
-  it("prints the state of a state directory as JSON", async () => {
+  it("prints the state of a state directory as JSON, with the unknown machines metal install kept", async () => {
     const { execa } = await import("execa");
     const { mkdtemp, rm } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
@@ -118,6 +121,10 @@ describe("metal status command", () => {
         step: "PXE: DHCP from bios firmware",
       });
       await store.close();
+      const { UnknownMachines } = await import("../../src/boot/unknown-machines.js");
+      const unknown = new UnknownMachines({ stateDir: directory });
+      unknown.record({ mac: "52:54:00:77:00:33", arch: 7 });
+      await unknown.close();
       const cli = new URL("../../dist/cli.js", import.meta.url).pathname;
       const result = await execa(process.execPath, [
         cli,
@@ -130,7 +137,11 @@ describe("metal status command", () => {
       ]);
       const report = JSON.parse(result.stdout) as {
         hosts: Array<{ name: string; phase: string; lastStep: string }>;
+        unknownMachines: Array<{ mac: string; likelyTypoOf: string }>;
       };
+      expect(report.unknownMachines).toMatchObject([
+        { mac: "52:54:00:77:00:33", likelyTypoOf: "node3" },
+      ]);
       expect(report.hosts.map((h) => [h.name, h.phase])).toEqual([
         ["node1", "pxe"],
         ["node2", "pending"],

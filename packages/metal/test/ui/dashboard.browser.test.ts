@@ -15,6 +15,7 @@ import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, type Recording } from "./support/replay.js";
+import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = [
@@ -43,7 +44,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
   let page: Page;
   const netbootEvents = new NetbootEvents();
   const installOutput = new EventFeed<InstallOutputLine>();
-  const targets = () => ({ store: env.store, netbootEvents, installOutput });
+  const unknownMachines = new UnknownMachines();
+  const targets = () => ({ store: env.store, netbootEvents, installOutput, unknownMachines });
 
   beforeAll(async () => {
     env = await fixture();
@@ -55,6 +57,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
       inventory: env.inventory,
       store: env.store,
       netbootEvents,
+      unknownMachines,
       installOutput,
     });
     profile = await mkdtemp(join(tmpdir(), "metal-chromium-"));
@@ -166,6 +169,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
         inventory: env.inventory,
         store: env.store,
         netbootEvents,
+        unknownMachines,
         installOutput,
       });
       // EventSource waits the server's `retry` (2 s) between attempts.

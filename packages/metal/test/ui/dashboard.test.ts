@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import Fastify from "fastify";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import {
 import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
 import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
+import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 
 const HEARTBEAT_MS = 100;
 
@@ -22,8 +24,11 @@ describe("the dashboard server", () => {
   const installOutput = new EventFeed<InstallOutputLine>();
   const deployEvents = new EventFeed<DashboardDeployEvent>();
 
+  let unknownMachines: UnknownMachines;
+
   beforeEach(async () => {
     env = await fixture();
+    unknownMachines = new UnknownMachines();
     // The recording is replayed now: the store stamps its events with the real time.
     Object.defineProperty(env, "now", { get: () => Date.now() });
     recording = await loadRecording();
@@ -32,6 +37,7 @@ describe("the dashboard server", () => {
       inventory: env.inventory,
       store: env.store,
       netbootEvents,
+      unknownMachines,
       installOutput,
       deployEvents,
       heartbeatMs: HEARTBEAT_MS,
@@ -43,7 +49,7 @@ describe("the dashboard server", () => {
     await env.cleanup();
   });
 
-  const targets = () => ({ store: env.store, netbootEvents, installOutput });
+  const targets = () => ({ store: env.store, netbootEvents, installOutput, unknownMachines });
   const snapshot = async () =>
     (await (await fetch(new URL("api/snapshot", dashboard.url))).json()) as DashboardSnapshot;
 
@@ -211,13 +217,17 @@ describe("the dashboard as a plugin", () => {
         store: env.store,
         netbootEvents: new NetbootEvents(),
       });
-      const page = await app.inject({ url: "/dashboard/" });
-      expect(page.headers["content-type"]).toMatch(/^text\/html/);
-      const bare = await app.inject({ url: "/dashboard" });
-      expect([bare.statusCode, bare.headers.location]).toEqual([302, "/dashboard/"]);
-      expect((await app.inject({ url: "/dashboard/dashboard.js" })).statusCode).toBe(200);
-      expect((await app.inject({ url: "/dashboard/metrics" })).body).toContain("metal_hosts");
-      expect((await app.inject({ url: "/" })).statusCode).toBe(404);
+      // A real listener: the dashboard checks the Host header against the address it was reached on.
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const get = (path: string) => fetch(`${base}${path}`, { redirect: "manual" });
+      const page = await get("/dashboard/");
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      const bare = await get("/dashboard");
+      expect([bare.status, bare.headers.get("location")]).toEqual([302, "/dashboard/"]);
+      expect((await get("/dashboard/dashboard.js")).status).toBe(200);
+      expect(await (await get("/dashboard/metrics")).text()).toContain("metal_hosts");
+      expect((await get("/")).status).toBe(404);
     } finally {
       await app.close();
       await env.cleanup();

@@ -1,4 +1,5 @@
 import { PassThrough } from "node:stream";
+import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
@@ -43,6 +44,7 @@ describe("the host logger", () => {
       store: env.store,
       netbootEvents,
       installOutput: new EventFeed<InstallOutputLine>(),
+      unknownMachines: new UnknownMachines(),
     };
     await replay([...recording.phases.start, ...recording.phases.finish], targets);
     detach();

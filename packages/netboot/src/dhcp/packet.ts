@@ -14,7 +14,7 @@ import {
   OptionCode,
   Overload,
 } from "./constants.js";
-import { decodeIpv4, encodeIpv4 } from "./option-types.js";
+import { decodeIpv4, writeIpv4 } from "./option-types.js";
 
 export interface DhcpPacket {
   readonly op: number;
@@ -82,7 +82,9 @@ function readNulTerminated(bytes: Buffer, start: number, size: number): string {
 
 /** Decodes a DHCP message. Throws DhcpDecodeError, and nothing else, for any malformed input. */
 export function decodeDhcp(bytes: Uint8Array): DhcpPacket {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // One copy of the whole datagram, so the packet never aliases the caller's (possibly reused)
+  // receive buffer; options and chaddr are views into it (one allocation, not one per option).
+  const buffer = Buffer.from(bytes);
   if (buffer.length < HeaderOffset.options)
     throw new DhcpDecodeError(
       `${buffer.length} octets is shorter than a DHCP header with magic cookie (${HeaderOffset.options})`,
@@ -127,9 +129,8 @@ export function decodeDhcp(bytes: Uint8Array): DhcpPacket {
     readOptionsArea(buffer, HeaderOffset.sname, HeaderOffset.sname + HeaderSize.sname, collected);
 
   const options = new Map<number, Buffer>();
-  // Copies, so the packet never aliases the caller's (possibly reused) receive buffer.
   for (const [code, parts] of collected)
-    options.set(code, parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts));
+    options.set(code, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
 
   return {
     op: buffer.readUInt8(HeaderOffset.op),
@@ -143,9 +144,7 @@ export function decodeDhcp(bytes: Uint8Array): DhcpPacket {
     yiaddr: decodeIpv4(buffer, HeaderOffset.yiaddr),
     siaddr: decodeIpv4(buffer, HeaderOffset.siaddr),
     giaddr: decodeIpv4(buffer, HeaderOffset.giaddr),
-    chaddr: Buffer.from(
-      buffer.subarray(HeaderOffset.chaddr, HeaderOffset.chaddr + HeaderSize.chaddr),
-    ),
+    chaddr: buffer.subarray(HeaderOffset.chaddr, HeaderOffset.chaddr + HeaderSize.chaddr),
     sname: snameHoldsOptions ? "" : readNulTerminated(buffer, HeaderOffset.sname, HeaderSize.sname),
     file: fileHoldsOptions ? "" : readNulTerminated(buffer, HeaderOffset.file, HeaderSize.file),
     options,
@@ -179,13 +178,12 @@ function writeText(
   value: string,
   name: string,
 ): void {
-  const data = Buffer.from(value, "latin1");
-  // One octet stays NUL: firmware reads these fields as C strings.
-  if (data.length >= size)
+  // latin1: one octet per character. One octet stays NUL: firmware reads these as C strings.
+  if (value.length >= size)
     throw new DhcpEncodeError(
-      `${name} is ${data.length} octets; the field holds at most ${size - 1}`,
+      `${name} is ${value.length} octets; the field holds at most ${size - 1}`,
     );
-  data.copy(target, offset);
+  target.write(value, offset, value.length, "latin1");
 }
 
 /**
@@ -203,10 +201,10 @@ export function encodeDhcp(packet: DhcpPacket): Buffer {
   out.writeUInt32BE(checkField(packet.xid, 0xffffffff, "xid"), HeaderOffset.xid);
   out.writeUInt16BE(checkField(packet.secs, 0xffff, "secs"), HeaderOffset.secs);
   out.writeUInt16BE(checkField(packet.flags, 0xffff, "flags"), HeaderOffset.flags);
-  encodeIpv4(packet.ciaddr).copy(out, HeaderOffset.ciaddr);
-  encodeIpv4(packet.yiaddr).copy(out, HeaderOffset.yiaddr);
-  encodeIpv4(packet.siaddr).copy(out, HeaderOffset.siaddr);
-  encodeIpv4(packet.giaddr).copy(out, HeaderOffset.giaddr);
+  writeIpv4(out, HeaderOffset.ciaddr, packet.ciaddr);
+  writeIpv4(out, HeaderOffset.yiaddr, packet.yiaddr);
+  writeIpv4(out, HeaderOffset.siaddr, packet.siaddr);
+  writeIpv4(out, HeaderOffset.giaddr, packet.giaddr);
   if (packet.chaddr.length > HeaderSize.chaddr)
     throw new DhcpEncodeError(
       `chaddr is ${packet.chaddr.length} octets; the field holds ${HeaderSize.chaddr}`,

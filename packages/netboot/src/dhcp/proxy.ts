@@ -227,9 +227,14 @@ function pxeVendorOptionsFor(pxe: PxeRequest): Map<number, Buffer> {
  * request itself (see inspectPxeRequest), so it is safe on any packet.
  */
 export function proxyReply(input: ProxyReplyInput): ProxyReply | Ignore {
-  const { request, serverAddress, bootFile } = input;
-  const pxe = inspectPxeRequest(request, input.port);
+  const pxe = inspectPxeRequest(input.request, input.port);
   if ("ignore" in pxe) return pxe;
+  return answerPxeRequest(pxe, input);
+}
+
+/** The reply to a request inspectPxeRequest accepted as `pxe` (the server inspects once). */
+export function answerPxeRequest(pxe: PxeRequest, input: ProxyReplyInput): ProxyReply {
+  const { request, serverAddress, bootFile } = input;
   const answer = ANSWERS.get(input.port)?.get(pxe.message) as number;
   const modifiers: ReplyModifier[] = [
     withMessageType(answer),

@@ -25,11 +25,12 @@ import {
   vendorClass,
 } from "./accessors.js";
 import { DhcpPort, HeaderOffset, messageTypeName } from "./constants.js";
+import { readOption } from "./options.js";
 import { encodeDhcp, decodeDhcp, type DhcpPacket } from "./packet.js";
 import {
+  answerPxeRequest,
   inspectPxeRequest,
   LIMITED_BROADCAST,
-  proxyReply,
   type BootFileAnswer,
   type BootFileSource,
   type Endpoint,
@@ -219,6 +220,8 @@ export class ProxyDhcpServer {
       vendorClass: safely(() => vendorClass(packet)),
       userClass: safely(() => userClasses(packet).join(",")) || undefined,
       isIpxe: safely(() => isIpxe(packet)) ?? false,
+      requestedAddress: safely(() => readOption(packet, "requestedIpAddress")),
+      clientAddress: packet.ciaddr === "0.0.0.0" ? undefined : packet.ciaddr,
     };
   }
 
@@ -233,7 +236,8 @@ export class ProxyDhcpServer {
       return;
     }
     const mac = clientMac(request);
-    if (mac !== undefined)
+    // Describing the request reads five options: only worth it when someone listens.
+    if (mac !== undefined && this.events.hasListeners)
       this.events.emit({
         type: "dhcp.request",
         mac,
@@ -277,7 +281,7 @@ export class ProxyDhcpServer {
     bootFile: string,
   ): void {
     const port = listener.role;
-    const outcome = proxyReply({
+    const outcome = answerPxeRequest(pxe, {
       request,
       port,
       source: from,
@@ -285,10 +289,6 @@ export class ProxyDhcpServer {
       bootFile,
       broadcastAddress: this.#broadcastAddress,
     });
-    if ("ignore" in outcome) {
-      this.#ignored(port, from, outcome.ignore, request);
-      return;
-    }
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
     const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;

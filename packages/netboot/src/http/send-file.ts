@@ -19,6 +19,8 @@ export interface FileResponseContext {
   readonly events: NetbootEvents;
   /** Bytes per read and per socket write. */
   readonly chunkBytes: number;
+  /** A client that takes no chunk for this long is cut off (see file-pump.ts). */
+  readonly writeTimeoutMs: number;
   readonly mac: Mac | undefined;
 }
 
@@ -69,10 +71,18 @@ export async function sendFile(
   reply.hijack();
   response.writeHead(statusCode, headers);
   try {
-    await pumpFileRange(response, filePath, range, context.chunkBytes, (bytes) => (sent += bytes));
+    await pumpFileRange(response, filePath, range, {
+      chunkBytes: context.chunkBytes,
+      writeTimeoutMs: context.writeTimeoutMs,
+      onSent: (bytes) => (sent += bytes),
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    context.events.emit({ type: "server.error", server: "http", error: message });
+    context.events.emit({
+      type: "server.error",
+      server: "http",
+      error: `${request.ip}: ${message}`,
+    });
     // Headers are out: cutting the connection is the only way left to say "incomplete".
     response.destroy();
   }

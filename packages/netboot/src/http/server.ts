@@ -16,9 +16,12 @@
  * - `GET|HEAD /ipxe/:name` streams a first-stage binary from the first-stage directory, through
  *   the library's one path resolver.
  *
- * It does not log: everything that happens is an event on `events`.
+ * It does not log: everything that happens is an event on `events`. Error bodies are fixed
+ * texts that name no path of this machine; the details go into events. Time, size and
+ * connection limits (limits.ts) hold for every route on the instance.
  */
 import { stat } from "node:fs/promises";
+import { STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { ConfigError, PathRefusedError } from "../errors.js";
@@ -47,7 +50,15 @@ import { isMac, parseMac, type Mac } from "../mac.js";
 import type { BootDecision, BootPolicy, BootSpec } from "../policy.js";
 import { resolveUnderRoot, type RootedFile } from "../rooted-path.js";
 import { BootFileTable, bootFileUrlPath, type BootFile } from "./file-table.js";
+import {
+  capConnections,
+  DEFAULT_HTTP_LIMITS,
+  fastifyLimitOptions,
+  type HttpLimits,
+} from "./limits.js";
 import { sendFile } from "./send-file.js";
+
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./limits.js";
 
 export interface BootHttpServerOptions {
   /** Decides, per MAC, what a script request gets. */
@@ -67,6 +78,8 @@ export interface BootHttpServerOptions {
   readonly chunkBytes?: number;
   /** A pino logger for fastify's own request logs. Default: none (the library emits events). */
   readonly logger?: FastifyBaseLogger;
+  /** Time, size and connection limits. Default: DEFAULT_HTTP_LIMITS. */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /** What a boot decision names, before it is written in a script language. */
@@ -112,10 +125,24 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
   const files = new BootFileTable();
   let baseUrl = options.baseUrl?.replace(/\/+$/, "");
 
-  const app = Fastify(options.logger ? { loggerInstance: options.logger } : { logger: false });
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const app = Fastify({
+    ...fastifyLimitOptions(limits),
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+  });
+  capConnections(app.server, limits, events);
+  const { writeTimeoutMs } = limits;
   app.addHook("onError", async (_request, _reply, error) => {
     events.emit({ type: "server.error", server: "http", error: error.message });
   });
+  // fastify's default bodies repeat error messages (which may name files of this machine) and the
+  // requested URL; ours say only what kind of failure it was.
+  app.setErrorHandler((error: { statusCode?: number }, _request, reply) => {
+    const status =
+      error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
+    return sendText(reply, status, STATUS_CODES[status] ?? "error");
+  });
+  app.setNotFoundHandler((_request, reply) => sendText(reply, 404, "not found"));
 
   app.get<{ Params: { script: string } }>(BOOT_ROUTES.script, async (request, reply) => {
     const { script } = request.params;
@@ -131,11 +158,11 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     const mac = parseMac(macText);
     let decision: BootDecision;
     try {
-      decision = await policy({ mac, stage: "script" });
+      decision = await policy({ mac, stage: "script", address: request.ip });
     } catch (error) {
       const message = errorMessage(error);
       events.emit({ type: "policy.error", mac, stage: "script", error: message });
-      return sendText(reply, 500, `the boot policy failed for ${mac}: ${message}`);
+      return sendText(reply, 500, `the boot policy failed for ${mac}`);
     }
     events.emit({ type: "http.script", mac, peer: request.ip, action: decision.action });
     switch (decision.action) {
@@ -149,7 +176,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           events.emit({ type: "policy.error", mac, stage: "script", error: error.message });
-          return sendText(reply, 500, `cannot boot ${mac}: ${error.message}`);
+          return sendText(reply, 500, `cannot boot ${mac}: the server's boot files are unusable`);
         }
     }
   });
@@ -240,7 +267,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       }
       const macText = request.query.mac;
       const mac = macText !== undefined && isMac(macText) ? parseMac(macText) : undefined;
-      return sendFile(request, reply, file.path, { events, chunkBytes, mac });
+      return sendFile(request, reply, file.path, { events, chunkBytes, writeTimeoutMs, mac });
     },
   });
 
@@ -252,12 +279,17 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       try {
         file = await resolveUnderRoot(firstStageDir, request.params.name);
       } catch (error) {
-        if (error instanceof PathRefusedError) return sendText(reply, 404, error.message);
+        if (error instanceof PathRefusedError) return sendText(reply, 404, "no such first stage");
         const message = `first-stage directory ${firstStageDir} is unusable: ${errorMessage(error)}`;
         events.emit({ type: "server.error", server: "http", error: message });
-        return sendText(reply, 500, message);
+        return sendText(reply, 500, "first stages are unavailable");
       }
-      return sendFile(request, reply, file.path, { events, chunkBytes, mac: undefined });
+      return sendFile(request, reply, file.path, {
+        events,
+        chunkBytes,
+        writeTimeoutMs,
+        mac: undefined,
+      });
     },
   });
 

@@ -23,6 +23,14 @@ export const DEFAULT_MTU = 1500;
 /** Default server limit on windowsize: 64 blocks keeps a window under 100 KiB at 1468 bytes. */
 export const DEFAULT_MAX_WINDOW_SIZE = 64;
 export const DEFAULT_TIMEOUT_MS = 1000;
+/**
+ * Largest `timeout` the server acknowledges. RFC 2349 allows 1-255 s, but a client asking for
+ * 255 s would hold a transfer slot for minutes per ACK it withholds. RFC 2349 §2 lets the server
+ * only echo the value or leave the option out, and RFC 2347 ("Negotiation Protocol") says an
+ * option the server does not acknowledge is ignored by both sides, as if never requested: a
+ * larger value is left out of the OACK and the transfer keeps the server's own timeout.
+ */
+export const DEFAULT_MAX_TIMEOUT_SECONDS = 10;
 const MS_PER_SECOND = 1000;
 
 export interface NegotiationLimits {
@@ -32,6 +40,8 @@ export interface NegotiationLimits {
   readonly maxWindowSize: number;
   /** Retransmission timeout when the client negotiates none. */
   readonly defaultTimeoutMs: number;
+  /** Largest `timeout` acknowledged, in seconds. Default DEFAULT_MAX_TIMEOUT_SECONDS. */
+  readonly maxTimeoutSeconds?: number;
 }
 
 export const DEFAULT_NEGOTIATION_LIMITS: NegotiationLimits = {
@@ -61,6 +71,7 @@ export function negotiateOptions(
   let blockSize = DEFAULT_BLOCK_SIZE;
   let windowSize = MIN_WINDOW_SIZE;
   let timeoutMs = limits.defaultTimeoutMs;
+  const maxTimeoutSeconds = limits.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
   const acknowledged: TftpOption[] = [];
   const seen = new Set<string>();
 
@@ -84,8 +95,13 @@ export function negotiateOptions(
         acknowledged.push({ name: option.name, value: String(windowSize) });
         break;
       case "timeout":
-        // RFC 2349 §2: the server must answer the same value or not acknowledge the option.
-        if (value === undefined || value < MIN_TIMEOUT_SECONDS || value > MAX_TIMEOUT_SECONDS) {
+        // RFC 2349 §2: the server must answer the same value or not acknowledge the option; a
+        // value above our limit is not acknowledged (see DEFAULT_MAX_TIMEOUT_SECONDS).
+        if (
+          value === undefined ||
+          value < MIN_TIMEOUT_SECONDS ||
+          value > Math.min(MAX_TIMEOUT_SECONDS, maxTimeoutSeconds)
+        ) {
           break;
         }
         timeoutMs = value * MS_PER_SECOND;

@@ -35,6 +35,26 @@ export const TftpErrorCode = Object.fromEntries(
   TFTP_ERROR_CODES.map((entry) => [entry.name, entry.code]),
 ) as { readonly [E in ErrorEntry as E["name"]]: E["code"] };
 
+/**
+ * Every text an ERROR packet of ours carries: short and fixed, never an echo of what the client
+ * sent nor a path of this machine. Echoing the requested name made a 1409-byte request draw an
+ * 8434-byte reply (a reflection amplifier); the details go into the server's events instead.
+ */
+export const TftpErrorText = {
+  notFound: "file not found",
+  accessViolation: "access violation",
+  readOnly: "server is read-only",
+  octetOnly: "only octet mode is served",
+  illegalOperation: "illegal TFTP operation",
+  busy: "server busy, try again later",
+  unknownTransferId: "unknown transfer ID",
+  serverError: "server error",
+  timedOut: "timed out",
+  deadlinePassed: "transfer took too long",
+  shuttingDown: "server shutting down",
+} as const;
+export type TftpErrorTextValue = (typeof TftpErrorText)[keyof typeof TftpErrorText];
+
 /** Option names and values exactly as they travel (RFC 2347: NUL-terminated ASCII strings). */
 export interface TftpOption {
   readonly name: string;

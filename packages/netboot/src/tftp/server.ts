@@ -1,38 +1,77 @@
 /**
- * The TFTP server: read-only, rooted, one ephemeral socket per transfer (RFC 1350 §4 transfer
- * IDs), bounded concurrency. The protocol lives in the pure modules next to this one; this file
- * is only sockets, files and events.
+ * The TFTP server: read-only, one ephemeral socket per transfer (RFC 1350 §4 transfer IDs),
+ * bounded concurrency overall and per client address, an absolute deadline per transfer. The
+ * protocol lives in the pure modules next to this one; this file is only sockets, events and
+ * the limits that keep one client from starving the others. What a request gets comes from a
+ * `TftpFileSource` (default: the files under `root`, see file-source.ts).
+ *
+ * No handler ever throws: every datagram leaves through `#send`, which never sends to port 0
+ * (Node's dgram throws ERR_SOCKET_BAD_PORT synchronously for it, and a throw inside a 'message'
+ * handler ends the process) and turns send errors into a count and an event.
  */
 import dgram from "node:dgram";
 import { stat } from "node:fs/promises";
 import { isIPv6 } from "node:net";
 import { ConfigError, PathRefusedError, TftpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
-import { resolveUnderRoot } from "../rooted-path.js";
 import { decodeTftp } from "./decode.js";
 import { encodeError } from "./encode.js";
-import { openFileSource, type FileSource } from "./file-source.js";
 import {
+  rootedFileSource,
+  type FileSource,
+  type TftpFileSource,
+  type TftpPeer,
+} from "./file-source.js";
+import {
+  DEFAULT_MAX_TIMEOUT_SECONDS,
   DEFAULT_MAX_WINDOW_SIZE,
   DEFAULT_MTU,
   DEFAULT_TIMEOUT_MS,
   negotiateOptions,
 } from "./options.js";
-import { TftpErrorCode, type TftpRequestPacket } from "./packet.js";
-import { MAX_RETRANSMITS, ReadTransfer, systemTimers, type TransferTimers } from "./transfer.js";
+import {
+  TftpErrorCode,
+  TftpErrorText,
+  type TftpErrorTextValue,
+  type TftpRequestPacket,
+} from "./packet.js";
+import {
+  DEFAULT_TRANSFER_DEADLINE_MS,
+  MAX_RETRANSMITS,
+  ReadTransfer,
+  systemTimers,
+  type TransferTimers,
+} from "./transfer.js";
 
 export const DEFAULT_TFTP_PORT = 69;
 export const DEFAULT_TFTP_ADDRESS = "0.0.0.0";
 /** Transfers served at once; a request beyond this gets ERROR "server busy". */
 export const DEFAULT_MAX_TRANSFERS = 64;
+/**
+ * Transfers served at once to one client address. A firmware fetches one file at a time (UEFI's
+ * tsize probe ends before its real read starts); four leave room for retries while one address
+ * asking 64 times still leaves 60 slots to everyone else.
+ */
+export const DEFAULT_MAX_TRANSFERS_PER_ADDRESS = 4;
 /** RFC 1350 §5: the only mode served. netascii would need line-ending translation. */
 const OCTET_MODE = "octet";
 const SHUTDOWN_REASON = "server shutting down";
+/** UDP port 0 is no one's address: a datagram "from" it cannot be answered. */
+const UNANSWERABLE_PORT = 0;
 
 export interface TftpServerOptions {
-  /** Directory served. Every requested path is resolved under it by `resolveUnderRoot`. */
-  readonly root: string;
-  /** Address to listen on. Default 0.0.0.0 (all interfaces). */
+  /**
+   * Directory served through `rootedFileSource` (every path resolved by `resolveUnderRoot`).
+   * Required unless `source` is given.
+   */
+  readonly root?: string;
+  /** What read requests get. Default: `rootedFileSource(root)`. */
+  readonly source?: TftpFileSource;
+  /**
+   * Address to listen on. Default 0.0.0.0 (all interfaces); a server for one network should
+   * pass its address there (NetbootServer does): TFTP clients unicast to the server address
+   * they were given, so nothing arrives on the wildcard that matters.
+   */
   readonly address?: string;
   /** UDP port. Default 69; 0 picks a free port (tests). */
   readonly port?: number;
@@ -42,15 +81,32 @@ export interface TftpServerOptions {
   readonly maxWindowSize?: number;
   /** First retransmission interval unless the client negotiates `timeout`. Default 1000 ms. */
   readonly timeoutMs?: number;
+  /** Largest RFC 2349 `timeout` acknowledged, in seconds. Default 10 (see options.ts). */
+  readonly maxTimeoutSeconds?: number;
   /** Retransmissions without progress before a transfer is abandoned. Default MAX_RETRANSMITS (5). */
   readonly maxRetransmits?: number;
   /** Concurrent transfers. Default DEFAULT_MAX_TRANSFERS (64). */
   readonly maxTransfers?: number;
+  /** Concurrent transfers to one client address. Default DEFAULT_MAX_TRANSFERS_PER_ADDRESS (4). */
+  readonly maxTransfersPerAddress?: number;
+  /** Longest one transfer may take, whatever its progress. Default 5 minutes. */
+  readonly transferDeadlineMs?: number;
   /** Where events go. Default: a bus of the server's own (`server.events`). */
   readonly events?: NetbootEvents;
-  /** Timers for retransmissions (tests inject fake ones). */
+  /** Timers for retransmissions and deadlines (tests inject fake ones). */
   readonly timers?: TransferTimers;
 }
+
+/** The limits a composition (NetbootServer) may pass through. */
+export type TftpLimits = Pick<
+  TftpServerOptions,
+  | "maxTransfers"
+  | "maxTransfersPerAddress"
+  | "transferDeadlineMs"
+  | "maxTimeoutSeconds"
+  | "maxWindowSize"
+  | "mtu"
+>;
 
 export interface TftpServerAddress {
   readonly address: string;
@@ -63,29 +119,38 @@ interface Session {
   readonly finished: Promise<void>;
 }
 
-interface Peer {
-  readonly address: string;
-  readonly port: number;
-}
+type Limits = Required<Omit<TftpServerOptions, "events" | "root" | "source">>;
 
 export class TftpServer {
   readonly events: NetbootEvents;
-  readonly #options: Required<Omit<TftpServerOptions, "events">>;
+  readonly #options: Limits;
+  readonly #root: string | undefined;
+  readonly #source: TftpFileSource;
   readonly #sessions = new Map<string, Session>();
+  /** Transfers in progress per client address. */
+  readonly #perAddress = new Map<string, number>();
   #socket: dgram.Socket | undefined;
   #closing = false;
+  #sendFailures = 0;
 
   constructor(options: TftpServerOptions) {
     this.events = options.events ?? new NetbootEvents();
+    if (options.source === undefined && options.root === undefined) {
+      throw new ConfigError("the TFTP server needs a root directory or a file source");
+    }
+    this.#root = options.source === undefined ? options.root : undefined;
+    this.#source = options.source ?? rootedFileSource(options.root as string);
     this.#options = {
-      root: options.root,
       address: options.address ?? DEFAULT_TFTP_ADDRESS,
       port: options.port ?? DEFAULT_TFTP_PORT,
       mtu: options.mtu ?? DEFAULT_MTU,
       maxWindowSize: options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxTimeoutSeconds: options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS,
       maxRetransmits: options.maxRetransmits ?? MAX_RETRANSMITS,
       maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+      maxTransfersPerAddress: options.maxTransfersPerAddress ?? DEFAULT_MAX_TRANSFERS_PER_ADDRESS,
+      transferDeadlineMs: options.transferDeadlineMs ?? DEFAULT_TRANSFER_DEADLINE_MS,
       timers: options.timers ?? systemTimers,
     };
   }
@@ -93,10 +158,14 @@ export class TftpServer {
   /** Binds the listening socket. Resolves with the address actually bound (port 0 → real port). */
   async start(): Promise<TftpServerAddress> {
     if (this.#socket) throw new ConfigError("the TFTP server is already started");
-    const { root, address, port } = this.#options;
-    const info = await stat(root).catch(() => undefined);
-    if (!info?.isDirectory()) {
-      throw new ConfigError(`TFTP root ${root} is not a directory: create it or pass another root`);
+    const { address, port } = this.#options;
+    if (this.#root !== undefined) {
+      const info = await stat(this.#root).catch(() => undefined);
+      if (!info?.isDirectory()) {
+        throw new ConfigError(
+          `TFTP root ${this.#root} is not a directory: create it or pass another root`,
+        );
+      }
     }
     const socket = createSocket(address);
     await new Promise<void>((resolve, reject) => {
@@ -109,10 +178,8 @@ export class TftpServer {
       socket.close();
       throw new ConfigError(bindFailure(address, port, error));
     });
-    socket.on("message", (bytes, from) => this.#onRequest(bytes, from));
-    socket.on("error", (error) =>
-      this.events.emit({ type: "server.error", server: "tftp", error: error.message }),
-    );
+    socket.on("message", (bytes, from) => this.#guarded(() => this.#onRequest(bytes, from)));
+    socket.on("error", (error) => this.#serverError(error.message));
     this.#socket = socket;
     this.#closing = false;
     return this.address();
@@ -129,18 +196,29 @@ export class TftpServer {
     return this.#sessions.size;
   }
 
+  /** Datagrams that could not be sent (each also reported as a server.error event). */
+  get sendFailures(): number {
+    return this.#sendFailures;
+  }
+
   /** Stops listening, aborts every transfer with an ERROR and releases every socket and file. */
   async close(): Promise<void> {
     this.#closing = true;
     const socket = this.#socket;
     this.#socket = undefined;
     if (socket) await closeSocket(socket);
-    for (const session of this.#sessions.values()) session.transfer?.abort(SHUTDOWN_REASON);
+    for (const session of this.#sessions.values()) {
+      session.transfer?.abort(SHUTDOWN_REASON, TftpErrorText.shuttingDown);
+    }
     await Promise.all([...this.#sessions.values()].map((session) => session.finished));
   }
 
   #onRequest(bytes: Buffer, from: dgram.RemoteInfo): void {
     const peer = peerName(from);
+    if (from.port === UNANSWERABLE_PORT) {
+      this.#emitError(peer, undefined, "ignored: source port 0 cannot be answered");
+      return;
+    }
     let request;
     try {
       request = decodeTftp(bytes);
@@ -151,51 +229,86 @@ export class TftpServer {
       return;
     }
     if (request.type === "WRQ") {
-      this.#refuse(from, request.filename, TftpErrorCode.AccessViolation, "server is read-only");
+      this.#refuse(from, request.filename, TftpErrorCode.AccessViolation, TftpErrorText.readOnly);
       return;
     }
     if (request.type !== "RRQ") {
       const reason = `${request.type} without a transfer: expected a read request`;
-      this.#refuse(from, undefined, TftpErrorCode.IllegalOperation, reason);
+      this.#refuse(
+        from,
+        undefined,
+        TftpErrorCode.IllegalOperation,
+        TftpErrorText.illegalOperation,
+        reason,
+      );
       return;
     }
     // A client that repeats its RRQ (our first answer was lost) keeps its transfer.
     if (this.#sessions.has(peer) || this.#closing) return;
-    if (this.#sessions.size >= this.#options.maxTransfers) {
-      const reason = `server busy: ${this.#sessions.size} transfers in progress, try again later`;
-      this.#refuse(from, request.filename, TftpErrorCode.NotDefined, reason);
+    const { maxTransfers, maxTransfersPerAddress } = this.#options;
+    if (this.#sessions.size >= maxTransfers) {
+      const reason = `server busy: ${this.#sessions.size} transfers in progress (limit ${maxTransfers})`;
+      this.#refuse(from, request.filename, TftpErrorCode.NotDefined, TftpErrorText.busy, reason);
       return;
     }
+    const fromAddress = this.#perAddress.get(from.address) ?? 0;
+    if (fromAddress >= maxTransfersPerAddress) {
+      const reason =
+        `refused: ${fromAddress} transfers to ${from.address} in progress ` +
+        `(limit ${maxTransfersPerAddress} per address)`;
+      this.#refuse(from, request.filename, TftpErrorCode.NotDefined, TftpErrorText.busy, reason);
+      return;
+    }
+    this.#perAddress.set(from.address, fromAddress + 1);
+    const client: TftpPeer = { address: from.address, port: from.port };
     const session: Session = {
       peer,
       transfer: undefined,
-      finished: this.#serve(request, from, () => session).finally(() =>
-        this.#sessions.delete(peer),
-      ),
+      finished: this.#serve(request, client, () => session)
+        .catch((error: unknown) => this.#serverError(`${peer}: ${errorText(error)}`))
+        .finally(() => {
+          this.#sessions.delete(peer);
+          const left = (this.#perAddress.get(client.address) ?? 1) - 1;
+          if (left > 0) this.#perAddress.set(client.address, left);
+          else this.#perAddress.delete(client.address);
+        }),
     };
     this.#sessions.set(peer, session);
   }
 
-  async #serve(request: TftpRequestPacket, client: Peer, session: () => Session): Promise<void> {
-    const peer = peerName(client);
+  async #serve(
+    request: TftpRequestPacket,
+    client: TftpPeer,
+    session: () => Session,
+  ): Promise<void> {
     const file = request.filename;
     if (request.mode.toLowerCase() !== OCTET_MODE) {
-      const reason = `transfer mode "${request.mode}" is not supported: use octet (binary) mode`;
-      this.#refuse(client, file, TftpErrorCode.IllegalOperation, reason);
+      const reason = `transfer mode ${JSON.stringify(request.mode)} is not supported`;
+      this.#refuse(client, file, TftpErrorCode.IllegalOperation, TftpErrorText.octetOnly, reason);
       return;
     }
     let source: FileSource;
     try {
-      const resolved = await resolveUnderRoot(this.#options.root, file);
-      source = await openFileSource(resolved.path);
+      source = await this.#source(file, client);
     } catch (error) {
-      if (error instanceof PathRefusedError) {
-        const code = error.notFound ? TftpErrorCode.FileNotFound : TftpErrorCode.AccessViolation;
-        this.#refuse(client, file, code, error.message);
+      if (error instanceof PathRefusedError && error.notFound) {
+        this.#refuse(
+          client,
+          file,
+          TftpErrorCode.FileNotFound,
+          TftpErrorText.notFound,
+          error.message,
+        );
       } else {
-        // fs errors name server paths: the client gets the gist, the event gets the details.
-        const reason = error instanceof Error ? error.message : String(error);
-        this.#refuse(client, file, TftpErrorCode.AccessViolation, "cannot open file", reason);
+        // Refusals and fs errors (which name server paths) alike: the client gets the gist.
+        const reason = errorText(error);
+        this.#refuse(
+          client,
+          file,
+          TftpErrorCode.AccessViolation,
+          TftpErrorText.accessViolation,
+          reason,
+        );
       }
       return;
     }
@@ -205,9 +318,9 @@ export class TftpServer {
       socket = await this.#transferSocket();
       await this.#run(request, client, source, socket, session());
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      this.#refuse(client, file, TftpErrorCode.NotDefined, "server error", reason);
-      this.events.emit({ type: "server.error", server: "tftp", error: `${peer}: ${reason}` });
+      const reason = errorText(error);
+      this.#refuse(client, file, TftpErrorCode.NotDefined, TftpErrorText.serverError, reason);
+      this.#serverError(`${peerName(client)}: ${reason}`);
     } finally {
       await source.close().catch(() => undefined);
       if (socket) await closeSocket(socket);
@@ -216,7 +329,7 @@ export class TftpServer {
 
   async #run(
     request: TftpRequestPacket,
-    client: Peer,
+    client: TftpPeer,
     source: FileSource,
     socket: dgram.Socket,
     session: Session,
@@ -226,28 +339,37 @@ export class TftpServer {
       mtu: this.#options.mtu,
       maxWindowSize: this.#options.maxWindowSize,
       defaultTimeoutMs: this.#options.timeoutMs,
+      maxTimeoutSeconds: this.#options.maxTimeoutSeconds,
     });
     const transfer = new ReadTransfer({
       source,
       ...negotiated,
-      send: (bytes) => socket.send(bytes, client.port, client.address, ignoreSendError),
+      send: (bytes) => this.#send(socket, bytes, client),
       timers: this.#options.timers,
       maxRetransmits: this.#options.maxRetransmits,
+      deadlineMs: this.#options.transferDeadlineMs,
     });
     session.transfer = transfer;
-    socket.on("message", (bytes, from) => {
-      if (from.address !== client.address || from.port !== client.port) {
-        // RFC 1350 §4: a packet from a stranger gets ERROR 5 and does not disturb the transfer.
-        const reply = encodeError(TftpErrorCode.UnknownTransferId, "unknown transfer ID");
-        socket.send(reply, from.port, from.address, ignoreSendError);
-        return;
-      }
-      try {
-        transfer.receive(decodeTftp(bytes));
-      } catch {
-        // A mangled packet on a transfer socket is as good as lost: the retransmit timer copes.
-      }
-    });
+    socket.on("message", (bytes, from) =>
+      this.#guarded(() => {
+        if (from.port === UNANSWERABLE_PORT) return;
+        if (from.address !== client.address || from.port !== client.port) {
+          // RFC 1350 §4: a packet from a stranger gets ERROR 5 and does not disturb the transfer.
+          const reply = encodeError(
+            TftpErrorCode.UnknownTransferId,
+            TftpErrorText.unknownTransferId,
+          );
+          this.#send(socket, reply, from);
+          return;
+        }
+        try {
+          transfer.receive(decodeTftp(bytes));
+        } catch (error) {
+          // A mangled packet on a transfer socket is as good as lost: the retransmit timer copes.
+          if (!(error instanceof TftpDecodeError)) throw error;
+        }
+      }),
+    );
     socket.on("error", (error) => transfer.abort(`socket error: ${error.message}`));
     const started = performance.now();
     this.events.emit({
@@ -260,7 +382,7 @@ export class TftpServer {
     });
     transfer.start();
     // close() may have run while this transfer's socket was being bound.
-    if (this.#closing) transfer.abort(SHUTDOWN_REASON);
+    if (this.#closing) transfer.abort(SHUTDOWN_REASON, TftpErrorText.shuttingDown);
     const outcome = await transfer.done;
     if (outcome.ok) {
       this.events.emit({
@@ -288,22 +410,59 @@ export class TftpServer {
   }
 
   /**
-   * Answers a request with an ERROR from the listening socket and reports why; `detail` goes
-   * only into the event when the client must not see it.
+   * The one way out for datagrams. Never to port 0; a send that throws or fails later is
+   * counted and reported, never raised: to the protocol it is a lost packet, which retransmits
+   * cover.
+   */
+  #send(socket: dgram.Socket, bytes: Buffer, to: TftpPeer): void {
+    if (to.port === UNANSWERABLE_PORT) {
+      this.#sendFailed(to, "port 0 cannot be sent to");
+      return;
+    }
+    try {
+      socket.send(bytes, to.port, to.address, (error) => {
+        if (error) this.#sendFailed(to, error.message);
+      });
+    } catch (error) {
+      this.#sendFailed(to, errorText(error));
+    }
+  }
+
+  #sendFailed(to: TftpPeer, reason: string): void {
+    this.#sendFailures++;
+    this.#serverError(`sending to ${peerName(to)} failed: ${reason}`);
+  }
+
+  /** Runs a socket handler; whatever it throws becomes an event, never an uncaught exception. */
+  #guarded(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      this.#serverError(`handler failed: ${errorText(error)}`);
+    }
+  }
+
+  /**
+   * Answers a request with a fixed ERROR text from the listening socket and reports why;
+   * `detail` (which may name the file or a server path) goes only into the event.
    */
   #refuse(
-    client: Peer,
+    client: TftpPeer,
     file: string | undefined,
     code: number,
-    message: string,
-    detail = message,
+    text: TftpErrorTextValue,
+    detail: string = text,
   ): void {
-    this.#socket?.send(encodeError(code, message), client.port, client.address, ignoreSendError);
+    if (this.#socket) this.#send(this.#socket, encodeError(code, text), client);
     this.#emitError(peerName(client), file, detail);
   }
 
   #emitError(peer: string, file: string | undefined, reason: string): void {
     this.events.emit({ type: "tftp.error", peer, file, reason });
+  }
+
+  #serverError(error: string): void {
+    this.events.emit({ type: "server.error", server: "tftp", error });
   }
 }
 
@@ -315,7 +474,7 @@ function closeSocket(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()));
 }
 
-function peerName(peer: Peer): string {
+function peerName(peer: TftpPeer): string {
   return isIPv6(peer.address) ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
 }
 
@@ -333,5 +492,6 @@ function bindFailure(address: string, port: number, error: NodeJS.ErrnoException
   }
 }
 
-// Sends that fail (no route, buffer full) are lost packets: the retransmit timer covers them.
-function ignoreSendError(): void {}
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

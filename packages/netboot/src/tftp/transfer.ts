@@ -13,9 +13,20 @@
  * - A timeout resends the unacknowledged window, with the interval doubling up to a cap, at most
  *   MAX_RETRANSMITS times. A duplicate ACK never triggers a resend in lock-step mode (RFC 1123
  *   §4.2.3.1, the Sorcerer's Apprentice bug); in windowed mode it resends the window once.
+ * - An absolute deadline ends the transfer however it progresses: a client that ACKs one block
+ *   just before each timeout would otherwise hold its slot for as long as it likes.
+ * - ERROR packets carry fixed texts (TftpErrorText); the reason with its details goes only into
+ *   the outcome.
  */
 import { encodeData, encodeError, encodeOack } from "./encode.js";
-import { MAX_UINT16, TftpErrorCode, type TftpOption, type TftpPacket } from "./packet.js";
+import {
+  MAX_UINT16,
+  TftpErrorCode,
+  TftpErrorText,
+  type TftpErrorTextValue,
+  type TftpOption,
+  type TftpPacket,
+} from "./packet.js";
 
 /** Timeouts without progress before the transfer gives up. */
 export const MAX_RETRANSMITS = 5;
@@ -23,6 +34,12 @@ export const MAX_RETRANSMITS = 5;
 export const BACKOFF_FACTOR = 2;
 /** …but never longer than this. */
 export const MAX_RETRANSMIT_INTERVAL_MS = 8000;
+/**
+ * Longest a transfer may take from its first packet, whatever its progress. First stages are
+ * about 1 MiB and take seconds; 5 minutes leaves room for 512-byte blocks over a lossy link
+ * (2048 blocks, ~10 % of exchanges losing a packet, a 1 s timeout each: ~200 s).
+ */
+export const DEFAULT_TRANSFER_DEADLINE_MS = 5 * 60 * 1000;
 const BLOCK_NUMBER_MODULUS = MAX_UINT16 + 1;
 
 export interface TransferTimers {
@@ -56,6 +73,8 @@ export interface ReadTransferOptions {
   readonly send: (packet: Buffer) => void;
   readonly timers?: TransferTimers;
   readonly maxRetransmits?: number;
+  /** Absolute limit from `start()`. Default DEFAULT_TRANSFER_DEADLINE_MS. */
+  readonly deadlineMs?: number;
 }
 
 type Phase = "idle" | "negotiating" | "sending" | "finished";
@@ -78,6 +97,7 @@ export class ReadTransfer {
   #retransmits = 0;
   #intervalMs: number;
   #timer: unknown;
+  #deadline: unknown;
   #resentOnDuplicate = false;
   /** The read of the next window, started while the client acknowledges the current one. */
   #prefetch: Promise<void> = Promise.resolve();
@@ -94,6 +114,15 @@ export class ReadTransfer {
   /** Sends the OACK or the first window. */
   start(): void {
     if (this.#phase !== "idle") return;
+    const deadlineMs = this.#options.deadlineMs ?? DEFAULT_TRANSFER_DEADLINE_MS;
+    this.#deadline = this.#timers.setTimeout(
+      () =>
+        this.abort(
+          `deadline: not finished within ${deadlineMs} ms (${this.#bytesAcknowledged()} bytes acknowledged)`,
+          TftpErrorText.deadlinePassed,
+        ),
+      deadlineMs,
+    );
     if (this.#options.acknowledged.length > 0) {
       this.#phase = "negotiating";
       this.#options.send(encodeOack(this.#options.acknowledged));
@@ -119,10 +148,13 @@ export class ReadTransfer {
     // DATA, OACK and requests have no meaning on a read transfer's TID: ignored.
   }
 
-  /** Ends the transfer at once, telling the client why with an ERROR packet. */
-  abort(reason: string): void {
+  /**
+   * Ends the transfer at once with an ERROR packet saying `text` (fixed, see TftpErrorText);
+   * `reason` is what the outcome reports.
+   */
+  abort(reason: string, text: TftpErrorTextValue = TftpErrorText.serverError): void {
     if (this.#phase === "finished") return;
-    this.#options.send(encodeError(TftpErrorCode.NotDefined, reason));
+    this.#options.send(encodeError(TftpErrorCode.NotDefined, text));
     this.#finish({ ok: false, bytes: this.#bytesAcknowledged(), reason });
   }
 
@@ -224,7 +256,10 @@ export class ReadTransfer {
     if (this.#phase === "finished") return;
     if (this.#retransmits >= this.#maxRetransmits) {
       const waiting = this.#phase === "negotiating" ? "the OACK" : `block ${this.#base}`;
-      this.abort(`timed out: no ACK for ${waiting} after ${this.#retransmits} retransmissions`);
+      this.abort(
+        `timed out: no ACK for ${waiting} after ${this.#retransmits} retransmissions`,
+        TftpErrorText.timedOut,
+      );
       return;
     }
     this.#retransmits++;
@@ -246,6 +281,7 @@ export class ReadTransfer {
     if (this.#phase === "finished") return;
     this.#phase = "finished";
     this.#timers.clearTimeout(this.#timer);
+    this.#timers.clearTimeout(this.#deadline);
     this.#cache.clear();
     this.#resolve(outcome);
   }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pumpFileRange, type ByteRange } from "../../src/http/file-pump.js";
 
 const CONTENT = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) % 256));
+const WRITE_TIMEOUT_MS = 10_000;
 let dir: string;
 let file: string;
 beforeAll(async () => {
@@ -22,7 +23,11 @@ async function transfer(range: ByteRange, chunkBytes: number) {
   let failure: unknown;
   const server: Server = createServer((_request, response) => {
     response.writeHead(200, { "content-length": range.length });
-    pumpFileRange(response, file, range, chunkBytes, (bytes) => (sent += bytes)).catch((error) => {
+    pumpFileRange(response, file, range, {
+      chunkBytes,
+      writeTimeoutMs: WRITE_TIMEOUT_MS,
+      onSent: (bytes) => (sent += bytes),
+    }).catch((error) => {
       failure = error;
       response.destroy();
     });

@@ -80,7 +80,8 @@ describe("GET /boot/:mac.ipxe", () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers["content-type"]).toBe("text/plain; charset=utf-8");
     expect(response.headers["cache-control"]).toBe("no-store");
-    expect(asked).toEqual([{ mac: MAC, stage: "script" }]);
+    // The requester's address goes to the policy: the installer token is bound to it.
+    expect(asked).toEqual([{ mac: MAC, stage: "script", address: "127.0.0.1" }]);
     const script = response.body;
     expect(script.startsWith("#!ipxe\n")).toBe(true);
     expect(urlIn(script, "kernel ")).toMatch(
@@ -121,35 +122,39 @@ describe("GET /boot/:mac.ipxe", () => {
     expect(events).toMatchObject([{ type: "http.script", action: "ignore" }]);
   });
 
-  it("answers 500 and emits policy.error when the policy throws", async () => {
+  it("answers 500 without the policy's message and emits it as policy.error when the policy throws", async () => {
     const { server, events } = harness(() => {
       throw new Error("state store unavailable");
     });
     const response = await server.app.inject(`/boot/${MAC}.ipxe`);
     expect(response.statusCode).toBe(500);
-    expect(response.body).toContain("state store unavailable");
+    expect(response.body).toBe(`the boot policy failed for ${MAC}\n`);
     expect(events).toMatchObject([
       { type: "policy.error", mac: MAC, stage: "script", error: "state store unavailable" },
     ]);
   });
 
-  it("answers 500 and emits policy.error for a spec whose kernel does not exist", async () => {
+  it("answers 500 without the server path and emits policy.error naming it for a missing kernel", async () => {
     const missing = path.join(dir, "missing-kernel");
     const { server, events } = harness({ action: "boot", spec: { kernel: missing, initrds: [] } });
     const response = await server.app.inject(`/boot/${MAC}.ipxe`);
     expect(response.statusCode).toBe(500);
-    expect(response.body).toContain(missing);
+    expect(response.body).not.toContain(dir);
     expect(events.map((e) => e.type)).toEqual(["http.script", "policy.error"]);
+    expect(events[1]).toMatchObject({ error: expect.stringContaining(missing) });
   });
 
-  it("answers 500 for a command line iPXE would misread", async () => {
-    const { server } = harness({
+  it("answers 500 for a command line iPXE would misread, the reason in policy.error", async () => {
+    const { server, events } = harness({
       action: "boot",
       spec: { kernel, initrds: [], cmdline: "quiet && shell" },
     });
     const response = await server.app.inject(`/boot/${MAC}.ipxe`);
     expect(response.statusCode).toBe(500);
-    expect(response.body).toContain("&&");
+    expect(events.at(-1)).toMatchObject({
+      type: "policy.error",
+      error: expect.stringContaining("&&"),
+    });
   });
 
   it("gives two initrds with one file name distinct image names", async () => {
@@ -272,7 +277,7 @@ describe("logging", () => {
 });
 
 describe("a missing first-stage directory", () => {
-  it("answers 500 naming the directory and emits server.error", async () => {
+  it("answers 500 without the directory and emits server.error naming it", async () => {
     const events = new NetbootEvents();
     const seen: NetbootEvent[] = [];
     events.on((event) => seen.push(event));
@@ -286,8 +291,10 @@ describe("a missing first-stage directory", () => {
     servers.push(server);
     const response = await server.app.inject("/ipxe/ipxe.efi");
     expect(response.statusCode).toBe(500);
-    expect(response.body).toContain(missing);
-    expect(seen).toMatchObject([{ type: "server.error", server: "http" }]);
+    expect(response.body).toBe("first stages are unavailable\n");
+    expect(seen).toMatchObject([
+      { type: "server.error", server: "http", error: expect.stringContaining(missing) },
+    ]);
   });
 });
 

@@ -21,6 +21,8 @@ export interface GetOptions {
   readonly options?: readonly TftpOption[];
   readonly mode?: string;
   readonly timeoutMs?: number;
+  /** Local address to send from. Default 127.0.0.1. */
+  readonly bindAddress?: string;
   /** Called with the client socket and the server's TID once the first reply arrives. */
   readonly onFirstReply?: (socket: dgram.Socket, serverPort: number) => void;
 }
@@ -101,6 +103,8 @@ export function tftpGet(
       if (serverPort === undefined) socket.send(request, server.port, server.address);
     }, REQUEST_RETRY_MS);
     socket.on("close", () => clearInterval(repeat));
-    socket.bind(0, "127.0.0.1", () => socket.send(request, server.port, server.address));
+    socket.bind(0, options.bindAddress ?? "127.0.0.1", () =>
+      socket.send(request, server.port, server.address),
+    );
   });
 }

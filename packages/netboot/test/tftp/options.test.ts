@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_BLOCK_SIZE,
+  DEFAULT_MAX_TIMEOUT_SECONDS,
   DEFAULT_NEGOTIATION_LIMITS,
   DEFAULT_TIMEOUT_MS,
   MAX_BLOCK_SIZE,
@@ -61,13 +62,27 @@ describe("negotiateOptions", () => {
     expect(result.acknowledged).toEqual(options({ tsize: "673312" }));
   });
 
-  it("accepts timeout 1–255 s unchanged and uses it as the retransmission interval", () => {
+  it("accepts timeout up to the server's limit unchanged and uses it as the retransmission interval", () => {
     const result = negotiateOptions(options({ timeout: "3" }), 0);
     expect(result.timeoutMs).toBe(3000);
     expect(result.acknowledged).toEqual(options({ timeout: "3" }));
+    const atLimit = String(DEFAULT_MAX_TIMEOUT_SECONDS);
+    expect(negotiateOptions(options({ timeout: atLimit }), 0).acknowledged).toEqual(
+      options({ timeout: atLimit }),
+    );
     for (const value of ["0", "256", "x"]) {
       expect(negotiateOptions(options({ timeout: value }), 0).acknowledged, value).toEqual([]);
     }
+  });
+
+  it("leaves a timeout above its limit (255 s is valid RFC 2349) out of the OACK and keeps its own", () => {
+    for (const value of [String(DEFAULT_MAX_TIMEOUT_SECONDS + 1), "255"]) {
+      const result = negotiateOptions(options({ timeout: value, blksize: "1468" }), 0);
+      expect(result.acknowledged, value).toEqual(options({ blksize: "1468" }));
+      expect(result.timeoutMs, value).toBe(DEFAULT_TIMEOUT_MS);
+    }
+    const generous = { ...DEFAULT_NEGOTIATION_LIMITS, maxTimeoutSeconds: 255 };
+    expect(negotiateOptions(options({ timeout: "255" }), 0, generous).timeoutMs).toBe(255_000);
   });
 
   it("accepts windowsize up to the server's limit and answers the smaller value (RFC 7440)", () => {

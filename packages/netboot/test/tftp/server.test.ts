@@ -8,12 +8,16 @@ import { ConfigError } from "../../src/errors.js";
 import type { NetbootEvent } from "../../src/events.js";
 import { decodeTftp } from "../../src/tftp/decode.js";
 import { encodeTftp } from "../../src/tftp/encode.js";
+import { PathRefusedError } from "../../src/errors.js";
+import type { TftpFileSource, TftpPeer } from "../../src/tftp/file-source.js";
 import { TftpErrorCode } from "../../src/tftp/packet.js";
 import { TftpServer, type TftpServerAddress } from "../../src/tftp/server.js";
 import { tftpGet } from "./client.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+/** An ERROR packet's opcode, code and NUL around the longest fixed text: a few dozen bytes. */
+const MAX_ERROR_REPLY_BYTES = 64;
 let root: string;
 const content = randomBytes(300_000);
 const servers: TftpServer[] = [];
@@ -195,6 +199,74 @@ describe("TftpServer on loopback", () => {
     // The first DATA and two retransmissions (the last may still be in the socket's queue).
     await expect.poll(dataPackets).toBe(3);
     silent.close();
+  });
+
+  it("answers with short fixed texts that never repeat the requested name or mode", async () => {
+    const { address, events } = await startServer();
+    // Quotes and control bytes: JSON-escaped, each grew to 6 bytes in the old reply.
+    const hostileName = '"\u0001'.repeat(704);
+    const cases = [
+      { filename: hostileName, mode: "octet", message: "file not found" },
+      { filename: `../${hostileName}`, mode: "octet", message: "access violation" },
+      { filename: "ipxe.efi", mode: "x".repeat(1400), message: "only octet mode is served" },
+    ];
+    for (const { filename, mode, message } of cases) {
+      const request = encodeTftp({ type: "RRQ", filename, mode, options: [] });
+      expect(request.length).toBeGreaterThan(1400);
+      const socket = dgram.createSocket("udp4");
+      const reply = await new Promise<Buffer>((resolve) => {
+        socket.once("message", resolve);
+        socket.send(request, address.port, address.address);
+      });
+      socket.close();
+      expect(decodeTftp(reply)).toMatchObject({ type: "ERROR", message });
+      expect(reply.length).toBeLessThanOrEqual(MAX_ERROR_REPLY_BYTES);
+    }
+    // The details still reach the operator.
+    expect(events.filter((e) => e.type === "tftp.error" && e.file === hostileName)).toHaveLength(1);
+  });
+
+  it("refuses transfers to one address beyond its cap while another address is served", async () => {
+    const { server, address, events } = await startServer({
+      address: "0.0.0.0",
+      maxTransfersPerAddress: 2,
+    });
+    const local = { address: "127.0.0.1", port: address.port };
+    const holders = [await silentClient(local), await silentClient(local)];
+    await expect.poll(() => server.activeTransfers).toBe(2);
+    const third = await tftpGet(local, "ipxe.efi");
+    expect(third.error).toMatchObject({ code: 0, message: "server busy, try again later" });
+    expect(events.at(-1)).toMatchObject({
+      type: "tftp.error",
+      reason: expect.stringContaining("limit 2 per address"),
+    });
+    // Another address of the loopback network is a different client.
+    const other = await tftpGet(local, "ipxe.efi", { bindAddress: "127.0.0.2" });
+    expect(sha256(other.data)).toBe(sha256(content));
+    for (const holder of holders) holder.close();
+  });
+
+  it("serves what an injected file source returns, telling it the peer", async () => {
+    const asked: Array<{ path: string; peer: TftpPeer }> = [];
+    const bytes = Buffer.from("from memory");
+    const source: TftpFileSource = async (requested, peer) => {
+      asked.push({ path: requested, peer });
+      if (requested !== "menu.ipxe") throw new PathRefusedError(requested, "unknown", true);
+      return {
+        size: bytes.length,
+        read: async (position, length) => bytes.subarray(position, position + length),
+        close: async () => undefined,
+      };
+    };
+    const server = new TftpServer({ source, address: "127.0.0.1", port: 0 });
+    servers.push(server);
+    const address = await server.start();
+    expect((await tftpGet(address, "menu.ipxe")).data.toString()).toBe("from memory");
+    expect((await tftpGet(address, "ipxe.efi")).error).toMatchObject({
+      code: TftpErrorCode.FileNotFound,
+    });
+    expect(asked[0]).toMatchObject({ path: "menu.ipxe", peer: { address: "127.0.0.1" } });
+    expect(asked[0]?.peer.port).toBeGreaterThan(0);
   });
 
   it("refuses to start on a missing root or a port in use, saying how to fix it", async () => {

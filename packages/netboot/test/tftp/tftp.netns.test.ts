@@ -175,11 +175,18 @@ describe("TFTP interop in network namespaces", () => {
       { timeout: CLIENT_TIMEOUT_MS, reject: false },
     );
     expect(result.exitCode).not.toBe(0);
-    // atftp prints the server's ERROR message: the refusal reached the client on the wire.
-    expect(`${String(result.stdout)}${String(result.stderr)}`).toContain(reason);
+    // atftp prints the server's ERROR message: the refusal reached the client on the wire, with
+    // a fixed text; the reason is the operator's, in the event.
+    expect(`${String(result.stdout)}${String(result.stderr)}`).toContain("access violation");
     const content = await readFile(local, "utf8").catch(() => "");
     expect(content).not.toContain(SECRET);
-    expect(events.filter((e) => e.type === "tftp.error" && e.file === remote)).not.toEqual([]);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: "tftp.error",
+        file: remote,
+        reason: expect.stringContaining(reason),
+      }),
+    );
   });
 
   it("refuses a traversal curl sends as it is written", async () => {

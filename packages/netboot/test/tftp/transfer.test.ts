@@ -26,7 +26,12 @@ interface Sent {
 
 function harness(
   size: number,
-  options: { blockSize?: number; windowSize?: number; acknowledged?: TftpOption[] } = {},
+  options: {
+    blockSize?: number;
+    windowSize?: number;
+    acknowledged?: TftpOption[];
+    deadlineMs?: number;
+  } = {},
 ) {
   const content = pattern(size);
   const reads: Array<{ position: number; length: number }> = [];
@@ -51,6 +56,7 @@ function harness(
     acknowledged: options.acknowledged ?? [],
     send: (bytes) => sent.push({ packet: decodeTftp(bytes), at: Date.now() }),
     timers,
+    ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
   });
   let finished = false;
   void transfer.done.then(() => (finished = true));
@@ -293,7 +299,7 @@ describe("ReadTransfer", () => {
     expect(h.sent.map((s) => s.packet.type)).toEqual(["DATA"]);
   });
 
-  it("aborts with an ERROR when the file cannot be read", async () => {
+  it("aborts with a fixed ERROR text when the file cannot be read, the cause in the outcome", async () => {
     const sent: TftpPacket[] = [];
     const transfer = new ReadTransfer({
       source: { size: 4096, read: () => Promise.reject(new Error("EIO")) },
@@ -306,7 +312,31 @@ describe("ReadTransfer", () => {
     transfer.start();
     const outcome = await transfer.done;
     expect(outcome).toMatchObject({ ok: false, reason: "cannot read the file: EIO" });
-    expect(sent).toEqual([{ type: "ERROR", code: 0, message: "cannot read the file: EIO" }]);
+    expect(sent).toEqual([{ type: "ERROR", code: 0, message: "server error" }]);
+  });
+
+  it("ends a transfer at its deadline although the client keeps acknowledging just in time", async () => {
+    const deadlineMs = 30_000;
+    const h = harness(512 * 1000, { deadlineMs });
+    h.transfer.start();
+    await settle();
+    // An ACK just before each retransmission: progress, so the retransmit limit never trips.
+    for (let block = 1; block <= 100 && !h.isFinished(); block++) {
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
+      ack(h.transfer, block);
+      await settle();
+    }
+    const outcome = await h.transfer.done;
+    expect(outcome).toMatchObject({ ok: false, reason: expect.stringMatching(/^deadline/) });
+    expect(h.sent.at(-1)?.packet).toEqual({
+      type: "ERROR",
+      code: 0,
+      message: "transfer took too long",
+    });
+    // 30 blocks in 30 s at one per 999 ms: the deadline, not the file's end, stopped it.
+    expect(dataBlocks(h.sent).length).toBeLessThanOrEqual(
+      Math.ceil(deadlineMs / (TIMEOUT_MS - 1)) + 1,
+    );
   });
 
   it("never reads more than one window of a large file at a time", async () => {

@@ -1,9 +1,22 @@
 /**
- * A stand-in installer for fault tests: from a namespace on the lab network, fetch the host's
- * iPXE script (as iPXE would), read the token from its kernel command line, and post the
- * installer facts (docs/callback-protocol.md §2) with curl. Returns the HTTP status.
+ * A stand-in installer for fault tests: from a namespace on the lab network, PXE-boot as the
+ * host (its DHCPREQUEST naming this namespace's address, then the iPXE script fetch, as iPXE
+ * would), read the token from its kernel command line, and post the installer facts
+ * (docs/callback-protocol.md §2) with curl. Returns the HTTP status.
  */
 import type { NetHost } from "metal-lab";
+
+const PXE_DHCP = new URL("./pxe-dhcp.entry.ts", import.meta.url).pathname;
+
+/** The host's PXE DHCPREQUEST for `agent`'s address, broadcast from `agent`'s namespace. */
+export async function sendPxeDhcpRequest(agent: NetHost, mac: string, address = agent.address) {
+  await agent.run(process.execPath, [
+    "--import",
+    "tsx",
+    PXE_DHCP,
+    JSON.stringify({ mac, address }),
+  ]);
+}
 
 export const FAKE_INSTALLER_KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfakeInstallerHostKeyForFaultTests0000000 root@installer";
@@ -17,6 +30,8 @@ export async function fetchInstallerToken(
   mac: string,
 ): Promise<string> {
   for (let attempt = 1; attempt <= FETCH_ATTEMPTS; attempt++) {
+    // Again each time: the server may not have been listening for the first one.
+    await sendPxeDhcpRequest(agent, mac);
     const result = await agent.run("curl", ["-sf", `http://${server}/boot/${mac}.ipxe`], {
       reject: false,
     });

@@ -1,11 +1,12 @@
 /**
  * Plays a recorded install (fixtures/install-three-hosts.json) into the real sources the
  * dashboard listens to: netboot events onto a NetbootEvents bus, phase changes through the state
- * store's compare-and-set (so only legal transitions replay), unknown machines through the
- * store, install output through an EventFeed.
+ * store's compare-and-set (so only legal transitions replay), unknown machines into the boot
+ * policy's in-memory list, install output through an EventFeed.
  */
 import { readFile } from "node:fs/promises";
-import type { NetbootEventInput, NetbootEvents } from "netboot";
+import { DhcpPort, type Mac, type NetbootEventInput, type NetbootEvents } from "netboot";
+import type { UnknownMachines } from "../../../src/boot/unknown-machines.js";
 import type { StateStore } from "../../../src/state/store.js";
 import type { InstallerFacts, Phase } from "../../../src/state/types.js";
 import type { EventFeed } from "../../../src/ui/event-feed.js";
@@ -39,6 +40,7 @@ export interface ReplayTargets {
   readonly store: StateStore;
   readonly netbootEvents: NetbootEvents;
   readonly installOutput: EventFeed<InstallOutputLine>;
+  readonly unknownMachines: UnknownMachines;
 }
 
 export async function replay(
@@ -54,7 +56,16 @@ export async function replayStep(step: RecordedStep, targets: ReplayTargets): Pr
       targets.netbootEvents.emit(step.event);
       return;
     case "unknown":
-      await targets.store.recordUnknownMachine({ mac: step.mac, arch: step.arch });
+      // As in a real run: the policy keeps the sighting, netboot reports the silence.
+      targets.unknownMachines.record({ mac: step.mac, arch: step.arch });
+      targets.netbootEvents.emit({
+        type: "dhcp.ignored",
+        mac: step.mac as Mac,
+        xid: undefined,
+        port: DhcpPort.server,
+        from: "0.0.0.0",
+        reason: "boot policy: MAC not in the inventory (listed by `metal status`)",
+      });
       return;
     case "output":
       targets.installOutput.emit({ host: step.host, line: step.line });

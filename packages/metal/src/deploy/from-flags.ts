@@ -15,8 +15,8 @@ import {
   REBOOT_MODES,
   type DeployCommands,
   type RebootMode,
-} from "./commands.js";
-import { DEFAULT_DEPLOY_TIMING, runDeploy } from "./deploy.js";
+} from "./command-templates.js";
+import { DEFAULT_DEPLOY_TIMING, runDeploy } from "./rollout.js";
 import { DeployUsageError } from "./errors.js";
 import type { DeployEvent } from "./events.js";
 import { KubeconfigFileAccess, type KubeAccess } from "./kube-access.js";
@@ -44,6 +44,11 @@ export interface DeployFlags {
   readonly commands: string | undefined;
   readonly drainTimeout: string;
   readonly readyTimeout: string;
+  readonly confirmTimeout: string;
+  /** kubectl drain's `--force`: evict pods no controller recreates. */
+  readonly force: boolean;
+  /** kubectl drain's `--delete-emptydir-data`: evict pods with emptyDir data. */
+  readonly deleteEmptydirData: boolean;
   readonly json: boolean;
   /** `--dashboard [host:port]`: true without a value. */
   readonly dashboard?: DashboardFlag;
@@ -102,7 +107,9 @@ export async function runDeployCommand(
       ...DEFAULT_DEPLOY_TIMING,
       drainTimeoutMs: wholeNumber("--drain-timeout", flags.drainTimeout, 1) * MS_PER_SECOND,
       readyTimeoutMs: wholeNumber("--ready-timeout", flags.readyTimeout, 1) * MS_PER_SECOND,
+      confirmTimeoutMs: wholeNumber("--confirm-timeout", flags.confirmTimeout, 1) * MS_PER_SECOND,
     },
+    drainFlags: { force: flags.force, deleteEmptydirData: flags.deleteEmptydirData },
     onEvent: (event: DeployEvent) => {
       dashboardEvents.emit(event);
       if (flags.json) return output.write(`${JSON.stringify(event)}\n`);
@@ -117,10 +124,9 @@ export async function runDeployCommand(
 
 /** The SSH tunnel and any command template that connects to a node need pinned host keys. */
 function usesSsh(commands: DeployCommands, flags: DeployFlags): boolean {
-  const { rollback: _shownOnly, ...run } = commands;
   return (
     !flags.kubeconfig ||
-    Object.values(run).some(
+    Object.values(commands).some(
       (template) => template.includes("{ssh_options}") || template[0] === "nixos-rebuild",
     )
   );

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_DEPLOY_COMMANDS,
-  flakeReference,
   needsReboot,
   parseBootFiles,
   renderCommand,
-} from "../../src/deploy/commands.js";
+} from "../../src/deploy/command-templates.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 
 const values = { flake: "/etc/cluster", host: "node2", address: "192.168.1.12" };
@@ -54,13 +53,6 @@ describe("deploy command templates", () => {
     expect(() => renderCommand(["readlink", "{toplevel}/kernel"], values, ssh)).toThrow(
       /\{toplevel\}/,
     );
-  });
-
-  it("resolves a relative path flake against the inventory's folder, leaves other references", () => {
-    expect(flakeReference(".", "/home/me/lab/cluster.toml")).toBe("/home/me/lab");
-    expect(flakeReference("./nix", "/home/me/lab/cluster.toml")).toBe("/home/me/lab/nix");
-    expect(flakeReference("/etc/cluster", "/home/me/lab/cluster.toml")).toBe("/etc/cluster");
-    expect(flakeReference("github:me/lab", "/home/me/lab/cluster.toml")).toBe("github:me/lab");
   });
 
   it("reads kernel and initrd paths, one a line", () => {

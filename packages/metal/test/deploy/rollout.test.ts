@@ -3,16 +3,23 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runDeploy, type DeployOptions } from "../../src/deploy/deploy.js";
+import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
+import { KUBECTL_DRAIN_DEFAULTS } from "../../src/deploy/drain-policy.js";
+import { DeployLockedError } from "../../src/deploy/errors.js";
 import { loadProgress } from "../../src/deploy/progress-store.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { CLUSTER, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
 
 // Upper bounds only: the happy path never waits them out; failure cases set their own short ones.
-const FAST = { drainTimeoutMs: 20_000, readyTimeoutMs: 20_000, pollMs: 20 };
+const FAST = {
+  drainTimeoutMs: 20_000,
+  readyTimeoutMs: 20_000,
+  confirmTimeoutMs: 20_000,
+  pollMs: 20,
+};
 const REBOOT_DOWNTIME_MS = 80;
 
 // Every step fsyncs progress and history: slow on a busy disk, so generous timeouts.
@@ -65,6 +72,7 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
       ],
       openAccess: () => new KubeconfigFileAccess(kubeconfig),
       timing: FAST,
+      drainFlags: KUBECTL_DRAIN_DEFAULTS,
       onEvent: (event) => {
         events.push(event);
         // The machine goes down when told to reboot and comes back with a new boot id.
@@ -218,7 +226,8 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     expect(api.node("a1").unschedulable).toBe(true);
     expect(api.podsOn("a1").map((pod) => pod.name)).toEqual(["db-0"]);
     expect(api.requests.some((request) => request.path.includes("/a2"))).toBe(false);
-    expect(await calls()).toEqual([]);
+    // Both systems were built first; nothing was activated anywhere.
+    expect(await calls()).toEqual(["build a1 /lab", "build a2 /lab"]);
     expect(events.at(-1)).toMatchObject({ type: "deploy.finished", ok: false });
   });
 
@@ -232,27 +241,74 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     expect(outcome.ok).toBe(false);
     expect(outcome.failures[0]).toMatchObject({ host: "s2", step: "wait-ready" });
     expect(outcome.failures[0]?.error).toContain("did not come back Ready");
+    // Its rollback reboot did not bring it back either: the report gives the way back by hand.
     expect(outcome.failures[0]?.recovery.join("\n")).toContain(
-      "nixos-rebuild switch --rollback --target-host root@192.0.2.12",
+      `${script} rollback-boot s2 42 && ${script} reboot s2 root@192.0.2.12`,
     );
     expect(api.node("s2").unschedulable).toBe(true);
     for (const untouched of ["s3", "s1", "a1", "a2", "a3"]) {
       expect(api.node(untouched).unschedulable).toBe(false);
       expect(api.writes().some((request) => request.path.endsWith(`/${untouched}`))).toBe(false);
-      expect((await calls()).some((line) => line.split(" ")[1] === untouched)).toBe(false);
+      // Built before anything was touched; nothing else ran for it.
+      expect((await calls()).filter((line) => line.split(" ")[1] === untouched)).toEqual([
+        `build ${untouched} /lab`,
+      ]);
     }
     const progress = await loadProgress(join(dir, "state", "deploy.json"));
     expect(progress?.hosts.s2).toMatchObject({ step: "wait-ready", failed: true });
   });
 
-  it("resumes a failed deploy: finished nodes are skipped, the failed node is redone and uncordoned", async () => {
-    await writeFile(join(dir, "fail-build-s3"), "");
-    const first = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
-    expect(first.failures[0]).toMatchObject({ host: "s3", step: "build" });
-    expect(first.failures[0]?.error).toContain("simulated build failure on s3");
-    expect(api.node("s3").unschedulable).toBe(true);
+  it("rolls a node that is not Ready after its reboot activation back to the previous generation's boot entry and reboots it", async () => {
+    neverBack.add("s2");
+    let watching: NodeJS.Timeout | undefined;
+    const base = options({
+      only: ["s2"],
+      reboot: "always",
+      timing: { ...FAST, readyTimeoutMs: 500 },
+    });
+    const outcome = await runDeploy({
+      ...base,
+      onEvent: (event) => {
+        base.onEvent(event);
+        if (event.type === "deploy.step" && event.step === "rollback" && event.status === "start") {
+          // The machine goes down when the rollback's reboot command runs, and comes back.
+          watching = setInterval(() => {
+            void calls().then((log) => {
+              if (log.filter((line) => line.startsWith("reboot s2")).length < 2) return;
+              clearInterval(watching);
+              api.reboot("s2");
+              setTimeout(() => api.setReady("s2", true), REBOOT_DOWNTIME_MS);
+            });
+          }, 20);
+        }
+      },
+    });
+    clearInterval(watching);
 
-    await rm(join(dir, "fail-build-s3"));
+    expect(outcome.failures).toMatchObject([{ host: "s2", step: "wait-ready" }]);
+    expect(outcome.failures[0]?.recovery[0]).toBe(
+      "s2 was rolled back (metal made generation 42 the boot default and rebooted it) and uncordoned",
+    );
+    expect((await calls()).filter((line) => !line.startsWith("build "))).toEqual([
+      "current-generation s2",
+      "boot s2 /lab#s2 root@192.0.2.12",
+      "reboot s2 root@192.0.2.12",
+      "rollback-boot s2 42",
+      "reboot s2 root@192.0.2.12",
+      "k3s-health s2",
+    ]);
+    expect(api.node("s2")).toMatchObject({ ready: true, unschedulable: false });
+  });
+
+  it("resumes a failed deploy: finished nodes are skipped, the failed node is redone and uncordoned", async () => {
+    await writeFile(join(dir, "fail-switch-s3"), "");
+    const first = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
+    expect(first.failures[0]).toMatchObject({ host: "s3", step: "activate" });
+    expect(first.failures[0]?.error).toContain("simulated switch failure on s3");
+    // Rolled back and uncordoned before the deploy stopped.
+    expect(api.node("s3").unschedulable).toBe(false);
+
+    await rm(join(dir, "fail-switch-s3"));
     await rm(join(dir, "calls.log"));
     events = [];
     const second = await runDeploy(options({ only: ["s1", "s2", "s3"] }));
@@ -295,6 +351,183 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
     const third = await runDeploy(options({ reboot: "always" }));
     expect(third).toMatchObject({ ok: true, deployId: first.deployId });
     expect(api.node("s2")).toMatchObject({ ready: true, unschedulable: false });
+  });
+
+  it("builds every system before touching the first node: a build error drains nothing", async () => {
+    api.addPod({ name: "web-1", nodeName: "s2", labels: { app: "web" } });
+    // The last node in the plan fails to build: the first one must not have been touched.
+    await writeFile(join(dir, "fail-build-a3"), "");
+
+    const outcome = await runDeploy(options());
+
+    expect(outcome.failures).toMatchObject([{ host: "a3", step: "build" }]);
+    expect(outcome.failures[0]?.recovery.join("\n")).toContain("no node was touched");
+    expect(api.writes()).toEqual([]);
+    expect(api.podsOn("s2").map((pod) => pod.name)).toEqual(["web-1"]);
+    const log = await calls();
+    expect(log.every((line) => line.startsWith("build "))).toBe(true);
+    expect(log).toHaveLength(6);
+  });
+
+  it("refuses to drain pods kubectl drain refuses (emptyDir data, no controller) and evicts nothing", async () => {
+    api.addPod({ name: "web-1", nodeName: "a1", labels: { app: "web" } });
+    api.addPod({ name: "cache-0", nodeName: "a1", emptyDir: true });
+    api.addPod({ name: "debug", nodeName: "a1", ownerKind: undefined });
+    api.addPod({ name: "job-done", nodeName: "a1", ownerKind: undefined, phase: "Succeeded" });
+
+    const refused = await runDeploy(options({ only: ["a1"] }));
+
+    expect(refused.failures).toMatchObject([{ host: "a1", step: "drain" }]);
+    expect(refused.failures[0]?.error).toContain(
+      "Pods with local storage (use --delete-emptydir-data to override): default/cache-0",
+    );
+    expect(refused.failures[0]?.error).toContain(
+      "Pods that declare no controller (use --force to override): default/debug",
+    );
+    expect(api.requests.some((request) => request.path.endsWith("/eviction"))).toBe(false);
+    expect(api.podsOn("a1")).toHaveLength(4);
+    expect(await calls()).toEqual(["build a1 /lab"]);
+
+    // With kubectl's flags the same drain goes through; the finished pod needed none.
+    const allowed = await runDeploy(
+      options({ only: ["a1"], drainFlags: { force: true, deleteEmptydirData: true } }),
+    );
+    expect(allowed.ok).toBe(true);
+    expect(api.podsOn("a1")).toEqual([]);
+  });
+
+  it("rolls a switched node that does not come back Ready back to its previous generation and uncordons it before stopping", async () => {
+    const notReadyAfterSwitch = (event: DeployEvent) => {
+      if (event.type !== "deploy.step" || event.host !== "s2") return;
+      if (event.step === "activate" && event.status === "done") api.setReady("s2", false);
+      if (event.step === "rollback" && event.status === "start") {
+        setTimeout(() => api.setReady("s2", true), REBOOT_DOWNTIME_MS);
+      }
+    };
+    const base = options({ reboot: "never", timing: { ...FAST, readyTimeoutMs: 500 } });
+    const outcome = await runDeploy({
+      ...base,
+      onEvent: (event) => {
+        base.onEvent(event);
+        notReadyAfterSwitch(event);
+      },
+    });
+
+    expect(outcome.failures).toMatchObject([{ host: "s2", step: "wait-ready" }]);
+    expect(outcome.failures[0]?.recovery[0]).toBe(
+      "s2 was rolled back (metal switched it back to generation 42) and uncordoned",
+    );
+    const log = (await calls()).filter((line) => !line.startsWith("build "));
+    const unit = log.find((line) => line.startsWith("arm s2"))?.split(" ")[2] ?? "";
+    expect(unit).toMatch(/^metal-rollback-[0-9a-f]{8}$/);
+    expect(log).toEqual([
+      "current-generation s2",
+      `arm s2 ${unit} 42 20`,
+      "switch s2 /lab#s2 root@192.0.2.12",
+      `confirm s2 ${unit}`,
+      "rollback s2 42",
+      "k3s-health s2",
+    ]);
+    expect(log).toContain("rollback s2 42");
+    expect(api.node("s2")).toMatchObject({ ready: true, unschedulable: false });
+    for (const untouched of ["s3", "s1", "a1", "a2", "a3"]) {
+      expect(api.writes().some((request) => request.path.endsWith(`/${untouched}`))).toBe(false);
+    }
+  });
+
+  it("lets a node metal can no longer reach after its switch roll itself back, then uncordons it", async () => {
+    // The new system locks metal out: confirm, the direct rollback and generation reads fail
+    // until the node's watchdog (armed before the switch) switched back.
+    await writeFile(join(dir, "after-switch-s2"), `touch "${join(dir, "unreachable-s2")}"\n`);
+    const outcome = await runDeploy(
+      options({ reboot: "never", timing: { ...FAST, confirmTimeoutMs: 600 } }),
+    );
+
+    expect(outcome.failures).toMatchObject([{ host: "s2", step: "confirm" }]);
+    expect(outcome.failures[0]?.error).toContain("could not be confirmed within 0.6 s");
+    // The node switched back by itself: metal could not reach it until it had.
+    expect(await calls()).toContain("watchdog fired s2 42");
+    expect(outcome.failures[0]?.recovery[0]).toMatch(
+      /^s2 was rolled back \(.*generation 42.*\) and uncordoned$/,
+    );
+    expect(api.node("s2").unschedulable).toBe(false);
+    expect(api.writes().some((request) => request.path.endsWith("/s3"))).toBe(false);
+  });
+
+  function leaseHeldBy(holder: string, renewedMsAgo: number, resourceVersion = 5) {
+    const renewTime = new Date(Date.now() - renewedMsAgo).toISOString();
+    api.leases.set("kube-system/metal-deploy", {
+      resourceVersion,
+      spec: {
+        holderIdentity: holder,
+        leaseDurationSeconds: 60,
+        acquireTime: renewTime,
+        renewTime,
+        leaseTransitions: 3,
+      },
+    });
+  }
+
+  function deployLease() {
+    return api.leases.get("kube-system/metal-deploy")?.spec ?? {};
+  }
+
+  it("refuses to start while another deploy holds the cluster's deploy Lease, touching no node", async () => {
+    leaseHeldBy("other-laptop/pid 4242/deploy 1234", 5_000);
+
+    await expect(runDeploy(options())).rejects.toThrow(DeployLockedError);
+    await expect(runDeploy(options())).rejects.toThrow(
+      /Lease kube-system\/metal-deploy is held by "other-laptop\/pid 4242\/deploy 1234".*Nothing was changed/,
+    );
+
+    expect(api.writes().filter((request) => !request.path.includes("/leases"))).toEqual([]);
+    expect(deployLease()).toMatchObject({ holderIdentity: "other-laptop/pid 4242/deploy 1234" });
+    expect((await calls()).every((line) => line.startsWith("build "))).toBe(true);
+  });
+
+  it("takes over a Lease whose holder stopped renewing it, and releases it when done", async () => {
+    leaseHeldBy("crashed-laptop/pid 1/deploy dead", 120_000);
+
+    const outcome = await runDeploy(options({ only: ["a1"] }));
+
+    expect(outcome.ok).toBe(true);
+    expect(deployLease()).toMatchObject({ holderIdentity: "", leaseTransitions: 4 });
+    const leaseWrites = api.writes().filter((request) => request.path.includes("/leases"));
+    // Taken over by one update naming the resourceVersion it read, then released.
+    expect(leaseWrites.map((request) => request.method)).toEqual(["PUT", "PUT"]);
+  });
+
+  it("renews its Lease while it runs and stops before the next node once another deploy took it", async () => {
+    const stolen = "impatient-laptop/pid 7/deploy other";
+    const base = options({
+      only: ["s2", "s3"],
+      reboot: "always",
+      lease: { durationSeconds: 1, now: () => Date.now() },
+    });
+    let renewalsBeforeTheft = 0;
+    const outcome = await runDeploy({
+      ...base,
+      onEvent: (event) => {
+        base.onEvent(event);
+        if (event.type === "deploy.host.done" && event.host === "s2") {
+          renewalsBeforeTheft = api
+            .writes()
+            .filter((request) => request.path.includes("/leases")).length;
+          const lease = api.leases.get("kube-system/metal-deploy");
+          if (lease) {
+            lease.resourceVersion += 1;
+            lease.spec = { ...lease.spec, holderIdentity: stolen };
+          }
+        }
+      },
+    });
+
+    // s2 took longer than the one-second lease: it was renewed meanwhile.
+    expect(renewalsBeforeTheft).toBeGreaterThan(2);
+    expect(outcome.failures).toMatchObject([{ host: "s3", step: "health" }]);
+    expect(outcome.failures[0]?.error).toContain(`the Lease is now held by "${stolen}"`);
+    expect(api.writes().some((request) => request.path.endsWith("/s3"))).toBe(false);
+    expect(deployLease()).toMatchObject({ holderIdentity: stolen });
   });
 
   it("keeps a node its admin had cordoned cordoned after deploying it", async () => {

@@ -13,7 +13,7 @@ import {
   loadCommands,
   runDeployCommand,
   type DeployFlags,
-} from "../../src/deploy/command.js";
+} from "../../src/deploy/from-flags.js";
 import { DeployUsageError } from "../../src/deploy/errors.js";
 import { privatePaths } from "../../src/secrets/index.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
@@ -59,6 +59,9 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
       commands: join(dir, "commands.json"),
       drainTimeout: "5",
       readyTimeout: "5",
+      confirmTimeout: "5",
+      force: false,
+      deleteEmptydirData: false,
       json: false,
     };
   });
@@ -100,7 +103,10 @@ describe("the metal deploy command", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(report).toContain("Node:  a1");
     expect(report).toContain("Step:  activate");
     expect(report).toContain("simulated switch failure on a1");
-    expect(report).toContain("nixos-rebuild switch --rollback --target-host root@192.0.2.14");
+    expect(report).toContain(
+      "a1 was rolled back (metal switched it back to generation 42) and uncordoned",
+    );
+    expect(api.node("a1").unschedulable).toBe(false);
     expect(api.node("a2").unschedulable).toBe(false);
   });
 

@@ -1,0 +1,119 @@
+/**
+ * The installed-host probe for real: OpenSSH's client against dropbear playing an installed host
+ * that answers with the host key `metal secrets` pre-generated for it, one playing a stranger
+ * (another key, as an installer or another machine would have), and nothing at all. Needs root:
+ * dropbear logs root in with /root/.ssh/authorized_keys, so it runs in a private mount namespace
+ * with a temp directory mounted over /root; the machine's own /root is never touched.
+ */
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pinnedSshProbe } from "../../src/install/installed-probe.js";
+import type { Host } from "../../src/inventory/types.js";
+import { privatePaths } from "../../src/secrets/layout.js";
+
+const BASE_PORT = 43_000 + (process.pid % 1000) * 2;
+const INSTALLED_PORT = BASE_PORT;
+const STRANGER_PORT = BASE_PORT + 1;
+
+function host(name: string): Host {
+  return {
+    name,
+    mac: "52:54:00:00:00:01",
+    address: "127.0.0.1",
+    prefixLength: 8,
+    role: "agent",
+    init: false,
+    disk: "/dev/vda",
+    arch: "x86_64",
+    firstStage: undefined,
+    rootSize: "64G",
+    interface: undefined,
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+describe.skipIf(process.getuid?.() !== 0)(
+  "is this host installed? (SSH with its pinned key)",
+  () => {
+    let dir: string;
+    let secretsDir: string;
+    const servers: ResultPromise[] = [];
+
+    async function startDropbear(hostKey: string, port: number, home: string): Promise<void> {
+      servers.push(
+        execa(
+          "unshare",
+          [
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            `mount --bind "${home}" /root && exec dropbear -F -E -s -p 127.0.0.1:${port} -r "${hostKey}" -P "${join(dir, `dropbear-${port}.pid`)}"`,
+          ],
+          { reject: false },
+        ),
+      );
+      for (let attempt = 0; attempt < 100 && !(await accepts(port)); attempt++) await sleep(50);
+    }
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "metal-probe-test-"));
+      secretsDir = join(dir, "secrets");
+      const paths = privatePaths(secretsDir);
+      // The keys as `metal secrets init` lays them out: OpenSSH ed25519, admin and node1's host key.
+      for (const file of [paths.adminSshKey, paths.hostKey("node1")]) {
+        await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
+        await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
+      }
+      const home = join(dir, "root-home");
+      await mkdir(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+      await chmod(home, 0o700);
+      await writeFile(
+        join(home, ".ssh", "authorized_keys"),
+        await readFile(`${paths.adminSshKey}.pub`),
+        { mode: 0o600 },
+      );
+      // The installed system: node1's pre-generated key (what --extra-files put on its disk).
+      const installedKey = join(dir, "installed_host_key");
+      await execa("dropbearconvert", ["openssh", "dropbear", paths.hostKey("node1"), installedKey]);
+      await startDropbear(installedKey, INSTALLED_PORT, home);
+      // A stranger at the same address: the admin key logs in, but the host key is another.
+      const strangerKey = join(dir, "stranger_host_key");
+      await execa("dropbearkey", ["-t", "ed25519", "-f", strangerKey]);
+      await startDropbear(strangerKey, STRANGER_PORT, home);
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const server of servers) server.kill("SIGTERM");
+      await Promise.all(servers);
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("says installed when the host answers with its pinned host key", async () => {
+      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node1"))).toBe(true);
+    });
+
+    it("says not installed when another key answers on the host's address", async () => {
+      expect(await pinnedSshProbe({ secretsDir, port: STRANGER_PORT })(host("node1"))).toBe(false);
+    });
+
+    it("says not installed when nothing answers, or when no key was pinned for the host", async () => {
+      const closedPort = BASE_PORT + 2_000;
+      expect(await pinnedSshProbe({ secretsDir, port: closedPort })(host("node1"))).toBe(false);
+      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node2"))).toBe(false);
+    });
+  },
+);

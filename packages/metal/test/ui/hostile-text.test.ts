@@ -1,0 +1,212 @@
+/**
+ * Text that machines on the LAN choose (TFTP file names, DHCP vendor and user class, HTTP paths,
+ * install output) sent hostile to every view: terminal table, plain lines, JSON view, the JSON
+ * event log, metal's host log and the dashboard (snapshot and live feed).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { NetbootEvents, type NetbootEvent } from "netboot";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { JsonView, LiveView, openEventLog, PlainView } from "../../src/install/progress.js";
+import { fromNetbootEvent, hostLookup } from "../../src/install/progress-events.js";
+import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
+import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
+import { escapeControl } from "../../src/ui/escape.js";
+import { EventFeed } from "../../src/ui/event-feed.js";
+import { createHostLogger } from "../../src/ui/host-log.js";
+import { fixture, type Fixture } from "../helpers.js";
+
+/** Clear screen, retitle the window, a C1 CSI, a forged log line, a right-to-left override. */
+const HOSTILE = "boot\x1b[2J\x1b]0;pwned\x07\x9b31m\nINFO: node2 ready\u202egnp.exe";
+/** Any raw control or bidi code point except the newline that ends each line a view writes. */
+// eslint-disable-next-line no-control-regex -- looking for raw control characters
+const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
+const NODE1_MAC = "52:54:00:77:00:01";
+const NODE1_PEER = "10.77.0.101";
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: string[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
+  return { stream, text: () => chunks.join("") };
+}
+
+function hostileEvents(time: number): NetbootEvent[] {
+  return [
+    {
+      type: "dhcp.request",
+      time,
+      mac: NODE1_MAC,
+      xid: 1,
+      message: "REQUEST",
+      port: 4011,
+      from: NODE1_PEER,
+      arch: 7,
+      vendorClass: `PXEClient${HOSTILE}`,
+      userClass: HOSTILE,
+      isIpxe: false,
+      relay: undefined,
+    },
+    {
+      type: "tftp.start",
+      time,
+      peer: NODE1_PEER,
+      file: HOSTILE,
+      size: 10,
+      blksize: 1468,
+      windowsize: 1,
+    },
+    { type: "tftp.error", time, peer: NODE1_PEER, file: HOSTILE, reason: `no file ${HOSTILE}` },
+    {
+      type: "http.file.start",
+      time,
+      mac: undefined,
+      peer: NODE1_PEER,
+      path: `/files/${HOSTILE}`,
+      bytes: 1,
+      size: 1,
+    },
+  ] as NetbootEvent[];
+}
+
+describe("escaping control characters", () => {
+  it("makes ESC, C0, C1 and bidi overrides visible and keeps everything else", () => {
+    expect(escapeControl("a\x1b[2Jb\x9bc\u202ed\ne\tf ✓ é")).toBe(
+      "a\\x1b[2Jb\\x9bc\\u202ed\\x0ae\\x09f ✓ é",
+    );
+  });
+});
+
+describe("every view, fed hostile client-supplied text", () => {
+  let env: Fixture;
+  beforeEach(async () => {
+    env = await fixture();
+  });
+  afterEach(async () => {
+    await env.cleanup();
+  });
+
+  const progressEvents = () => {
+    const hosts = hostLookup(env.inventory.hosts, (name) => env.store.host(name)?.phase);
+    return hostileEvents(Date.now()).map((event) => fromNetbootEvent(event, hosts));
+  };
+
+  it("terminal table, plain lines and JSON view show it escaped", () => {
+    const plain = capture();
+    const json = capture();
+    const live = capture();
+    const views = [
+      new PlainView(plain.stream),
+      new JsonView(json.stream),
+      new LiveView(
+        live.stream as unknown as NodeJS.WriteStream,
+        [{ name: "node1", phase: "pxe", step: "" }],
+        Date.now(),
+      ),
+    ];
+    for (const event of [
+      ...progressEvents(),
+      { ...progressEvents()[0]!, kind: "output" as const, message: HOSTILE },
+      { ...progressEvents()[0]!, host: undefined, level: "warn" as const, message: HOSTILE },
+    ])
+      for (const view of views) view.show(event);
+    for (const view of views) view.close();
+    expect(plain.text()).toContain(
+      "boot\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\x0aINFO: node2 ready\\u202egnp.exe",
+    );
+    expect(plain.text()).not.toMatch(RAW);
+    // One line per event shown: the forged "INFO: node2 ready" is not a line of its own.
+    expect(
+      plain
+        .text()
+        .split("\n")
+        .filter((line) => line.startsWith("INFO")),
+    ).toEqual([]);
+    expect(json.text()).toContain("\\\\x1b[2J");
+    expect(json.text()).not.toMatch(/\\u001b|\\n|[\x80-\x9f\u202e]/u);
+    // The table's own cursor movements are the only escape sequences on the terminal.
+    // eslint-disable-next-line no-control-regex -- the table's own CSI sequences
+    const ownSequences = /\x1b\[\d+A\x1b\[0J/g;
+    expect(live.text().replace(ownSequences, "")).not.toMatch(RAW);
+    expect(live.text()).toContain("\\x1b]0;pwned");
+  });
+
+  it("the JSON event log and the host log write it escaped", async () => {
+    const log = openEventLog(env.directory);
+    for (const event of progressEvents()) log.log(event);
+    await log.close();
+    const file = await readFile(join(env.directory, "logs", "install.jsonl"), "utf8");
+    expect(file).toContain("\\\\x1b[2J");
+    expect(file).not.toMatch(/\\u001b|[\x80-\x9f\u202e]/u);
+
+    const out = capture();
+    const netbootEvents = new NetbootEvents();
+    const logger = createHostLogger({
+      inventory: env.inventory,
+      store: env.store,
+      json: true,
+      verbose: true,
+      destination: out.stream,
+    });
+    const detach = logger.attach({ netbootEvents, store: env.store });
+    for (const event of hostileEvents(Date.now())) netbootEvents.emit(event);
+    await env.store.change("node1", { expect: "pending", to: "pxe", step: HOSTILE });
+    detach();
+    logger.events.pino.flush();
+    expect(out.text()).toContain("\\\\x1b]0;pwned");
+    expect(out.text()).not.toMatch(/\\u001b|\\u0007|[\x80-\x9f\u202e]/u);
+    // The TFTP lines name the host (its address was learnt from the 4011 REQUEST).
+    const tftpLine = out
+      .text()
+      .split("\n")
+      .find((line) => line.includes('"tftp.start"'));
+    expect(tftpLine).toContain('"host":"node1"');
+  });
+
+  describe("the dashboard", () => {
+    let dashboard: RunningDashboard;
+    const netbootEvents = new NetbootEvents();
+    const installOutput = new EventFeed<InstallOutputLine>();
+    beforeEach(async () => {
+      dashboard = await startDashboard({
+        port: 0,
+        inventory: env.inventory,
+        store: env.store,
+        netbootEvents,
+        installOutput,
+        stream: { coalesceMs: 5 },
+      });
+    });
+    afterEach(async () => {
+      await dashboard.close();
+    });
+
+    it("sends it escaped in the snapshot and the live feed", async () => {
+      const controller = new AbortController();
+      const response = await fetch(new URL("events", dashboard.url), {
+        signal: controller.signal,
+      });
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      const readUntil = async (pattern: RegExp) => {
+        while (!pattern.test(text)) {
+          const chunk = await reader.read();
+          if (chunk.done) throw new Error(`stream ended before ${pattern}: ${text}`);
+          text += chunk.value;
+        }
+      };
+      await readUntil(/event: snapshot\n/);
+      for (const event of hostileEvents(Date.now())) netbootEvents.emit(event);
+      installOutput.emit({ host: "node1", line: HOSTILE });
+      await readUntil(/"logTail":\["boot/);
+      controller.abort();
+      expect(text).toContain("\\\\x1b[2J");
+      expect(text).not.toMatch(/\\u001b|\\u0007|[\x80-\x9f\u202e]/u);
+
+      const snapshot = await (await fetch(new URL("api/snapshot", dashboard.url))).text();
+      expect(snapshot).toContain("\\\\x9b31m");
+      expect(snapshot).not.toMatch(/\\u001b|\\u0007|[\x80-\x9f\u202e]/u);
+    });
+  });
+});
