@@ -11,7 +11,20 @@ cd "$(dirname "$0")/.."
 PACKAGES="qemu-system-x86 qemu-utils ipxe-qemu ipxe ovmf dnsmasq-base busybox-static iproute2 cpio kmod
 nftables tcpdump tshark atftp tftp-hpa tftpd-hpa nginx-light curl nix-bin fdisk dosfstools mtools
 syslinux syslinux-common systemd-boot-efi gdisk binutils dropbear-bin openssh-client openssl age jq
-chromium zstd xz-utils shellcheck git openipmi ipmitool"
+chromium zstd xz-utils shellcheck git openipmi ipmitool qemu-system-arm qemu-efi-aarch64 grub-common"
+
+# arm64 lab machines boot Debian's arm64 kernel, busybox and GRUB modules, which the lab fetches
+# with `apt-get download PACKAGE:arm64` (packages/lab/src/arm64.ts): apt must know the arm64
+# architecture. Nothing arm64 is installed on this machine.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: run as root (sudo) so dpkg can add the arm64 architecture" >&2
+    exit 1
+  fi
+  echo "bootstrap: dpkg --add-architecture arm64"
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
 
 missing=""
 for pkg in $PACKAGES; do

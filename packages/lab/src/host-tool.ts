@@ -23,6 +23,8 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   objcopy: "binutils",
   objdump: "binutils",
   "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-system-aarch64": "qemu-system-arm",
+  "grub-mkimage": "grub-common",
   dnsmasq: "dnsmasq-base",
 };
 

@@ -17,4 +17,5 @@ export * from "./host-tool.js";
 export * from "./udp-relay.js";
 export * from "./lines.js";
 export * from "./report-listener.js";
+export * from "./arm64.js";
 export * from "./ipmi-bmc.js";

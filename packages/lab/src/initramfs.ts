@@ -43,6 +43,11 @@ export interface InitramfsSpec {
   readonly dropbear?: DropbearSpec;
   /** busybox-static binary (default /bin/busybox). */
   readonly busybox?: string;
+  /**
+   * A busybox that runs here and lists the applets to link (default: `busybox` itself). An arm64
+   * busybox cannot run on an x86 host: list with the host's busybox of the same Debian version.
+   */
+  readonly appletLister?: string;
   /** Timestamp of every entry (default $SOURCE_DATE_EPOCH, else 0). */
   readonly mtimeSeconds?: number;
 }
@@ -70,7 +75,10 @@ export async function buildInitramfs(
 ): Promise<BuiltInitramfs> {
   const entries: CpioEntry[] = [
     ...baseEntries(),
-    ...(await busyboxEntries(spec.busybox ?? DEFAULT_BUSYBOX)),
+    ...(await busyboxEntries(
+      spec.busybox ?? DEFAULT_BUSYBOX,
+      spec.appletLister ?? spec.busybox ?? DEFAULT_BUSYBOX,
+    )),
     { path: "/init", type: "file", data: Buffer.from(PID1_WRAPPER), mode: EXECUTABLE_MODE },
     { path: LAB_SCRIPT_PATH, type: "file", data: Buffer.from(spec.script), mode: EXECUTABLE_MODE },
     {
@@ -130,8 +138,8 @@ function baseEntries(): CpioEntry[] {
   ];
 }
 
-async function busyboxEntries(busybox: string): Promise<CpioEntry[]> {
-  const applets = (await runTool(busybox, ["--list-full"])).split("\n").filter(Boolean);
+async function busyboxEntries(busybox: string, lister: string): Promise<CpioEntry[]> {
+  const applets = (await runTool(lister, ["--list-full"])).split("\n").filter(Boolean);
   return [
     { path: "/bin/busybox", type: "file", data: await readFile(busybox), mode: EXECUTABLE_MODE },
     ...applets

@@ -18,9 +18,13 @@ export interface KernelModule {
   readonly path: string;
 }
 
+/** Debian architectures the lab boots: x86-64 machines, and arm64 ones under qemu-system-aarch64. */
+export type DebianArch = "amd64" | "arm64";
+
 export interface LabKernel {
   /** Debian's ABI version, e.g. "6.1.0-56". */
   readonly version: string;
+  readonly arch: DebianArch;
   readonly vmlinuz: string;
   /** Modules in the order they must be loaded (the .deb has no modules.dep for us to read). */
   readonly modules: readonly KernelModule[];
@@ -29,8 +33,10 @@ export interface LabKernel {
 export interface KernelOptions {
   /** Where kernels are cached (default ~/.cache/metal-lab, or $METAL_LAB_CACHE). */
   readonly cacheDir?: string;
-  /** Debian ABI version such as "6.1.0-56"; default: what linux-image-amd64 depends on. */
+  /** Debian ABI version such as "6.1.0-56"; default: what linux-image-ARCH depends on. */
   readonly version?: string;
+  /** Default amd64; arm64 needs `dpkg --add-architecture arm64` (scripts/bootstrap.sh). */
+  readonly arch?: DebianArch;
 }
 
 /**
@@ -52,6 +58,26 @@ export const LAB_MODULES: readonly string[] = [
   "drivers/net/ethernet/intel/e1000e/e1000e",
 ];
 
+/**
+ * arm64 (Debian's `-arm64` flavour) builds virtio_ring and virtio in (CONFIG_VIRTIO=y in its
+ * config-VERSION-arm64) and QEMU's `virt` machine has no e1000: the rest of the chain, in the
+ * same order.
+ */
+export const LAB_MODULES_ARM64: readonly string[] = [
+  "drivers/virtio/virtio_pci_modern_dev",
+  "drivers/virtio/virtio_pci_legacy_dev",
+  "drivers/virtio/virtio_pci",
+  "net/core/failover",
+  "drivers/net/net_failover",
+  "drivers/net/virtio_net",
+  "drivers/block/virtio_blk",
+];
+
+const MODULES_OF: Readonly<Record<DebianArch, readonly string[]>> = {
+  amd64: LAB_MODULES,
+  arm64: LAB_MODULES_ARM64,
+};
+
 /** Suffixes a module may carry in a .deb, with the command that decompresses it in place. */
 const MODULE_SUFFIXES: readonly { suffix: string; decompress?: readonly string[] }[] = [
   { suffix: ".ko" },
@@ -59,20 +85,25 @@ const MODULE_SUFFIXES: readonly { suffix: string; decompress?: readonly string[]
   { suffix: ".ko.zst", decompress: ["zstd", "-d", "--rm", "-q"] },
 ];
 
-const META_PACKAGE = "linux-image-amd64";
-
 export function defaultCacheDir(): string {
   return process.env.METAL_LAB_CACHE ?? join(homedir(), ".cache", "metal-lab");
 }
 
-/** Reads the ABI version linux-image-amd64 currently depends on from apt's local cache. */
-export async function currentKernelVersion(): Promise<string> {
-  const output = await runTool("apt-cache", ["depends", META_PACKAGE]);
-  const match = /Depends:\s+linux-image-(\S+)-amd64\b/.exec(output);
+/** apt's name for a package of `arch` (the host is amd64; arm64 is a foreign architecture). */
+export function debianPackageName(name: string, arch: DebianArch): string {
+  return arch === "amd64" ? name : `${name}:${arch}`;
+}
+
+/** Reads the ABI version linux-image-ARCH currently depends on from apt's local cache. */
+export async function currentKernelVersion(arch: DebianArch = "amd64"): Promise<string> {
+  const metaPackage = debianPackageName(`linux-image-${arch}`, arch);
+  const output = await runTool("apt-cache", ["depends", metaPackage]);
+  const match = new RegExp(`Depends:\\s+linux-image-(\\S+)-${arch}\\b`).exec(output);
   if (!match?.[1])
     throw new KernelFetchError(
-      `${META_PACKAGE} names no linux-image-VERSION-amd64 dependency in apt's cache; ` +
-        "run `apt-get update`, or pass the version (e.g. 6.1.0-56) explicitly",
+      `${metaPackage} names no linux-image-VERSION-${arch} dependency in apt's cache; ` +
+        (arch === "amd64" ? "" : `run \`dpkg --add-architecture ${arch}\` and `) +
+        "run `apt-get update` (scripts/bootstrap.sh does both), or pass the version (e.g. 6.1.0-56) explicitly",
     );
   return match[1];
 }
@@ -80,40 +111,49 @@ export async function currentKernelVersion(): Promise<string> {
 /** Returns the cached kernel of `version`, downloading and unpacking it on first use. */
 export async function fetchKernel(options: KernelOptions = {}): Promise<LabKernel> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const version = options.version ?? (await currentKernelVersion());
-  const entry = join(cacheDir, `kernel-${version}`);
-  if (!(await exists(join(entry, "vmlinuz")))) await populate(cacheDir, entry, version);
+  const arch = options.arch ?? "amd64";
+  const version = options.version ?? (await currentKernelVersion(arch));
+  // amd64 keeps its pre-arm64 cache name, so existing caches stay valid.
+  const entry = join(
+    cacheDir,
+    arch === "amd64" ? `kernel-${version}` : `kernel-${version}-${arch}`,
+  );
+  if (!(await exists(join(entry, "vmlinuz")))) await populate(cacheDir, entry, version, arch);
   return {
     version,
+    arch,
     vmlinuz: join(entry, "vmlinuz"),
-    modules: LAB_MODULES.map((relative) => {
+    modules: MODULES_OF[arch].map((relative) => {
       const name = basename(relative);
       return { name, path: join(entry, "modules", `${name}.ko`) };
     }),
   };
 }
 
-async function populate(cacheDir: string, entry: string, version: string): Promise<void> {
+async function populate(
+  cacheDir: string,
+  entry: string,
+  version: string,
+  arch: DebianArch,
+): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
   const scratch = await mkdtemp(join(cacheDir, `.kernel-${version}-`));
   try {
-    const debianPackage = `linux-image-${version}-amd64`;
-    await runTool("apt-get", ["download", debianPackage], { cwd: scratch });
-    const deb = (await readdir(scratch)).find((file) => file.endsWith(".deb"));
-    if (!deb)
-      throw new KernelFetchError(
-        `apt-get download ${debianPackage} produced no .deb; check the version and apt sources`,
-      );
+    const deb = await downloadPackage(
+      debianPackageName(`linux-image-${version}-${arch}`, arch),
+      scratch,
+    );
     const unpacked = join(scratch, "root");
-    await extractMembers(join(scratch, deb), unpacked, [
-      `./boot/vmlinuz-${version}-amd64`,
-      ...LAB_MODULES.map((relative) => `./lib/modules/${version}-amd64/kernel/${relative}.ko*`),
+    const modules = MODULES_OF[arch];
+    await extractMembers(deb, unpacked, [
+      `./boot/vmlinuz-${version}-${arch}`,
+      ...modules.map((relative) => `./lib/modules/${version}-${arch}/kernel/${relative}.ko*`),
     ]);
     const staged = join(scratch, "entry");
     await mkdir(join(staged, "modules"), { recursive: true });
-    await copyFile(join(unpacked, "boot", `vmlinuz-${version}-amd64`), join(staged, "vmlinuz"));
-    const moduleRoot = join(unpacked, "lib", "modules", `${version}-amd64`, "kernel");
-    for (const relative of LAB_MODULES)
+    await copyFile(join(unpacked, "boot", `vmlinuz-${version}-${arch}`), join(staged, "vmlinuz"));
+    const moduleRoot = join(unpacked, "lib", "modules", `${version}-${arch}`, "kernel");
+    for (const relative of modules)
       await stageModule(join(moduleRoot, relative), join(staged, "modules", basename(relative)));
     await publish(staged, entry);
   } finally {
@@ -121,11 +161,22 @@ async function populate(cacheDir: string, entry: string, version: string): Promi
   }
 }
 
+/** `apt-get download`s one package into `dir` and returns the .deb's path. */
+export async function downloadPackage(debianPackage: string, dir: string): Promise<string> {
+  await runTool("apt-get", ["download", debianPackage], { cwd: dir });
+  const deb = (await readdir(dir)).find((file) => file.endsWith(".deb"));
+  if (!deb)
+    throw new KernelFetchError(
+      `apt-get download ${debianPackage} produced no .deb; check the version and apt sources`,
+    );
+  return join(dir, deb);
+}
+
 /**
  * Unpacks only the members we keep (`dpkg-deb -x` would write ~400 MB of modules), streaming
  * the package's data tarball into tar.
  */
-async function extractMembers(
+export async function extractMembers(
   deb: string,
   target: string,
   patterns: readonly string[],
@@ -166,7 +217,7 @@ async function stageModule(source: string, target: string): Promise<void> {
 }
 
 /** Atomic publish: whoever renames first wins; a loser's identical copy is simply dropped. */
-async function publish(staged: string, entry: string): Promise<void> {
+export async function publish(staged: string, entry: string): Promise<void> {
   try {
     await rename(staged, entry);
   } catch (error) {
@@ -175,7 +226,7 @@ async function publish(staged: string, entry: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;

@@ -11,10 +11,11 @@ import type { Accelerator } from "./accel.js";
 import { LabConfigError, MachineExitedError, SerialTimeoutError } from "./errors.js";
 import { QmpClient } from "./qmp.js";
 
-export type Firmware = "bios" | "uefi";
+/** SeaBIOS, OVMF (x86-64 UEFI), or AAVMF (arm64 UEFI on QEMU's `virt` machine). */
+export type Firmware = "bios" | "uefi" | "uefi-arm64";
 
 /**
- * "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF only).
+ * "ipxe": QEMU's iPXE option ROM. "native": no ROM, the firmware's own PXE (OVMF, AAVMF).
  * "http": no ROM and OVMF's PXE switched off, so its UEFI HTTP boot (HttpBootDxe) is the only
  * network boot option (OVMF only; docs/http-boot.md).
  */
@@ -63,6 +64,9 @@ export interface MachineSpec {
 export const FIRMWARE_FILES = {
   ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
   ovmfVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+  /** Debian's qemu-efi-aarch64, without Secure Boot (the .ms/.snakeoil variants enforce it). */
+  aavmfCode: "/usr/share/AAVMF/AAVMF_CODE.fd",
+  aavmfVars: "/usr/share/AAVMF/AAVMF_VARS.fd",
 } as const;
 
 export interface MachineFiles {
@@ -72,7 +76,13 @@ export interface MachineFiles {
   readonly sercon: string;
 }
 
-const QEMU = "qemu-system-x86_64";
+const QEMU_X86 = "qemu-system-x86_64";
+const QEMU_ARM64 = "qemu-system-aarch64";
+/**
+ * QEMU's `virt` board with a CPU TCG emulates quickly: `max` adds pointer authentication, which
+ * TCG emulates slowly (QEMU docs, "A-profile CPU architecture support": pauth-impdef).
+ */
+const ARM64_CPU = "cortex-a57";
 const DEFAULT_MEMORY_MIB = 512;
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
 const QUIT_GRACE_MS = 3_000;
@@ -103,10 +113,16 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     throw new LabConfigError(
       `machine ${spec.name}: MAC "${spec.mac}" is not six hex octets (e.g. 52:54:00:12:34:56)`,
     );
-  const nicBoot = spec.nicBoot ?? "ipxe";
+  const arm64 = spec.firmware === "uefi-arm64";
+  // QEMU's NIC ROMs (ipxe-qemu) hold x86 code only: an arm64 machine boots with AAVMF's PXE.
+  const nicBoot = spec.nicBoot ?? (arm64 ? "native" : "ipxe");
   if (spec.firmware === "bios" && nicBoot !== "ipxe")
     throw new LabConfigError(
       `machine ${spec.name}: SeaBIOS has no PXE or HTTP boot of its own; use nicBoot "ipxe" for BIOS machines`,
+    );
+  if (arm64 && nicBoot === "ipxe")
+    throw new LabConfigError(
+      `machine ${spec.name}: QEMU's iPXE ROMs are x86 code; use nicBoot "native" for arm64 machines`,
     );
   for (const path of [spec.disk, ...Object.values(files)])
     if (path?.includes(","))
@@ -118,13 +134,13 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
     "-name",
     spec.name,
     "-accel",
-    spec.accelerator,
+    // An x86 host's KVM cannot run arm64 code: arm64 machines are always emulated.
+    arm64 ? "tcg" : spec.accelerator,
     "-m",
     String(spec.memoryMiB ?? DEFAULT_MEMORY_MIB),
     "-display",
     "none",
-    "-vga",
-    "none",
+    ...(arm64 ? [] : ["-vga", "none"]),
     "-monitor",
     "none",
   ];
@@ -167,6 +183,17 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
       "-drive",
       `if=pflash,format=raw,unit=1,file=${files.uefiVars}`,
     );
+  else if (arm64)
+    argv.push(
+      "-machine",
+      "virt",
+      "-cpu",
+      ARM64_CPU,
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE_FILES.aavmfCode}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${files.uefiVars}`,
+    );
   else argv.push("-fw_cfg", `name=etc/sercon-port,file=${files.sercon}`);
   let bootIndex = DISK_BOOT_INDEX;
   if (spec.disk)
@@ -189,6 +216,11 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
   return argv;
 }
 
+/** The QEMU system emulator for a firmware's architecture. */
+export function qemuBinary(firmware: Firmware): string {
+  return firmware === "uefi-arm64" ? QEMU_ARM64 : QEMU_X86;
+}
+
 /** A machine's files made fresh (empty serial log, its own UEFI variables) and its argv. */
 export async function prepareMachine(
   spec: MachineSpec,
@@ -199,6 +231,7 @@ export async function prepareMachine(
   await rm(files.qmpSocket, { force: true });
   await writeFile(files.serialLog, "");
   if (spec.firmware === "uefi") await copyFile(FIRMWARE_FILES.ovmfVars, files.uefiVars);
+  else if (spec.firmware === "uefi-arm64") await copyFile(FIRMWARE_FILES.aavmfVars, files.uefiVars);
   else await writeFile(files.sercon, SERCON_PORT_BYTES);
   return { files, argv };
 }
@@ -243,9 +276,10 @@ export class QemuMachine {
   /** Starts QEMU powered off; call powerOn() (or let a WoL gate do it). */
   static async create(spec: MachineSpec): Promise<QemuMachine> {
     const { files, argv } = await prepareMachine(spec);
+    const qemu = qemuBinary(spec.firmware);
     const [file, args] = spec.network
-      ? ["ip", ["netns", "exec", spec.network.namespace, QEMU, ...argv]]
-      : [QEMU, argv];
+      ? ["ip", ["netns", "exec", spec.network.namespace, qemu, ...argv]]
+      : [qemu, argv];
     const child = execa(file, args, { reject: false, stdin: "ignore", stdout: "ignore" });
     let exited = false;
     void child.then(() => (exited = true));

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { LabConfigError } from "../src/errors.js";
-import { machineFiles, qemuArgv, type MachineSpec } from "../src/qemu.js";
+import {
+  FIRMWARE_FILES,
+  machineFiles,
+  qemuArgv,
+  qemuBinary,
+  type MachineSpec,
+} from "../src/qemu.js";
 
 const files = machineFiles("/lab/m1");
 const base: MachineSpec = {
@@ -90,5 +96,31 @@ describe("qemuArgv", () => {
     const exiting = qemuArgv({ ...base, noReboot: true }, files);
     expect(exiting).toContain("-no-reboot");
     expect(exiting).not.toContain("-no-shutdown");
+  });
+});
+
+describe("qemuArgv for arm64 UEFI machines", () => {
+  const spec = {
+    name: "arm",
+    firmware: "uefi-arm64" as const,
+    mac: "52:54:00:77:40:0b",
+    workDir: "/tmp/arm",
+    network: { namespace: "ns", tap: "tap0" },
+    accelerator: "kvm" as const,
+  };
+
+  it("runs QEMU's virt machine with AAVMF, always under TCG, with the firmware's own PXE", () => {
+    const argv = qemuArgv(spec, machineFiles(spec.workDir));
+    expect(qemuBinary("uefi-arm64")).toBe("qemu-system-aarch64");
+    expect(argv.join(" ")).toContain("-accel tcg");
+    expect(argv.join(" ")).toContain("-machine virt -cpu cortex-a57");
+    expect(argv.join(" ")).toContain(`file=${FIRMWARE_FILES.aavmfCode}`);
+    expect(argv.find((arg) => arg.startsWith("virtio-net-pci"))).toMatch(/,romfile=$/);
+  });
+
+  it("refuses QEMU's x86 iPXE ROM on an arm64 machine", () => {
+    expect(() => qemuArgv({ ...spec, nicBoot: "ipxe" }, machineFiles(spec.workDir))).toThrow(
+      /iPXE ROMs are x86 code/,
+    );
   });
 });

@@ -8,17 +8,28 @@ const SCRIPTS = "/boot";
 const BOOT_FILES = "/files";
 const FIRST_STAGES = "/ipxe";
 export const SCRIPT_SUFFIX = ".ipxe";
+/** A machine's GRUB config sits next to its iPXE script: one decision, two languages. */
+export const GRUB_CONFIG_SUFFIX = ".grub";
+/** Directory of the per-machine boot files (iPXE scripts and GRUB configs). */
+export const SCRIPT_DIRECTORY = SCRIPTS;
 
 /** fastify route patterns for the three kinds of path below. */
 export const BOOT_ROUTES = {
   script: `${SCRIPTS}/:script`,
   bootFile: `${BOOT_FILES}/:id/:name`,
   firstStage: `${FIRST_STAGES}/:name`,
+  /** GRUB's prefix config for GRUB loaded by UEFI HTTP boot: its prefix is `(http,…)/grub`. */
+  grubPrefixConfig: "/grub/grub.cfg",
 } as const;
 
 /** A machine's iPXE script. */
 export function scriptPath(mac: string): string {
   return `${SCRIPTS}/${mac}${SCRIPT_SUFFIX}`;
+}
+
+/** A machine's GRUB config (GRUB's network image, the arm64 first stage). */
+export function grubConfigPath(mac: string): string {
+  return `${SCRIPTS}/${mac}${GRUB_CONFIG_SUFFIX}`;
 }
 
 /** A kernel or initrd a boot script named (ids: http/file-table.ts). */

@@ -4,19 +4,21 @@
  * proxyDHCP (67 + 4011). DHCP starts last and stops first, so no machine is ever steered to a
  * server that is not listening yet or any more.
  */
-import { rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chainload } from "./chainload/index.js";
+import { SCRIPT_DIRECTORY } from "./boot-urls.js";
 import { ProxyDhcpServer } from "./dhcp/server.js";
+import { GRUB_PREFIX_CONFIG_PATH, renderGrubPrefixConfig } from "./grub/config.js";
 import { ConfigError } from "./errors.js";
 import { stageFirstStages } from "./ipxe/stage.js";
 import { NetbootEvents } from "./events.js";
 import { createBootHttpServer, type BootHttpServer, type HttpLimits } from "./http/server.js";
 import {
   DEBIAN_FIRST_STAGE_FILES,
-  DEBIAN_FIRST_STAGES,
   DEBIAN_IPXE_DIR,
+  DEFAULT_FIRST_STAGES,
   type FirstStageBinaries,
 } from "./ipxe/first-stage.js";
 import type { BootPolicy } from "./policy.js";
@@ -93,10 +95,10 @@ export class NetbootServer {
   /** Starts HTTP, then TFTP, then proxyDHCP; on any failure, stops what started and rethrows. */
   async start(): Promise<void> {
     const options = this.#options;
-    const firstStages = options.firstStages ?? DEBIAN_FIRST_STAGES;
+    const wanted = options.firstStages ?? DEFAULT_FIRST_STAGES;
     try {
       const sourceDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
-      const configured = Object.values(firstStages);
+      const configured = Object.values(wanted);
       const staged = await stageFirstStages(sourceDir, this.#stageRoot, [
         ...configured,
         ...(options.firstStageFiles ?? DEBIAN_FIRST_STAGE_FILES),
@@ -107,10 +109,20 @@ export class NetbootServer {
             `(install Debian's ipxe package, or point it at your iPXE binaries)`,
         );
       }
+      // A family whose first stage is not in the directory is left out of the table, so its
+      // machines are ignored with that reason (a dhcp.ignored event) instead of being sent to
+      // a TFTP path that does not exist.
+      const firstStages = Object.fromEntries(
+        Object.entries(wanted).filter(([, name]) => staged.includes(name)),
+      ) as FirstStageBinaries;
       this.#httpUrl = await this.http.listen({
         host: options.httpHost ?? options.serverAddress,
         port: options.httpPort ?? DEFAULT_HTTP_PORT,
       });
+      // GRUB's network image reads $prefix/grub.cfg from the TFTP server it came from.
+      const grubConfig = path.join(this.#stageRoot, GRUB_PREFIX_CONFIG_PATH);
+      await mkdir(path.dirname(grubConfig), { recursive: true, mode: 0o700 });
+      await writeFile(grubConfig, renderGrubPrefixConfig(this.#httpUrl, SCRIPT_DIRECTORY));
       this.#tftp = new TftpServer({
         ...options.tftpLimits,
         root: this.#stageRoot,

@@ -16,6 +16,7 @@ import { InventoryError } from "../inventory/errors.js";
 import { inSubnet, parseCidr } from "../inventory/ipv4.js";
 import { loadInventory } from "../inventory/load.js";
 import type { Inventory } from "../inventory/types.js";
+import { hostsWithoutInstaller, type InstallerDirs } from "./installer-dirs.js";
 import { privatePaths, REPO_PATHS } from "../secrets/layout.js";
 import { probePort, servicePorts } from "./ports.js";
 import { canBindLowPorts, privilegeReport, type PrivilegeReport } from "./privileges.js";
@@ -31,6 +32,8 @@ export interface Finding {
 export interface CheckOptions {
   readonly inventoryPath: string;
   readonly installerDir: string;
+  /** Installers by architecture (ADR 0191); default: `installerDir` for x86_64 only. */
+  readonly installerDirs?: InstallerDirs;
   readonly httpPort: number;
   /** Where the first-stage iPXE binaries come from (`--ipxe-dir`). */
   readonly ipxeDir: string;
@@ -72,6 +75,18 @@ export async function installerFindings(directory: string): Promise<Finding[]> {
       fix: "build it with `nix build .#installer` (it makes ./result) or pass --installer DIR",
     },
   ];
+}
+
+/**
+ * A host whose architecture has no installer would PXE-boot a kernel it cannot run, or nothing:
+ * each one is a problem naming the host, its architecture and the fix (issue 12).
+ */
+export function architectureFindings(inventory: Inventory, dirs: InstallerDirs): Finding[] {
+  return hostsWithoutInstaller(inventory, dirs).map(({ host, arch, fix }) => ({
+    ok: false,
+    message: `host ${host}: arch = "${arch}" but no ${arch} installer was given`,
+    fix,
+  }));
 }
 
 export function interfaceFindings(
@@ -282,12 +297,14 @@ export async function runChecks(options: CheckOptions): Promise<Finding[]> {
   });
   const privileges = await privilegeReport();
   const valid = inventory instanceof InventoryError ? undefined : inventory;
+  const installers = options.installerDirs ?? { x86_64: options.installerDir };
   return [
     ...inventoryFindings(options.inventoryPath, inventory),
-    ...(await installerFindings(options.installerDir)),
+    ...(await Promise.all(Object.values(installers).map(installerFindings))).flat(),
     ...(await firstStageFindings(options.ipxeDir)),
     ...(valid
       ? [
+          ...architectureFindings(valid, installers),
           ...interfaceFindings(valid, networkInterfaces(), options.interfaceName),
           ...(await secretsFindings(valid, options.secretsDir(valid))),
           ...(await installCommandFindings(valid)),

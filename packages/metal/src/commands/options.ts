@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEBIAN_IPXE_DIR } from "netboot";
 import type { CheckOptions } from "../check/checks.js";
+import { parseInstallerDirs, type InstallerDirs } from "../check/installer-dirs.js";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
 import { DEFAULT_INVENTORY_FILE } from "../inventory/load.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
@@ -69,7 +70,8 @@ export function addPreflightOptions(command: Command): Command {
     .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
     .option(
       "--installer <dir>",
-      `installer files (bzImage, initrd, cmdline) [default: ${DEFAULT_INSTALLER_LINK} next to the inventory]`,
+      `installer files (bzImage, initrd, cmdline); one per architecture as x86_64=DIR,aarch64=DIR [default: ${DEFAULT_INSTALLER_LINK} next to the inventory, for x86_64]`,
+      installerFlag,
     )
     .option(
       "--secrets-dir <dir>",
@@ -96,11 +98,30 @@ export function addPreflightOptions(command: Command): Command {
 }
 
 /** The preflight's inputs from the shared flags, every path resolved the way install uses it. */
+function installerOptions(
+  dirs: InstallerDirs,
+): Pick<CheckOptions, "installerDir" | "installerDirs"> {
+  return { installerDir: dirs.x86_64 ?? Object.values(dirs)[0]!, installerDirs: dirs };
+}
+
+/** commander parser for --installer: refuses a malformed ARCH=DIR list before anything runs. */
+function installerFlag(value: string): string {
+  try {
+    parseInstallerDirs(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
 export function checkOptions(flags: PreflightFlags): CheckOptions {
   const inventoryPath = resolve(flags.inventory);
   return {
     inventoryPath,
-    installerDir: resolve(flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK)),
+    // One directory (x86_64), or x86_64=DIR,aarch64=DIR (ADR 0191); validated when parsed.
+    ...installerOptions(
+      parseInstallerDirs(flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK)),
+    ),
     httpPort: flags.httpPort,
     ipxeDir: resolve(flags.ipxeDir),
     interfaceName: flags.interface,

@@ -8,7 +8,7 @@ import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../errors.js";
 import { interfaceIpv4 } from "../interfaces.js";
-import { DEBIAN_IPXE_DIR, firstStageFor } from "../ipxe/first-stage.js";
+import { DEBIAN_IPXE_DIR, DEFAULT_FIRST_STAGES } from "../ipxe/first-stage.js";
 import { parseMac, type Mac } from "../mac.js";
 import { staticPolicy, type BootSpec } from "../policy.js";
 import { DEFAULT_HTTP_PORT, NetbootServer } from "../server.js";
@@ -77,7 +77,11 @@ export function serveCommand(): Command {
         .argParser(port)
         .default(DEFAULT_HTTP_PORT),
     )
-    .option("--ipxe-dir <dir>", "directory of first-stage iPXE binaries", DEBIAN_IPXE_DIR)
+    .option(
+      "--ipxe-dir <dir>",
+      "directory of first-stage binaries (iPXE; grubnetaa64.efi for arm64)",
+      DEBIAN_IPXE_DIR,
+    )
     .option(
       "--mac <mac>",
       "only boot this MAC; repeat for several (default: every PXE client)",
@@ -140,10 +144,9 @@ async function serve(flags: ServeFlags): Promise<number> {
 
 /** Fails early when no first stage exists at all, instead of at the first machine's boot. */
 async function checkFirstStages(directory: string): Promise<void> {
+  const names = Object.values(DEFAULT_FIRST_STAGES);
   const found = await Promise.all(
-    (["bios", "uefi-x64"] as const).map(async (firmware) => {
-      const file = firstStageFor(firmware);
-      if (file === undefined) return false;
+    names.map(async (file) => {
       try {
         await access(path.join(directory, file), constants.R_OK);
         return true;
@@ -154,8 +157,8 @@ async function checkFirstStages(directory: string): Promise<void> {
   );
   if (!found.some(Boolean)) {
     throw new ConfigError(
-      `--ipxe-dir ${directory}: neither undionly.kpxe nor ipxe.efi is there ` +
-        `(install Debian's ipxe package, or point --ipxe-dir at your iPXE binaries)`,
+      `--ipxe-dir ${directory}: none of ${names.join(", ")} is there ` +
+        `(install Debian's ipxe package, or point --ipxe-dir at your first-stage binaries)`,
     );
   }
 }

@@ -7,6 +7,10 @@
  * Routes:
  * - `GET /boot/:mac.ipxe` asks the boot policy (stage "script") and answers a boot script, a
  *   local-disk script, or 404 with the reason the policy gave for ignoring the machine.
+ *   `GET /boot/:mac.grub` is the same route and the same policy question for GRUB's network
+ *   image (the arm64 first stage, ADR 0190): only the language of the answer differs, so the
+ *   kernel, initrds and command line (with the installer token) come from one place.
+ * - `GET /grub/grub.cfg`: GRUB's prefix config, for GRUB loaded by UEFI HTTP boot (arch 19).
  * - `GET|HEAD /files/:id/:name` streams a file some boot script named (ids are opaque, see
  *   file-table.ts); nothing else is reachable there.
  * - `GET|HEAD /ipxe/:name` streams a first-stage binary from the first-stage directory, through
@@ -22,7 +26,19 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { ConfigError, PathRefusedError } from "../errors.js";
 import type { NetbootEvents } from "../events.js";
-import { BOOT_ROUTES, SCRIPT_SUFFIX, scriptPath } from "../boot-urls.js";
+import {
+  BOOT_ROUTES,
+  GRUB_CONFIG_SUFFIX,
+  SCRIPT_DIRECTORY,
+  SCRIPT_SUFFIX,
+  scriptPath,
+} from "../boot-urls.js";
+import {
+  grubHttpDevice,
+  renderGrubBootConfig,
+  renderGrubLocalBootConfig,
+  renderGrubPrefixConfig,
+} from "../grub/config.js";
 import { DEBIAN_IPXE_DIR } from "../ipxe/first-stage.js";
 import {
   renderBootScript,
@@ -64,6 +80,24 @@ export interface BootHttpServerOptions {
   readonly logger?: FastifyBaseLogger;
   /** Time, size and connection limits. Default: DEFAULT_HTTP_LIMITS. */
   readonly limits?: Partial<HttpLimits>;
+}
+
+/** What a boot decision names, before it is written in a script language. */
+interface BootFiles {
+  readonly title: string;
+  readonly baseUrl: string;
+  /** URL paths (with query) on baseUrl. */
+  readonly kernelPath: string;
+  readonly initrds: readonly { readonly name: string; readonly path: string }[];
+  readonly cmdline: string | undefined;
+}
+
+/** A language the per-machine boot file is written in, by the suffix the machine asks for. */
+interface ScriptLanguage {
+  readonly suffix: string;
+  readonly boot: (files: BootFiles) => string;
+  readonly local: (title: string) => string;
+  readonly send: (reply: FastifyReply, body: string) => FastifyReply;
 }
 
 export interface BootHttpServer {
@@ -112,12 +146,13 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
 
   app.get<{ Params: { script: string } }>(BOOT_ROUTES.script, async (request, reply) => {
     const { script } = request.params;
-    const macText = script.endsWith(SCRIPT_SUFFIX) ? script.slice(0, -SCRIPT_SUFFIX.length) : "";
-    if (!isMac(macText)) {
+    const language = SCRIPT_LANGUAGES.find(({ suffix }) => script.endsWith(suffix));
+    const macText = language ? script.slice(0, -language.suffix.length) : "";
+    if (!language || !isMac(macText)) {
       return sendText(
         reply,
         400,
-        `${script} is not <MAC>${SCRIPT_SUFFIX}, e.g. ${scriptPath(EXAMPLE_MAC)}`,
+        `${script} is not <MAC>${SCRIPT_SUFFIX} or <MAC>${GRUB_CONFIG_SUFFIX}, e.g. ${scriptPath(EXAMPLE_MAC)}`,
       );
     }
     const mac = parseMac(macText);
@@ -134,10 +169,10 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       case "ignore":
         return sendText(reply, 404, `${mac} is not booted by this server: ${decision.reason}`);
       case "local":
-        return sendScript(reply, renderLocalBootScript(`${mac}: boot from the local disk`));
+        return language.send(reply, language.local(`${mac}: boot from the local disk`));
       case "boot":
         try {
-          return sendScript(reply, await bootScriptFor(mac, decision.spec));
+          return language.send(reply, language.boot(await bootFilesFor(mac, decision.spec)));
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           events.emit({ type: "policy.error", mac, stage: "script", error: error.message });
@@ -146,29 +181,68 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     }
   });
 
-  async function bootScriptFor(mac: Mac, spec: BootSpec): Promise<string> {
+  /** The boot files a decision names, registered for download, in both script languages' terms. */
+  async function bootFilesFor(mac: Mac, spec: BootSpec): Promise<BootFiles> {
     if (baseUrl === undefined) {
       throw new ConfigError("no baseUrl: pass one, or listen on an address clients can reach");
     }
     const kernel = await registerExisting(spec.kernel, "kernel");
     const initrds = await Promise.all(spec.initrds.map((p) => registerExisting(p, "initrd")));
     const query = `?mac=${mac}`;
-    const url = (file: BootFile) => `${baseUrl}${bootFileUrlPath(file)}${query}`;
+    return {
+      title: `${mac}: boot ${kernel.path}`,
+      baseUrl,
+      kernelPath: `${bootFileUrlPath(kernel)}${query}`,
+      initrds: initrds.map((file) => ({
+        name: file.name,
+        path: `${bootFileUrlPath(file)}${query}`,
+      })),
+      cmdline: spec.cmdline,
+    };
+  }
+
+  function renderIpxe(files: BootFiles): string {
     const used = new Set<string>();
-    const scriptInitrds = initrds.map((file, index): ScriptInitrd => {
+    const scriptInitrds = files.initrds.map((file, index): ScriptInitrd => {
       // Two initrds with one file name (two directories) still need distinct iPXE image names.
       const name = used.has(file.name) ? `${index}-${file.name}` : file.name;
       used.add(name);
-      return { name, url: url(file) };
+      return { name, url: `${files.baseUrl}${file.path}` };
     });
     return renderBootScript({
-      title: `${mac}: boot ${kernel.path}`,
-      kernelUrl: url(kernel),
+      title: files.title,
+      kernelUrl: `${files.baseUrl}${files.kernelPath}`,
       initrds: scriptInitrds,
-      cmdline: spec.cmdline,
+      cmdline: files.cmdline,
       retry: options.retry,
     });
   }
+
+  function renderGrub(files: BootFiles): string {
+    return renderGrubBootConfig({
+      title: files.title,
+      device: grubHttpDevice(files.baseUrl),
+      kernelPath: files.kernelPath,
+      initrdPaths: files.initrds.map((file) => file.path),
+      cmdline: files.cmdline,
+    });
+  }
+
+  const SCRIPT_LANGUAGES: readonly ScriptLanguage[] = [
+    { suffix: SCRIPT_SUFFIX, boot: renderIpxe, local: renderLocalBootScript, send: sendScript },
+    {
+      suffix: GRUB_CONFIG_SUFFIX,
+      boot: renderGrub,
+      local: renderGrubLocalBootConfig,
+      send: sendGrubConfig,
+    },
+  ];
+
+  app.get(BOOT_ROUTES.grubPrefixConfig, async (_request, reply) => {
+    if (baseUrl === undefined)
+      return sendText(reply, 500, "no baseUrl: the server is not listening");
+    return sendGrubConfig(reply, renderGrubPrefixConfig(baseUrl, SCRIPT_DIRECTORY));
+  });
 
   async function registerExisting(filePath: string, role: string): Promise<BootFile> {
     const info = await stat(filePath).catch(() => undefined);
@@ -248,6 +322,25 @@ function sendText(reply: FastifyReply, status: number, body: string): FastifyRep
 function sendScript(reply: FastifyReply, body: string): FastifyReply {
   // A script is a decision for this boot attempt; a cached one could reinstall a machine.
   return reply.code(200).type(TEXT).header("cache-control", "no-store").send(body);
+}
+
+/**
+ * A GRUB config, with its headers spelled as GRUB's HTTP client matches them: it compares
+ * `Content-Length: ` byte for byte (grub-core/net/http.c, parse_line), although RFC 9110 §5.1
+ * makes field names case-insensitive. fastify writes them in lower case, and without a length it
+ * sees, GRUB waits for the end of a keep-alive connection that never comes (measured: the
+ * config never loads). So this one response goes out through Node's response with the names
+ * written as given.
+ */
+function sendGrubConfig(reply: FastifyReply, body: string): FastifyReply {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    "Content-Type": TEXT,
+    "Content-Length": Buffer.byteLength(body),
+    "Cache-Control": "no-store",
+  });
+  reply.raw.end(body);
+  return reply;
 }
 
 function errorMessage(error: unknown): string {

@@ -13,9 +13,24 @@ export type FirstStageBinaries = Readonly<Partial<Record<Firmware, string>>>;
 
 /** Debian's `ipxe` package directory and what it ships (no arm64 or ia32 builds). */
 export const DEBIAN_IPXE_DIR = "/usr/lib/ipxe";
+/**
+ * The arm64 UEFI first stage (option 93 = 11, and 19 over HTTP): GRUB's network image, as MAAS
+ * boots arm64 (canonical/maas src/provisioningserver/boot/uefi_arm64.py: arch_octet 00:0B,
+ * grubaa64.efi). Debian's `ipxe` has no arm64 build; the image is made with `grub-mkimage` from
+ * Debian's grub-efi-arm64-bin (ADR 0190, docs/pxe.md) and put into the first-stage directory.
+ */
+export const GRUB_NET_IMAGE_ARM64 = "grubnetaa64.efi";
 export const DEBIAN_FIRST_STAGES: FirstStageBinaries = {
   bios: "undionly.kpxe",
   "uefi-x64": "ipxe.efi",
+};
+/**
+ * What NetbootServer serves by default: Debian's iPXE, and GRUB's network image for arm64. Only
+ * the entries whose file is in the first-stage directory are used (see NetbootServer.start).
+ */
+export const DEFAULT_FIRST_STAGES: FirstStageBinaries = {
+  ...DEBIAN_FIRST_STAGES,
+  "uefi-arm64": GRUB_NET_IMAGE_ARM64,
 };
 
 /**
