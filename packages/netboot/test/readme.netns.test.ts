@@ -72,9 +72,14 @@ describe("the README's API example", () => {
     const unknown = await curl("http://192.168.1.10:8080/boot/52:54:00:00:00:01.ipxe");
     expect(unknown.stdout).toContain("is not booted by this server: unknown machine");
     expect(unknown.stdout).toMatch(/\n404$/);
-    // The known machine's script names the policy's kernel (real file or not, it is the one asked).
+    // The known machine is booted: the policy's kernel is looked up (the README's /srv/vmlinuz
+    // does not exist here), and the answer says so without naming a file of the server (ADR 0162).
     const known = await curl("http://192.168.1.10:8080/boot/52:54:00:12:34:56.ipxe");
-    expect(known.stdout).toContain("/srv/vmlinuz");
+    expect(known.stdout).toContain(
+      "cannot boot 52:54:00:12:34:56: the server's boot files are unusable",
+    );
+    expect(known.stdout).not.toContain("/srv/vmlinuz");
+    expect(known.stdout).toMatch(/\n500$/);
     const callback = await curl(
       "-X",
       "POST",
