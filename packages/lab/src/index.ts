@@ -18,3 +18,4 @@ export * from "./udp-relay.js";
 export * from "./lines.js";
 export * from "./report-listener.js";
 export * from "./ipmi-bmc.js";
+export * from "./packet-loss.js";
