@@ -8,8 +8,8 @@
  *     (packages/netboot/test/tftp/firmware-fixtures.test.ts holds the capture);
  *  4. the iPXE script over HTTP (URL from `scriptUrl`, `{mac}` replaced), then every `kernel`
  *     and `initrd` URL the script names, counting the bytes.
- * All clients share one socket on UDP 68 (they share the namespace's address, as machines
- * behind one switch port would not, but replies are told apart by xid). Each step is retried
+ * Each client has its own address (from `clientAddresses`); all share one socket on UDP 68,
+ * replies told apart by xid. Each step is retried
  * a bounded number of times, as firmware does (ADR 0220). Prints one JSON line:
  * {"kind":"result","clients":[{"mac","ok","bytes","ms","retries","error"?}…]}.
  */
@@ -31,8 +31,12 @@ import { tftpGet } from "../packages/netboot/test/tftp/client.js";
 
 interface StormConfig {
   readonly count: number;
-  /** This namespace's address: ciaddr of the 4011 REQUEST, source of TFTP. */
-  readonly clientAddress: string;
+  /**
+   * One address per client, all on this namespace's interface: the ciaddr of its 4011 REQUEST
+   * and the source of its TFTP and HTTP traffic, as each machine has its own lease. (netboot
+   * allows 4 TFTP transfers per address, DEFAULT_MAX_TRANSFERS_PER_ADDRESS.)
+   */
+  readonly clientAddresses: readonly string[];
   /** Template of the script URL; `{mac}` becomes the client's MAC (aa:bb:…). */
   readonly scriptUrl: string;
 }
@@ -86,6 +90,7 @@ function macOf(index: number): string {
 }
 
 function pxePacket(
+  address: string,
   type: number,
   mac: string,
   xid: number,
@@ -100,7 +105,7 @@ function pxePacket(
     xid,
     secs: 0,
     flags: type === DhcpMessageType.discover ? FLAG_BROADCAST : 0,
-    ciaddr: type === DhcpMessageType.discover ? "0.0.0.0" : config.clientAddress,
+    ciaddr: type === DhcpMessageType.discover ? "0.0.0.0" : address,
     yiaddr: "0.0.0.0",
     siaddr: "0.0.0.0",
     giaddr: "0.0.0.0",
@@ -144,28 +149,36 @@ async function exchange(
 }
 
 /** GET `url`, counting (and dropping) the body; rejects unless 200 with every byte. */
-function httpGet(url: string, keep: boolean): Promise<{ bytes: number; body: string }> {
+function httpGet(
+  url: string,
+  localAddress: string,
+  keep: boolean,
+): Promise<{ bytes: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { timeout: HTTP_ATTEMPT_TIMEOUT_MS }, (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        reject(new Error(`${url}: HTTP ${response.statusCode}`));
-        return;
-      }
-      const expected = Number(response.headers["content-length"]);
-      let bytes = 0;
-      const kept: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (keep) kept.push(chunk);
-      });
-      response.on("end", () =>
-        bytes === expected
-          ? resolve({ bytes, body: Buffer.concat(kept).toString("utf8") })
-          : reject(new Error(`${url}: ${bytes} of ${expected} bytes`)),
-      );
-      response.on("error", reject);
-    });
+    const request = http.get(
+      url,
+      { timeout: HTTP_ATTEMPT_TIMEOUT_MS, localAddress },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          reject(new Error(`${url}: HTTP ${response.statusCode}`));
+          return;
+        }
+        const expected = Number(response.headers["content-length"]);
+        let bytes = 0;
+        const kept: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (keep) kept.push(chunk);
+        });
+        response.on("end", () =>
+          bytes === expected
+            ? resolve({ bytes, body: Buffer.concat(kept).toString("utf8") })
+            : reject(new Error(`${url}: ${bytes} of ${expected} bytes`)),
+        );
+        response.on("error", reject);
+      },
+    );
     request.on("timeout", () => request.destroy(new Error(`${url}: timed out`)));
     request.on("error", reject);
   });
@@ -188,13 +201,14 @@ async function withAttempts<T>(
 
 async function bootOne(index: number, started: number): Promise<ClientResult> {
   const mac = macOf(index);
+  const address = config.clientAddresses[index]!;
   const counter = { retries: 0 };
   let bytes = 0;
   try {
     const xid = XID_BASE + index;
     const offer = await exchange(
       xid,
-      pxePacket(DhcpMessageType.discover, mac, xid, []),
+      pxePacket(address, DhcpMessageType.discover, mac, xid, []),
       "255.255.255.255",
       DhcpPort.server,
       DhcpMessageType.offer,
@@ -217,7 +231,7 @@ async function bootOne(index: number, started: number): Promise<ClientResult> {
     const ackXid = xid + ACK_XID_OFFSET;
     const ack = await exchange(
       ackXid,
-      pxePacket(DhcpMessageType.request, mac, ackXid, bootItem),
+      pxePacket(address, DhcpMessageType.request, mac, ackXid, bootItem),
       bootServer,
       DhcpPort.pxeBootServer,
       DhcpMessageType.ack,
@@ -232,7 +246,7 @@ async function bootOne(index: number, started: number): Promise<ClientResult> {
           { name: "blksize", value: OVMF_BLKSIZE },
           { name: "tsize", value: "0" },
         ],
-        bindAddress: config.clientAddress,
+        bindAddress: address,
         timeoutMs: TFTP_ATTEMPT_TIMEOUT_MS,
       });
       if (got.error) throw new Error(`TFTP ${firstStage}: ${got.error.message}`);
@@ -240,12 +254,15 @@ async function bootOne(index: number, started: number): Promise<ClientResult> {
     });
     bytes += image.length;
     const scriptUrl = config.scriptUrl.replace("{mac}", mac);
-    const script = await withAttempts(HTTP_ATTEMPTS, counter, () => httpGet(scriptUrl, true));
+    const script = await withAttempts(HTTP_ATTEMPTS, counter, () =>
+      httpGet(scriptUrl, address, true),
+    );
     bytes += script.bytes;
     const urls = [...script.body.matchAll(BOOT_LINE)].map((match) => match[1]!);
     if (urls.length === 0) throw new Error(`${scriptUrl} names no kernel or initrd`);
     for (const url of new Set(urls)) {
-      bytes += (await withAttempts(HTTP_ATTEMPTS, counter, () => httpGet(url, false))).bytes;
+      bytes += (await withAttempts(HTTP_ATTEMPTS, counter, () => httpGet(url, address, false)))
+        .bytes;
     }
     return { mac, ok: true, bytes, ms: performance.now() - started, retries: counter.retries };
   } catch (error) {

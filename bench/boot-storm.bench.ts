@@ -19,6 +19,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { execa } from "execa";
 import { VirtualNetwork, type NetHost } from "../packages/lab/src/netns.js";
 import { addPacketLoss } from "../packages/lab/src/packet-loss.js";
 import { proxyDnsmasqArgs, runLabEntry } from "../packages/netboot/test/dhcp/lab.js";
@@ -37,6 +38,7 @@ const INITRD_BYTES = 48 * MIB;
 const LOSS_PERCENT = 5;
 const SERVER_OCTET = 2;
 const CLIENT_OCTET = 3;
+const FIRST_CLIENT_OCTET = 100;
 const NETBOOT_HTTP_PORT = 8080;
 const NGINX_PORT = 8081;
 /** One scenario may take this long before the bench gives up on it (stops by itself). */
@@ -103,7 +105,7 @@ function peakRssBytes(pid: number): number {
 async function storm(client: NetHost, scriptUrl: string): Promise<StormResult> {
   const run = runLabEntry<{ kind: string; clients: ClientResult[] }>(client, CLIENT_ENTRY, {
     count: CLIENTS,
-    clientAddress: client.address,
+    clientAddresses,
     scriptUrl,
   });
   try {
@@ -187,6 +189,22 @@ function describe(name: string, result: StormResult): string {
 const network = await VirtualNetwork.create();
 const server = await network.addHost("server", SERVER_OCTET);
 const client = await network.addHost("client", CLIENT_OCTET);
+/** Each simulated machine's own address, added to the client namespace's interface. */
+const clientAddresses = Array.from(
+  { length: CLIENTS },
+  (_, index) => `${network.subnet}.${FIRST_CLIENT_OCTET + index}`,
+);
+for (const address of clientAddresses) {
+  await execa("ip", [
+    "-n",
+    client.namespace,
+    "addr",
+    "add",
+    `${address}/24`,
+    "dev",
+    client.interface,
+  ]);
+}
 const files = await makeFiles(server.address);
 try {
   console.log(
