@@ -174,9 +174,11 @@ async function stormPeers(server: NetHost, client: NetHost, files: Files) {
   }
 }
 
+/** The middle value; for an even count, the mean of the two middle ones. */
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
+  const upper = sorted[Math.floor(sorted.length / 2)] as number;
+  return sorted.length % 2 === 1 ? upper : (upper + (sorted[sorted.length / 2 - 1] as number)) / 2;
 }
 
 function describe(name: string, result: StormResult): string {
