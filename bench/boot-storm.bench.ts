@@ -145,7 +145,8 @@ async function stormNetboot(server: NetHost, client: NetHost, files: Files) {
 async function stormPeers(server: NetHost, client: NetHost, files: Files) {
   // dnsmasq(8) --pxe-service: "<CSA>,<menu text>,<basename>" makes dnsmasq the boot server
   // that directs the client to the file by TFTP, "from itself (--enable-tftp must be set)".
-  // OVMF sends arch 7, which dnsmasq names BC_EFI (x86-64_EFI is its name for 9), so both.
+  // OVMF sends arch 7, which dnsmasq names BC_EFI: its CSA table (dnsmasq src/option.c,
+  // LOPT_PXE_SERV) is indexed by option 93 and puts x86-64_EFI at 9, so both are offered.
   const dnsmasq = server.run(
     "dnsmasq",
     proxyDnsmasqArgs([
