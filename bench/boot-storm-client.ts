@@ -4,8 +4,9 @@
  *  1. DISCOVER (arch 7, `PXEClient:Arch:00007:UNDI:003000`, as OVMF's own PXE sends, see
  *     ../shared/LAB-NOTES.md "Wire facts") → a proxy OFFER naming the boot server;
  *  2. REQUEST to the boot server's port 4011 → ACK with the first-stage file name;
- *  3. that file over TFTP with `blksize 1468` and `tsize 0`, the options OVMF sends
- *     (packages/netboot/test/tftp/firmware-fixtures.test.ts holds the capture);
+ *  3. that file over TFTP as OVMF fetches it (captured in packages/netboot/test/tftp/fixtures,
+ *     decoded by firmware-fixtures.test.ts): a size probe `tsize 0, blksize 1468,
+ *     windowsize 4` ended after the OACK, then the transfer with `blksize 1468, windowsize 4`;
  *  4. the iPXE script over HTTP (URL from `scriptUrl`, `{mac}` replaced), then every `kernel`
  *     and `initrd` URL the script names, counting the bytes.
  * Each client has its own address (from `clientAddresses`); all share one socket on UDP 68,
@@ -27,6 +28,8 @@ import {
   readOption,
   type DhcpPacket,
 } from "../packages/netboot/src/index.js";
+import { decodeTftp } from "../packages/netboot/src/tftp/decode.js";
+import { encodeError, encodeTftp } from "../packages/netboot/src/tftp/encode.js";
 import { tftpGet } from "../packages/netboot/test/tftp/client.js";
 
 interface StormConfig {
@@ -60,6 +63,12 @@ const PXE_BOOT_ITEM = 71;
 /** The 4011 exchange gets its own xid, so a late OFFER is never taken for the ACK. */
 const ACK_XID_OFFSET = 0x1000;
 const OVMF_BLKSIZE = "1468";
+const OVMF_WINDOWSIZE = "4";
+const TFTP_PORT = 69;
+/** RFC 2347: a client that does not go on after an OACK answers ERROR 8 (option negotiation). */
+const TFTP_ERROR_OPTION_NEGOTIATION = 8;
+const PROBE_RETRY_MS = 1_000;
+const PROBE_ATTEMPT_TIMEOUT_MS = 10_000;
 const BOOT_LINE = /^\s*(?:kernel|initrd)\b.*?(https?:\/\/\S+)/gm;
 
 interface ClientResult {
@@ -184,6 +193,61 @@ function httpGet(
   });
 }
 
+/**
+ * OVMF's first RRQ only asks the size (tsize) and stops after the OACK; our capture holds its
+ * two RRQs, not how it ends the first, so it ends as RFC 2347 lets a client: ERROR 8. Resolves
+ * with the size the server announced; the RRQ repeats every second like tftpGet's.
+ */
+function sizeProbe(
+  server: { address: string; port: number },
+  filename: string,
+  bindAddress: string,
+): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  const request = encodeTftp({
+    type: "RRQ",
+    filename,
+    mode: "octet",
+    options: [
+      { name: "tsize", value: "0" },
+      { name: "blksize", value: OVMF_BLKSIZE },
+      { name: "windowsize", value: OVMF_WINDOWSIZE },
+    ],
+  });
+  return new Promise<number>((resolve, reject) => {
+    const repeat = setInterval(
+      () => socket.send(request, server.port, server.address),
+      PROBE_RETRY_MS,
+    );
+    const timer = setTimeout(
+      () => finish(new Error(`TFTP size probe of ${filename}: no OACK`)),
+      PROBE_ATTEMPT_TIMEOUT_MS,
+    );
+    const finish = (outcome: number | Error) => {
+      clearInterval(repeat);
+      clearTimeout(timer);
+      socket.close();
+      if (typeof outcome === "number") resolve(outcome);
+      else reject(outcome);
+    };
+    socket.on("message", (bytes, from) => {
+      const packet = decodeTftp(bytes);
+      if (packet.type === "OACK") {
+        const size = Number(packet.options.find((o) => o.name.toLowerCase() === "tsize")?.value);
+        socket.send(
+          encodeError(TFTP_ERROR_OPTION_NEGOTIATION, "size probe"),
+          from.port,
+          from.address,
+          () => finish(size),
+        );
+      } else if (packet.type === "ERROR") {
+        finish(new Error(`TFTP size probe of ${filename}: ${packet.message}`));
+      }
+    });
+    socket.bind(0, bindAddress, () => socket.send(request, server.port, server.address));
+  });
+}
+
 async function withAttempts<T>(
   attempts: number,
   counter: { retries: number },
@@ -240,16 +304,23 @@ async function bootOne(index: number, started: number): Promise<ClientResult> {
     );
     const firstStage = readOption(ack, "bootFileName") ?? ack.file;
     const tftpServer = ack.siaddr !== "0.0.0.0" ? ack.siaddr : bootServer;
+    const tftp = { address: tftpServer, port: TFTP_PORT };
+    const size = await withAttempts(TFTP_ATTEMPTS, counter, () =>
+      sizeProbe(tftp, firstStage, address),
+    );
     const image = await withAttempts(TFTP_ATTEMPTS, counter, async () => {
-      const got = await tftpGet({ address: tftpServer, port: 69 }, firstStage, {
+      const got = await tftpGet(tftp, firstStage, {
         options: [
           { name: "blksize", value: OVMF_BLKSIZE },
-          { name: "tsize", value: "0" },
+          { name: "windowsize", value: OVMF_WINDOWSIZE },
         ],
         bindAddress: address,
         timeoutMs: TFTP_ATTEMPT_TIMEOUT_MS,
       });
       if (got.error) throw new Error(`TFTP ${firstStage}: ${got.error.message}`);
+      if (got.data.length !== size) {
+        throw new Error(`TFTP ${firstStage}: ${got.data.length} bytes, tsize said ${size}`);
+      }
       return got.data;
     });
     bytes += image.length;

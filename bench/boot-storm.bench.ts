@@ -1,7 +1,7 @@
 /**
  * Boot storm (issue 12): BOOT_STORM_CLIENTS simulated UEFI PXE clients at once run the whole
  * chain (DISCOVER → proxy OFFER, REQUEST/ACK on 4011, the first stage over TFTP with OVMF's
- * blksize 1468 + tsize, the iPXE script over HTTP, a kernel + initrd of 64 MiB together over
+ * tsize probe and blksize 1468 + windowsize 4, the iPXE script over HTTP, a kernel + initrd of 64 MiB together over
  * HTTP; see boot-storm-client.ts) against two setups on the same bridge, in the same run:
  *  - netboot: the real NetbootServer (boot-storm-netboot.ts), one process;
  *  - peers:   dnsmasq in proxy mode with its TFTP server, and nginx for the script and files.
@@ -211,7 +211,7 @@ for (const address of clientAddresses) {
 const files = await makeFiles(server.address);
 try {
   console.log(
-    `boot storm: ${CLIENTS} UEFI PXE clients at once, DHCP → 4011 → TFTP ${FIRST_STAGE} (blksize 1468, tsize) → ` +
+    `boot storm: ${CLIENTS} UEFI PXE clients at once, DHCP → 4011 → TFTP ${FIRST_STAGE} (OVMF's tsize probe, then blksize 1468 windowsize 4) → ` +
       `script → ${(KERNEL_BYTES + INITRD_BYTES) / MIB} MiB kernel + initrd over HTTP; median of ${ROUNDS} alternating round(s)`,
   );
   const clean = { netboot: [] as StormResult[], peers: [] as StormResult[] };
