@@ -4,7 +4,7 @@
  *  1. DISCOVER (arch 7, `PXEClient:Arch:00007:UNDI:003000`, as OVMF's own PXE sends, see
  *     ../shared/LAB-NOTES.md "Wire facts") → a proxy OFFER naming the boot server;
  *  2. REQUEST to the boot server's port 4011 → ACK with the first-stage file name;
- *  3. that file over TFTP as OVMF fetches it (captured in packages/netboot/test/tftp/fixtures,
+ *  3. that file over TFTP as OVMF fetches it (captured in packages/netboot/test/fixtures/tftp,
  *     decoded by firmware-fixtures.test.ts): a size probe `tsize 0, blksize 1468,
  *     windowsize 4` ended after the OACK, then the transfer with `blksize 1468, windowsize 4`;
  *  4. the iPXE script over HTTP (URL from `scriptUrl`, `{mac}` replaced), then every `kernel`

@@ -15,13 +15,15 @@ export async function addPacketLoss(
   network: VirtualNetwork,
   percent: number,
 ): Promise<() => Promise<void>> {
-  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
-    throw new RangeError(`packet loss ${percent} % is not a whole percentage from 0 to 100`);
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
+    throw new RangeError(`packet loss ${percent} % is not a whole percentage from 1 to 100`);
   }
+  // numgen's `mod 100` yields 0–99, and nft refuses to compare it with 100: all is plain drop.
+  const verdict = percent === 100 ? "drop" : `numgen random mod 100 < ${percent} drop`;
   const rules = `table bridge ${LOSS_TABLE} {
   chain forward {
     type filter hook forward priority 0; policy accept;
-    numgen random mod 100 < ${percent} drop
+    ${verdict}
   }
 }
 `;
