@@ -77,7 +77,14 @@ interface ClientResult {
   readonly bytes: number;
   readonly ms: number;
   readonly retries: number;
+  /** Why each retry happened (a step's error, or which DHCP reply timed out). */
+  readonly retryReasons: readonly string[];
   readonly error?: string;
+}
+
+interface RetryCounter {
+  retries: number;
+  readonly reasons: string[];
 }
 
 const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
@@ -138,10 +145,13 @@ async function exchange(
   port: number,
   wanted: number,
   timeouts: readonly number[],
-  counter: { retries: number },
+  counter: RetryCounter,
 ): Promise<DhcpPacket> {
   for (const [attempt, timeoutMs] of timeouts.entries()) {
-    if (attempt > 0) counter.retries++;
+    if (attempt > 0) {
+      counter.retries++;
+      counter.reasons.push(`no reply (DHCP type ${wanted}) from ${target}:${port}`);
+    }
     const reply = await new Promise<DhcpPacket | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), timeoutMs);
       waiting.set(xid, (candidate) => {
@@ -250,7 +260,7 @@ function sizeProbe(
 
 async function withAttempts<T>(
   attempts: number,
-  counter: { retries: number },
+  counter: RetryCounter,
   step: () => Promise<T>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -259,6 +269,7 @@ async function withAttempts<T>(
     } catch (error) {
       if (attempt >= attempts) throw error;
       counter.retries++;
+      counter.reasons.push(error instanceof Error ? error.message : String(error));
     }
   }
 }
@@ -266,7 +277,7 @@ async function withAttempts<T>(
 async function bootOne(index: number, started: number): Promise<ClientResult> {
   const mac = macOf(index);
   const address = config.clientAddresses[index]!;
-  const counter = { retries: 0 };
+  const counter: RetryCounter = { retries: 0, reasons: [] };
   let bytes = 0;
   try {
     const xid = XID_BASE + index;
@@ -335,11 +346,26 @@ async function bootOne(index: number, started: number): Promise<ClientResult> {
       bytes += (await withAttempts(HTTP_ATTEMPTS, counter, () => httpGet(url, address, false)))
         .bytes;
     }
-    return { mac, ok: true, bytes, ms: performance.now() - started, retries: counter.retries };
+    return {
+      mac,
+      ok: true,
+      bytes,
+      ms: performance.now() - started,
+      retries: counter.retries,
+      retryReasons: counter.reasons,
+    };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const ms = performance.now() - started;
-    return { mac, ok: false, bytes, ms, retries: counter.retries, error: message };
+    return {
+      mac,
+      ok: false,
+      bytes,
+      ms,
+      retries: counter.retries,
+      retryReasons: counter.reasons,
+      error: message,
+    };
   }
 }
 

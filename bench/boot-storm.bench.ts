@@ -55,6 +55,7 @@ interface ClientResult {
   readonly bytes: number;
   readonly ms: number;
   readonly retries: number;
+  readonly retryReasons: readonly string[];
   readonly error?: string;
 }
 
@@ -63,6 +64,8 @@ interface StormResult {
   readonly done: number;
   readonly retries: number;
   readonly errors: readonly string[];
+  /** Each distinct retry reason with how often it happened. */
+  readonly retryReasons: readonly string[];
   readonly peakRss?: number;
 }
 
@@ -102,6 +105,12 @@ function peakRssBytes(pid: number): number {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
 }
 
+function countReasons(reasons: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  return [...counts].map(([reason, count]) => `${count}× ${reason}`);
+}
+
 async function storm(client: NetHost, scriptUrl: string): Promise<StormResult> {
   const run = runLabEntry<{ kind: string; clients: ClientResult[] }>(client, CLIENT_ENTRY, {
     count: CLIENTS,
@@ -120,6 +129,7 @@ async function storm(client: NetHost, scriptUrl: string): Promise<StormResult> {
       done: done.length,
       retries: clients.reduce((sum, one) => sum + one.retries, 0),
       errors: [...new Set(clients.flatMap((one) => (one.error ? [one.error] : [])))],
+      retryReasons: countReasons(clients.flatMap((one) => one.retryReasons)),
     };
   } finally {
     await run.stop();
@@ -186,7 +196,9 @@ function describe(name: string, result: StormResult): string {
   const rss =
     result.peakRss === undefined ? "" : `  peak RSS ${(result.peakRss / MIB).toFixed(0)} MiB`;
   const errors = result.errors.length > 0 ? `  errors: ${result.errors.join("; ")}` : "";
-  return `${name.padEnd(34)} ${result.seconds.toFixed(2).padStart(7)} s  done ${result.done}/${CLIENTS}  retries ${result.retries}${rss}${errors}`;
+  const reasons =
+    result.retryReasons.length > 0 ? `\n    retried: ${result.retryReasons.join("; ")}` : "";
+  return `${name.padEnd(34)} ${result.seconds.toFixed(2).padStart(7)} s  done ${result.done}/${CLIENTS}  retries ${result.retries}${rss}${errors}${reasons}`;
 }
 
 const network = await VirtualNetwork.create();
