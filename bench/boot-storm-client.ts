@@ -65,8 +65,9 @@ const ACK_XID_OFFSET = 0x1000;
 const OVMF_BLKSIZE = "1468";
 const OVMF_WINDOWSIZE = "4";
 const TFTP_PORT = 69;
-/** RFC 2347: a client that does not go on after an OACK answers ERROR 8 (option negotiation). */
-const TFTP_ERROR_OPTION_NEGOTIATION = 8;
+/** edk2's EFI_MTFTP4_ERRORCODE_REQUEST_DENIED, sent to end the size probe (see sizeProbe). */
+const TFTP_ERROR_REQUEST_DENIED = 8;
+const EDK2_ABORT_TEXT = "User aborted the transfer";
 const PROBE_RETRY_MS = 1_000;
 const PROBE_ATTEMPT_TIMEOUT_MS = 10_000;
 const BOOT_LINE = /^\s*(?:kernel|initrd)\b.*?(https?:\/\/\S+)/gm;
@@ -204,9 +205,11 @@ function httpGet(
 }
 
 /**
- * OVMF's first RRQ only asks the size (tsize) and stops after the OACK; our capture holds its
- * two RRQs, not how it ends the first, so it ends as RFC 2347 lets a client: ERROR 8. Resolves
- * with the size the server announced; the RRQ repeats every second like tftpGet's.
+ * OVMF's first RRQ only asks the size (tsize) and stops after the OACK with ERROR 8 "User
+ * aborted the transfer" (edk2 NetworkPkg Mtftp4Dxe/Mtftp6Dxe: Mtftp*SendError with
+ * ..._ERRORCODE_REQUEST_DENIED = 8; dnsmasq logs it from UEFI clients as "error 8 User aborted
+ * the transfer received from …"). Resolves with the size the server announced; the RRQ repeats
+ * every second like tftpGet's.
  */
 function sizeProbe(
   server: { address: string; port: number },
@@ -245,7 +248,7 @@ function sizeProbe(
       if (packet.type === "OACK") {
         const size = Number(packet.options.find((o) => o.name.toLowerCase() === "tsize")?.value);
         socket.send(
-          encodeError(TFTP_ERROR_OPTION_NEGOTIATION, "size probe"),
+          encodeError(TFTP_ERROR_REQUEST_DENIED, EDK2_ABORT_TEXT),
           from.port,
           from.address,
           () => finish(size),
