@@ -19,3 +19,4 @@ export * from "./lines.js";
 export * from "./report-listener.js";
 export * from "./arm64.js";
 export * from "./ipmi-bmc.js";
+export * from "./packet-loss.js";
