@@ -18,7 +18,7 @@ describe("addPacketLoss", () => {
         ["ping", "-c", String(PINGS), "-i", "0.1", "-W", "2", b.address],
         { reject: false },
       );
-      return Number(/(\d+) packets received/.exec(ping.stdout)?.[1]);
+      return Number(/(\d+) packets received/.exec(String(ping.stdout))?.[1]);
     };
 
     const removeAll = await addPacketLoss(network, 100);
