@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { VirtualNetwork, type NetHost } from "metal-lab";
-import { DEBIAN_IPXE_DIR } from "netboot";
+import { DEBIAN_FIRST_STAGE_FILES, DEBIAN_IPXE_DIR } from "netboot";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -274,11 +274,13 @@ describe("what metal install serves to the network", () => {
       expect((await side.http("GET", `${ORIGIN}/no/such/route`)).status).toBe(404);
       expect((await side.http("GET", `${ORIGIN}/ipxe/..%2f..%2fetc%2fpasswd`)).status).toBe(404);
 
-      // The server stages every file of the first-stage directory: each is served both ways.
+      // The server stages only the named first stages (ADR 0160): each is served both ways, and
+      // no other file of the first-stage directory is served at all.
       for (const entry of await readdir(DEBIAN_IPXE_DIR, { withFileTypes: true })) {
         if (entry.isDirectory()) continue;
         await side.crawl(`${ORIGIN}/ipxe/${entry.name}`);
-        expect((await side.tftp(entry.name)).status, entry.name).toBe(200);
+        const served = DEBIAN_FIRST_STAGE_FILES.includes(entry.name);
+        expect((await side.tftp(entry.name)).status === 200, entry.name).toBe(served);
       }
       const routes = await servedRoutes(routeLog, SERVER);
       expect(new Set(routes.map((route) => route.origin))).toEqual(new Set([ORIGIN, DASHBOARD]));

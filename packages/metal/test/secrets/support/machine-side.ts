@@ -7,6 +7,9 @@
 import { readFile } from "node:fs/promises";
 import type { NetHost } from "metal-lab";
 
+/** curl(1) EXIT CODES: 68, "File not found on TFTP server". */
+const CURL_TFTP_NOT_FOUND = 68;
+
 const DHCP_PROBE = new URL("./dhcp-probe.entry.ts", import.meta.url).pathname;
 const DHCP_SETTLE_MS = 2000;
 /** Long enough for a first-stage binary; an event stream is cut off after this and scanned. */
@@ -84,7 +87,8 @@ export class MachineSide {
     return this.#keep({
       method: "TFTP",
       url,
-      status: response.ok ? 200 : 0,
+      // curl's 68: the server answered "file not found"; anything else failing is no answer.
+      status: response.ok ? 200 : response.exitCode === CURL_TFTP_NOT_FOUND ? 404 : 0,
       response: response.text,
     });
   }
@@ -142,6 +146,7 @@ export class MachineSide {
     const result = await this.machine.run(command, args, { reject: false, encoding: "buffer" });
     return {
       ok: result.exitCode === 0,
+      exitCode: result.exitCode,
       text: Buffer.from(result.stdout as Uint8Array).toString("latin1"),
     };
   }
