@@ -9,8 +9,7 @@
 import { execa, type ResultPromise } from "execa";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { HostToolError } from "./errors.js";
+import { DNSMASQ, waitForDnsmasq } from "./dnsmasq.js";
 import type { NetHost, VirtualNetwork } from "./netns.js";
 
 export interface DhcpRelayOptions {
@@ -27,13 +26,10 @@ export interface DhcpRelayOptions {
   readonly downstreamOctet?: number;
 }
 
-const DNSMASQ = "dnsmasq";
 /** 254 is the Wake-on-LAN gate's bridge address (wol-gate.ts); the relay takes the next one down. */
 const DEFAULT_UPSTREAM_OCTET = 253;
 const DEFAULT_DOWNSTREAM_OCTET = 1;
 const DOWNSTREAM_INTERFACE = "eth1";
-const READY_TIMEOUT_MS = 10_000;
-const POLL_MS = 100;
 /** dnsmasq logs one "DHCP relay from LOCAL to SERVER" line per relay at start (dnsmasq.c). */
 const READY_LINE = /DHCP relay from/;
 
@@ -115,21 +111,7 @@ export class DhcpRelay {
     await this.#process;
   }
 
-  async #waitUntilReady(): Promise<void> {
-    let exited = false;
-    void this.#process.then(() => (exited = true));
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!READY_LINE.test(await this.log())) {
-      if (exited || Date.now() > deadline) {
-        this.#process.kill("SIGKILL");
-        const result = await this.#process;
-        throw new HostToolError(
-          DNSMASQ,
-          `did not start relaying DHCP: ${String(result.stderr ?? "")}${await this.log()}`,
-          "Install dnsmasq-base (`apt-get install dnsmasq-base`) and check the log above",
-        );
-      }
-      await sleep(POLL_MS);
-    }
+  #waitUntilReady(): Promise<void> {
+    return waitForDnsmasq(this.#process, this.logFile, READY_LINE, "relaying DHCP");
   }
 }

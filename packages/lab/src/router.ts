@@ -6,8 +6,7 @@
 import { execa, type ResultPromise } from "execa";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { HostToolError } from "./errors.js";
+import { DNSMASQ, waitForDnsmasq } from "./dnsmasq.js";
 import type { NetHost, VirtualNetwork } from "./netns.js";
 
 export interface RouterOptions {
@@ -35,14 +34,11 @@ export interface Lease {
   readonly address: string;
 }
 
-const DNSMASQ = "dnsmasq";
 const DEFAULT_ROUTER_OCTET = 1;
 const DEFAULT_POOL: readonly [number, number] = [100, 199];
 const DEFAULT_LEASE_TIME = "1h";
 const DEFAULT_IPV6_PREFIX = "fd77::";
 const IPV6_PREFIX_LENGTH = 64;
-const READY_TIMEOUT_MS = 10_000;
-const POLL_MS = 100;
 /** dnsmasq logs this once its DHCP socket is open. */
 const READY_LINE = /DHCP, IP range/;
 
@@ -121,22 +117,8 @@ export class HomeRouter {
     await this.#process;
   }
 
-  async #waitUntilReady(): Promise<void> {
-    let exited = false;
-    void this.#process.then(() => (exited = true));
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!READY_LINE.test(await this.log())) {
-      if (exited || Date.now() > deadline) {
-        this.#process.kill("SIGKILL");
-        const result = await this.#process;
-        throw new HostToolError(
-          DNSMASQ,
-          `did not start serving DHCP: ${String(result.stderr ?? "")}${await this.log()}`,
-          "Install dnsmasq-base (`apt-get install dnsmasq-base`) and check the log above",
-        );
-      }
-      await sleep(POLL_MS);
-    }
+  #waitUntilReady(): Promise<void> {
+    return waitForDnsmasq(this.#process, this.logFile, READY_LINE, "serving DHCP");
   }
 }
 
