@@ -499,6 +499,8 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
 
   it("renews its Lease while it runs and stops before the next node once another deploy took it", async () => {
     const stolen = "impatient-laptop/pid 7/deploy other";
+    // s2's reboot outlasts the one-second Lease however fast the machine, so renewals must happen.
+    await writeFile(join(dir, "after-reboot-s2"), "sleep 1.5\n");
     const base = options({
       only: ["s2", "s3"],
       reboot: "always",
@@ -522,7 +524,7 @@ describe("metal deploy against a Kubernetes-shaped API", { timeout: TEST_TIMEOUT
       },
     });
 
-    // s2 took longer than the one-second lease: it was renewed meanwhile.
+    // s2 took longer than the one-second Lease: it was renewed meanwhile.
     expect(renewalsBeforeTheft).toBeGreaterThan(2);
     expect(outcome.failures).toMatchObject([{ host: "s3", step: "health" }]);
     expect(outcome.failures[0]?.error).toContain(`the Lease is now held by "${stolen}"`);
