@@ -22,6 +22,14 @@ export const DEPLOY_STEPS = [
 ] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
 
+/** Where a deploy stopped for one host, and what the operator can do about it. */
+export interface DeployFailure {
+  readonly host: string;
+  readonly step: DeployStep;
+  readonly error: string;
+  readonly recovery: readonly string[];
+}
+
 interface Base {
   /** Milliseconds since the epoch. */
   readonly time: number;

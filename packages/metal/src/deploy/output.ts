@@ -1,8 +1,7 @@
 /**
  * How deploy events read on a terminal, and the failure report. Pure: events in, text out.
  */
-import type { DeployFailure } from "./rollout.js";
-import type { DeployEvent } from "./events.js";
+import type { DeployEvent, DeployFailure } from "./events.js";
 
 const STEP_COLUMN = 10;
 const HOST_COLUMN = 12;

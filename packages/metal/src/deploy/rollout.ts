@@ -26,7 +26,7 @@ import {
   DeployError,
   DeployLockedError,
 } from "./errors.js";
-import type { DeployEventListener, DeployStep } from "./events.js";
+import type { DeployEventListener, DeployFailure, DeployStep } from "./events.js";
 import { checkHealth } from "./health.js";
 import type { KubeAccess } from "./kube-access.js";
 import { acquireDeployLease, deployIdentity, type HeldLease, type LeaseSettings } from "./lease.js";
@@ -77,13 +77,6 @@ export interface DeployOptions {
   /** The cluster-wide deploy Lease; tests shorten it. */
   readonly lease?: LeaseSettings;
   readonly onEvent: DeployEventListener;
-}
-
-export interface DeployFailure {
-  readonly host: string;
-  readonly step: DeployStep;
-  readonly error: string;
-  readonly recovery: readonly string[];
 }
 
 export interface DeployOutcome {
