@@ -21,6 +21,8 @@ echo "$count" > "$3/runs"
 cp "$1/var/lib/metal/callback.env" "$3/seen-callback.env"
 cp "$1/etc/ssh/ssh_host_ed25519_key.pub" "$3/seen-host-key.pub"
 cp "$2" "$3/seen-known_hosts"
+# The bypass nixos-anywhere asks for, as it asks (ssh -G only prints the options, connects to
+# nothing): the pinned ssh first on PATH must win over it.
 ssh -G -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "root@$5" > "$3/seen-ssh-options"
 echo "installing $4 (run $count)"
 if [ "$count" -lt "$FAIL_UNTIL" ]; then echo "disk busy" >&2; exit 7; fi
