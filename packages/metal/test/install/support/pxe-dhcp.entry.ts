@@ -6,40 +6,23 @@
  * PXE-booted from. Sends one datagram from port 68 and exits; no answer is awaited.
  */
 import dgram from "node:dgram";
-import { DhcpMessageType, DhcpPort, encodeDhcp, option } from "netboot";
+import { DhcpPort } from "netboot";
+import { pxeClientPacket } from "../../helpers/pxe-client-packet.js";
 
 interface RequestConfig {
   readonly mac: string;
   readonly address: string;
 }
 
-const BROADCAST_FLAG = 0x8000;
-const CHADDR_BYTES = 16;
 const XID = 0x50584531;
 
 const config = JSON.parse(process.argv[2] ?? "{}") as RequestConfig;
 const mac = Buffer.from(config.mac.replaceAll(":", ""), "hex");
-const request = encodeDhcp({
-  op: 1,
-  htype: 1,
-  hlen: mac.length,
-  hops: 0,
+const request = pxeClientPacket({
+  mac,
   xid: XID,
-  secs: 0,
-  flags: BROADCAST_FLAG,
-  ciaddr: "0.0.0.0",
-  yiaddr: "0.0.0.0",
-  siaddr: "0.0.0.0",
-  giaddr: "0.0.0.0",
-  chaddr: Buffer.concat([mac, Buffer.alloc(CHADDR_BYTES - mac.length)]),
-  sname: "",
-  file: "",
-  options: new Map([
-    option("messageType", DhcpMessageType.request),
-    option("requestedIpAddress", config.address),
-    option("vendorClassIdentifier", "PXEClient:Arch:00000:UNDI:002001"),
-    option("clientArchitecture", [0]),
-  ]),
+  type: "request",
+  requestedAddress: config.address,
 });
 
 const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
