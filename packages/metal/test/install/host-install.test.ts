@@ -24,7 +24,9 @@ cp "$2" "$3/seen-known_hosts"
 # The bypass nixos-anywhere asks for, as it asks (ssh -G only prints the options, connects to
 # nothing): the pinned ssh first on PATH must win over it.
 ssh -G -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "root@$5" > "$3/seen-ssh-options"
-echo "installing $4 (run $count)"
+# Both lines on stderr: stdout and stderr are two pipes, so their order in the merged output is
+# whichever the reader drains first; on one stream "disk busy" is reliably the last line.
+echo "installing $4 (run $count)" >&2
 if [ "$count" -lt "$FAIL_UNTIL" ]; then echo "disk busy" >&2; exit 7; fi
 echo done
 `;
