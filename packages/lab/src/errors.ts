@@ -3,12 +3,12 @@
  * do about it, so a test failure or `metal lab` says how to fix the machine it runs on.
  */
 export class LabError extends Error {
-  override name = "LabError";
+  /** The thrown class's own name (`SerialTimeoutError`, …), so no subclass repeats it as a string. */
+  override name = this.constructor.name;
 }
 
 /** A host tool (apt-get, dpkg, mkfs.vfat, qemu, dnsmasq…) is missing or failed. */
 export class HostToolError extends LabError {
-  override name = "HostToolError";
   constructor(
     readonly tool: string,
     reason: string,
@@ -19,18 +19,13 @@ export class HostToolError extends LabError {
 }
 
 /** Debian's kernel package could not be found, fetched or unpacked. */
-export class KernelFetchError extends LabError {
-  override name = "KernelFetchError";
-}
+export class KernelFetchError extends LabError {}
 
 /** A spec the caller gave cannot work (a path with a comma for QEMU, a layout that does not fit…). */
-export class LabConfigError extends LabError {
-  override name = "LabConfigError";
-}
+export class LabConfigError extends LabError {}
 
 /** The expected text did not appear on a machine's serial console in time. */
 export class SerialTimeoutError extends LabError {
-  override name = "SerialTimeoutError";
   constructor(
     readonly machine: string,
     readonly pattern: RegExp,
@@ -46,7 +41,6 @@ export class SerialTimeoutError extends LabError {
 
 /** QEMU exited while the caller was still waiting on the machine. */
 export class MachineExitedError extends LabError {
-  override name = "MachineExitedError";
   constructor(
     readonly machine: string,
     readonly detail: string,
@@ -57,11 +51,7 @@ export class MachineExitedError extends LabError {
 }
 
 /** QEMU's monitor (QMP) refused a command or the socket failed. */
-export class QmpError extends LabError {
-  override name = "QmpError";
-}
+export class QmpError extends LabError {}
 
 /** A datagram that is not a Wake-on-LAN magic packet. */
-export class MagicPacketError extends LabError {
-  override name = "MagicPacketError";
-}
+export class MagicPacketError extends LabError {}

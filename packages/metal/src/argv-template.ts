@@ -32,7 +32,6 @@ export function renderArgv(
 }
 
 export class TemplateValueError extends MetalError {
-  override name = "TemplateValueError";
   override readonly code: string = "TEMPLATE_UNKNOWN_PLACEHOLDER";
   override readonly exit = "refused";
 }

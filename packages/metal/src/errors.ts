@@ -17,7 +17,8 @@ export const EXIT_CODES = {
 export type ExitClass = "failed" | "refused";
 
 export class MetalError extends Error {
-  override name = "MetalError";
+  /** The thrown class's own name (`DeployLockedError`, …), so no subclass repeats it as a string. */
+  override name = this.constructor.name;
   /** Stable identifier of the kind of failure, SCREAMING_SNAKE_CASE, never reused. */
   readonly code: string = "METAL_FAILED";
   /** What the exit code says about the system: `refused` only when nothing was changed. */

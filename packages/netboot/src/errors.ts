@@ -3,11 +3,11 @@
  * decoders throw only their own typed error, whatever the input.
  */
 export class NetbootError extends Error {
-  override name = "NetbootError";
+  /** The thrown class's own name (`TftpDecodeError`, …), so no subclass repeats it as a string. */
+  override name = this.constructor.name;
 }
 
 export class InvalidMacError extends NetbootError {
-  override name = "InvalidMacError";
   constructor(readonly value: string) {
     super(`"${value}" is not a valid MAC address (expected 6 hex octets, e.g. 52:54:00:12:34:56)`);
   }
@@ -15,7 +15,6 @@ export class InvalidMacError extends NetbootError {
 
 /** A DHCP packet that cannot be decoded; `offset` is where decoding gave up. */
 export class DhcpDecodeError extends NetbootError {
-  override name = "DhcpDecodeError";
   constructor(
     message: string,
     readonly offset: number,
@@ -25,13 +24,10 @@ export class DhcpDecodeError extends NetbootError {
 }
 
 /** A DHCP packet or option value that cannot be encoded (a caller's mistake, not the network's). */
-export class DhcpEncodeError extends NetbootError {
-  override name = "DhcpEncodeError";
-}
+export class DhcpEncodeError extends NetbootError {}
 
 /** A TFTP packet that cannot be decoded. */
 export class TftpDecodeError extends NetbootError {
-  override name = "TftpDecodeError";
   constructor(message: string) {
     super(`malformed TFTP packet: ${message}`);
   }
@@ -39,7 +35,6 @@ export class TftpDecodeError extends NetbootError {
 
 /** A TFTP packet the caller asked to frame that cannot exist on the wire (a programming error). */
 export class TftpEncodeError extends NetbootError {
-  override name = "TftpEncodeError";
   constructor(message: string) {
     super(`cannot encode TFTP packet: ${message}`);
   }
@@ -50,7 +45,6 @@ export class TftpEncodeError extends NetbootError {
  * `notFound` tells "nothing there" (TFTP error 1, HTTP 404) from "not allowed" (error 2, 403).
  */
 export class PathRefusedError extends NetbootError {
-  override name = "PathRefusedError";
   constructor(
     readonly requested: string,
     readonly reason: string,
@@ -61,6 +55,4 @@ export class PathRefusedError extends NetbootError {
 }
 
 /** Configuration the caller gave that cannot work, e.g. a missing kernel file. */
-export class ConfigError extends NetbootError {
-  override name = "ConfigError";
-}
+export class ConfigError extends NetbootError {}

@@ -3,7 +3,6 @@ import { MetalError } from "../errors.js";
 
 /** The installer artifacts directory is missing a file or holds an unusable one. */
 export class InstallerArtifactsError extends MetalError {
-  override name = "InstallerArtifactsError";
   override readonly code: string = "BOOT_INSTALLER_ARTIFACTS";
   override readonly exit = "refused";
   constructor(

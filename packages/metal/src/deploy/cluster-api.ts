@@ -72,7 +72,6 @@ export interface StoredLease {
 
 /** The Lease was changed (or created) by someone else since it was read: HTTP 409. */
 export class LeaseConflict extends KubeApiError {
-  override name = "LeaseConflict";
   override readonly code: string = "DEPLOY_LEASE_CONFLICT";
 }
 

@@ -6,40 +6,34 @@
 import { MetalError } from "../errors.js";
 
 export class DeployError extends MetalError {
-  override name = "DeployError";
   override readonly code: string = "DEPLOY_FAILED";
 }
 
 /** Flags or hosts that cannot make a deploy; nothing was changed. */
 export class DeployUsageError extends DeployError {
-  override name = "DeployUsageError";
   override readonly code: string = "DEPLOY_USAGE";
   override readonly exit = "refused";
 }
 
 /** deploy.json cannot be read: refused before touching the cluster. */
 export class DeployProgressError extends DeployError {
-  override name = "DeployProgressError";
   override readonly code: string = "DEPLOY_PROGRESS_UNREADABLE";
   override readonly exit = "refused";
 }
 
 /** Another deploy holds the cluster's deploy Lease or the local deploy lock; nothing was changed. */
 export class DeployLockedError extends DeployError {
-  override name = "DeployLockedError";
   override readonly code: string = "DEPLOY_LOCKED";
   override readonly exit = "refused";
 }
 
 /** This deploy lost its Lease while running (renewals failed, another deploy took it over). */
 export class DeployLeaseLostError extends DeployError {
-  override name = "DeployLeaseLostError";
   override readonly code: string = "DEPLOY_LEASE_LOST";
 }
 
 /** The cluster is not healthy enough to take a node out. */
 export class ClusterUnhealthyError extends DeployError {
-  override name = "ClusterUnhealthyError";
   override readonly code: string = "DEPLOY_CLUSTER_UNHEALTHY";
 }
 
@@ -53,7 +47,6 @@ export interface BlockedPod {
 }
 
 export class DrainTimeoutError extends DeployError {
-  override name = "DrainTimeoutError";
   override readonly code: string = "DEPLOY_DRAIN_TIMEOUT";
   constructor(
     readonly node: string,
@@ -77,7 +70,6 @@ export class DrainTimeoutError extends DeployError {
 
 /** The node runs pods `kubectl drain --ignore-daemonsets` refuses to evict; none was evicted. */
 export class DrainRefusedError extends DeployError {
-  override name = "DrainRefusedError";
   override readonly code: string = "DEPLOY_DRAIN_REFUSED";
   constructor(
     readonly node: string,
@@ -96,7 +88,6 @@ export class DrainRefusedError extends DeployError {
 }
 
 export class NodeNotReadyError extends DeployError {
-  override name = "NodeNotReadyError";
   override readonly code: string = "DEPLOY_NODE_NOT_READY";
   constructor(
     readonly node: string,
@@ -111,7 +102,6 @@ export class NodeNotReadyError extends DeployError {
 }
 
 export class CommandFailedError extends DeployError {
-  override name = "CommandFailedError";
   override readonly code: string = "DEPLOY_COMMAND_FAILED";
   constructor(
     readonly argv: readonly string[],
@@ -128,19 +118,16 @@ export class CommandFailedError extends DeployError {
 
 /** The Kubernetes API answered something a deploy cannot go on with. */
 export class KubeApiError extends DeployError {
-  override name = "KubeApiError";
   override readonly code: string = "DEPLOY_KUBE_API";
 }
 
 /** The SSH tunnel to the API, or reading the kubeconfig on the server, failed. */
 export class KubeAccessError extends DeployError {
-  override name = "KubeAccessError";
   override readonly code: string = "DEPLOY_KUBE_ACCESS";
 }
 
 /** `--kubeconfig FILE` cannot be used: refused before touching the cluster. */
 export class KubeconfigError extends KubeAccessError {
-  override name = "KubeconfigError";
   override readonly code: string = "DEPLOY_KUBECONFIG";
   override readonly exit = "refused";
 }

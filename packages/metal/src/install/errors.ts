@@ -2,7 +2,6 @@
 import { MetalError } from "../errors.js";
 
 export class ConfigError extends MetalError {
-  override name = "ConfigError";
   override readonly code: string = "INSTALL_CONFIG";
   override readonly exit = "refused";
 }

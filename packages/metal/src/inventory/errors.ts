@@ -12,7 +12,6 @@ export interface InventoryIssue {
 
 /** Every problem found in one file, not just the first, so one edit fixes them all. */
 export class InventoryError extends MetalError {
-  override name = "InventoryError";
   override readonly code: string = "INVENTORY_INVALID";
   override readonly exit = "refused";
   constructor(

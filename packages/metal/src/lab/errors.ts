@@ -2,6 +2,5 @@
 import { MetalError } from "../errors.js";
 
 export class LabSetupError extends MetalError {
-  override name = "LabSetupError";
   override readonly code: string = "LAB_SETUP";
 }

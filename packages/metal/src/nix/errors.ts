@@ -9,7 +9,6 @@ export class NixMissingError extends MetalError {
       "nix-instantiate is not installed, so the Nix side of the inventory cannot be evaluated; " +
         "install Nix (Debian: apt-get install nix-bin, or run scripts/bootstrap.sh)",
     );
-    this.name = "NixMissingError";
   }
 }
 
@@ -26,6 +25,5 @@ export class NixEvaluationError extends MetalError {
       `Nix could not evaluate nix/lib/${entry} for ${inventoryFile}: ${reason}; ` +
         "fix the inventory field the message names (docs/inventory.md)",
     );
-    this.name = "NixEvaluationError";
   }
 }

@@ -2,13 +2,11 @@
 import { MetalError } from "../errors.js";
 
 export class SecretsError extends MetalError {
-  override name = "SecretsError";
   override readonly code: string = "SECRETS_FAILED";
 }
 
 /** sops is needed to write encrypted files and is not on PATH. */
 export class SopsMissingError extends SecretsError {
-  override name = "SopsMissingError";
   override readonly code: string = "SECRETS_SOPS_MISSING";
   override readonly exit = "refused";
   constructor(readonly pending: readonly string[]) {
@@ -22,7 +20,6 @@ export class SopsMissingError extends SecretsError {
 
 /** sops ran and failed. */
 export class SopsFailedError extends SecretsError {
-  override name = "SopsFailedError";
   override readonly code: string = "SECRETS_SOPS_FAILED";
   constructor(
     readonly argv: readonly string[],
@@ -38,7 +35,6 @@ export class SopsFailedError extends SecretsError {
 
 /** A command names a host the inventory does not have. */
 export class HostNotInInventoryError extends SecretsError {
-  override name = "HostNotInInventoryError";
   override readonly code: string = "SECRETS_UNKNOWN_HOST";
   override readonly exit = "refused";
   constructor(
@@ -54,7 +50,6 @@ export class HostNotInInventoryError extends SecretsError {
 
 /** A host's pre-generated SSH host key is missing from the secrets directory. */
 export class HostKeyMissingError extends SecretsError {
-  override name = "HostKeyMissingError";
   override readonly code: string = "SECRETS_HOST_KEY_MISSING";
   override readonly exit = "refused";
   constructor(

@@ -3,13 +3,11 @@ import { MetalError } from "../errors.js";
 import type { Phase } from "./types.js";
 
 export class StateError extends MetalError {
-  override name = "StateError";
   override readonly code: string = "STATE_FAILED";
 }
 
 /** Compare-and-set failed: the host was not in a phase the caller expected (someone else moved it). */
 export class PhaseConflictError extends StateError {
-  override name = "PhaseConflictError";
   override readonly code: string = "STATE_PHASE_CONFLICT";
   constructor(
     readonly host: string,
@@ -21,7 +19,6 @@ export class PhaseConflictError extends StateError {
 }
 
 export class IllegalTransitionError extends StateError {
-  override name = "IllegalTransitionError";
   override readonly code: string = "STATE_ILLEGAL_TRANSITION";
   constructor(
     readonly host: string,
@@ -35,7 +32,6 @@ export class IllegalTransitionError extends StateError {
 }
 
 export class UnknownHostError extends StateError {
-  override name = "UnknownHostError";
   override readonly code: string = "STATE_UNKNOWN_HOST";
   override readonly exit = "refused";
   constructor(readonly host: string) {
@@ -45,7 +41,6 @@ export class UnknownHostError extends StateError {
 
 /** The state file exists but cannot be used; the message says which file and what to do. */
 export class StateFileError extends StateError {
-  override name = "StateFileError";
   override readonly code: string = "STATE_FILE_UNUSABLE";
   override readonly exit = "refused";
   constructor(
@@ -60,7 +55,6 @@ export class StateFileError extends StateError {
 
 /** Another live metal process holds the state directory. */
 export class StateLockedError extends StateError {
-  override name = "StateLockedError";
   override readonly code: string = "STATE_LOCKED";
   override readonly exit = "refused";
   constructor(

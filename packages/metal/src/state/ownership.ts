@@ -85,7 +85,6 @@ export async function handOverToInvokingUser(
 
 /** The state file exists but this user may not read it: not a damaged file, a permission. */
 export class StatePermissionError extends StateError {
-  override name = "StatePermissionError";
   override readonly code: string = "STATE_FILE_NOT_READABLE";
   override readonly exit = "refused";
   constructor(
