@@ -17,6 +17,7 @@ import {
   evaluateNixHostSettings,
   NixEvaluationError,
 } from "../src/nix/index.js";
+import { EXPECTED_CEPH_PARTITION, expectedPartitions } from "./helpers/disk-layout.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const fixtures = join(repoRoot, "nix/tests/fixtures");
@@ -64,32 +65,6 @@ describe.skipIf(!hasNix)("nix", () => {
 
   it("derives every host's settings from an inventory that leaves the optional fields out", async () => {
     const settings = await hostSettings(join(fixtures, "lab.toml"));
-    const partitions = (rootSize: string) => [
-      {
-        name: "ESP",
-        size: "1G",
-        type: "EF00",
-        format: "vfat",
-        mountpoint: "/boot",
-        partlabel: "disk-main-ESP",
-      },
-      {
-        name: "root",
-        size: rootSize,
-        type: "8300",
-        format: "ext4",
-        mountpoint: "/",
-        partlabel: "disk-main-root",
-      },
-      {
-        name: "ceph",
-        size: "100%",
-        type: "8300",
-        format: null,
-        mountpoint: null,
-        partlabel: "disk-main-ceph",
-      },
-    ];
     expect(settings).toEqual({
       node1: {
         name: "node1",
@@ -104,7 +79,7 @@ describe.skipIf(!hasNix)("nix", () => {
         init: true,
         arch: "x86_64",
         disk: "/dev/vda",
-        partitions: partitions("64G"),
+        partitions: expectedPartitions("64G"),
         k3s: {
           role: "server",
           clusterInit: true,
@@ -130,7 +105,7 @@ describe.skipIf(!hasNix)("nix", () => {
         init: false,
         arch: "aarch64",
         disk: "/dev/vda",
-        partitions: partitions("64G"),
+        partitions: expectedPartitions("64G"),
         k3s: {
           role: "agent",
           clusterInit: false,
@@ -270,14 +245,7 @@ describe.skipIf(!hasNix)("nix", () => {
       const settings = await hostSettings(file);
       expect(Object.keys(settings).length, file).toBeGreaterThan(0);
       for (const host of Object.values(settings)) {
-        expect(host.partitions.at(-1), `${file}: ${host.name}`).toEqual({
-          name: "ceph",
-          size: "100%",
-          type: "8300",
-          format: null,
-          mountpoint: null,
-          partlabel: "disk-main-ceph",
-        });
+        expect(host.partitions.at(-1), `${file}: ${host.name}`).toEqual(EXPECTED_CEPH_PARTITION);
       }
     }
   });

@@ -1,4 +1,41 @@
-/** A lab-network inventory as TOML text, for tests that run the real CLI against a fake install. */
+/**
+ * Inventories as TOML text for tests: the smallest one the parser accepts, the issues it finds
+ * in a broken one, and a whole lab network for tests that run the real CLI against a fake install.
+ */
+import { InventoryError } from "../../src/inventory/errors.js";
+import { parseInventory } from "../../src/inventory/load.js";
+
+/** One init server on the lab network (node1 of examples/lab.toml), every optional field left out. */
+export const ONE_SERVER_INVENTORY = `
+[cluster]
+name = "lab"
+domain = "lab.home.arpa"
+[network]
+interface = "eth0"
+subnet = "10.77.0.0/24"
+gateway = "10.77.0.1"
+dns = ["10.77.0.1"]
+vip = "10.77.0.10"
+[[hosts]]
+name = "node1"
+mac = "52:54:00:77:00:01"
+ip = "10.77.0.11/24"
+role = "server"
+init = true
+disk = "/dev/vda"
+`;
+
+/** The message of every issue the parser finds in `text`; fails the test if it accepts `text`. */
+export function inventoryIssues(text: string): string[] {
+  try {
+    parseInventory(text, "test.toml");
+  } catch (error) {
+    if (error instanceof InventoryError) return error.issues.map((issue) => issue.message);
+    throw error;
+  }
+  throw new Error("expected the inventory to be rejected");
+}
+
 export interface TestHost {
   readonly name: string;
   readonly mac: string;

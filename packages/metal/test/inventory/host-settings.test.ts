@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hostSettings } from "../../src/inventory/host-settings.js";
 import { loadInventory, parseInventory } from "../../src/inventory/load.js";
+import { expectedPartitions } from "../helpers/disk-layout.js";
 
 const LAB = new URL("../../../../examples/lab.toml", import.meta.url).pathname;
 
@@ -21,32 +22,7 @@ describe("hostSettings", () => {
       init: true,
       arch: "x86_64",
       disk: "/dev/vda",
-      partitions: [
-        {
-          name: "ESP",
-          size: "1G",
-          type: "EF00",
-          format: "vfat",
-          mountpoint: "/boot",
-          partlabel: "disk-main-ESP",
-        },
-        {
-          name: "root",
-          size: "1G",
-          type: "8300",
-          format: "ext4",
-          mountpoint: "/",
-          partlabel: "disk-main-root",
-        },
-        {
-          name: "ceph",
-          size: "100%",
-          type: "8300",
-          format: null,
-          mountpoint: null,
-          partlabel: "disk-main-ceph",
-        },
-      ],
+      partitions: expectedPartitions("1G"),
       k3s: {
         role: "server",
         clusterInit: true,

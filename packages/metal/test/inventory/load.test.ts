@@ -1,42 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { InventoryError } from "../../src/inventory/errors.js";
 import { loadInventory, parseInventory } from "../../src/inventory/load.js";
+import { inventoryIssues, ONE_SERVER_INVENTORY } from "../helpers/inventory-toml.js";
 
 const LAB = new URL("../../../../examples/lab.toml", import.meta.url).pathname;
 const HOMELAB = new URL("../../../../examples/homelab.toml", import.meta.url).pathname;
 
-const GOOD = `
-[cluster]
-name = "lab"
-domain = "lab.home.arpa"
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
-[[hosts]]
-name = "node1"
-mac = "52-54-00-77-00-01"
-ip = "10.77.0.11/24"
-role = "server"
-init = true
-disk = "/dev/vda"
-`;
-
-function issuesOf(text: string): string[] {
-  try {
-    parseInventory(text, "test.toml");
-  } catch (error) {
-    if (error instanceof InventoryError) return error.issues.map((issue) => issue.message);
-    throw error;
-  }
-  throw new Error("expected the inventory to be rejected");
-}
-
 function withHosts(hosts: string, network = ""): string {
-  const base = GOOD.slice(0, GOOD.indexOf("[[hosts]]"));
+  const base = ONE_SERVER_INVENTORY.slice(0, ONE_SERVER_INVENTORY.indexOf("[[hosts]]"));
   return (network ? base.replace(/\[network\][\s\S]*$/, network) : base) + hosts;
 }
 
@@ -83,9 +54,13 @@ describe("loadInventory", () => {
 
   it("canonicalises MACs to lower-case colon form", () => {
     expect(
-      parseInventory(GOOD.replace("52-54-00-77-00-01", "52:54:00:77:00:0A"), "t").hosts[0]?.mac,
+      parseInventory(ONE_SERVER_INVENTORY.replace("52:54:00:77:00:01", "52:54:00:77:00:0A"), "t")
+        .hosts[0]?.mac,
     ).toBe("52:54:00:77:00:0a");
-    expect(parseInventory(GOOD, "t").hosts[0]?.mac).toBe("52:54:00:77:00:01");
+    expect(
+      parseInventory(ONE_SERVER_INVENTORY.replace("52:54:00:77:00:01", "52-54-00-77-00-01"), "t")
+        .hosts[0]?.mac,
+    ).toBe("52:54:00:77:00:01");
   });
 
   it("names a missing file and how to get one", async () => {
@@ -95,7 +70,7 @@ describe("loadInventory", () => {
   });
 
   it("reports TOML syntax errors with line and column", () => {
-    expect(issuesOf("[cluster]\nname = \n")[0]).toMatch(
+    expect(inventoryIssues("[cluster]\nname = \n")[0]).toMatch(
       /^inventory: not valid TOML at line 2, column \d+/,
     );
   });
@@ -118,7 +93,7 @@ ip = "10.77.0.12/24"
 role = "agent"
 disk = "/dev/vda"
 `);
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'host "node2": mac "aa:bb" is not a valid MAC address (expected 6 hex octets, e.g. 52:54:00:12:34:56)',
     ]);
   });
@@ -144,7 +119,7 @@ dns = []
 vip = "300.1.1.1"
 `,
     );
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'network: subnet "10.77.0.5/24" has host bits set: it is not a network address (expected an IPv4 network in CIDR notation with the host bits zero, e.g. 192.168.1.0/24)',
       'network: dns [] is empty (expected one or more IPv4 addresses, e.g. ["192.168.1.1"])',
       'network: vip "300.1.1.1" is not an IPv4 address (expected an IPv4 address inside network.subnet that no host uses, e.g. 192.168.1.40)',
@@ -161,7 +136,7 @@ vip = "300.1.1.1"
   });
 
   it("names missing fields and sections with an example", () => {
-    const issues = issuesOf(`[cluster]\nname = "lab"\n[[hosts]]\nname = "node1"\n`);
+    const issues = inventoryIssues(`[cluster]\nname = "lab"\n[[hosts]]\nname = "node1"\n`);
     expect(issues).toContain(
       "cluster: domain is missing (expected a DNS name made of DNS labels separated by dots, e.g. home.arpa)",
     );
@@ -172,7 +147,7 @@ vip = "300.1.1.1"
   });
 
   it("names a value of the wrong type", () => {
-    expect(issuesOf(GOOD.replace("init = true", 'init = "yes"'))).toContain(
+    expect(inventoryIssues(ONE_SERVER_INVENTORY.replace("init = true", 'init = "yes"'))).toContain(
       'host "node1": init "yes" is a string, not a boolean (expected true on exactly one server: the one that initialises the cluster, e.g. true)',
     );
   });
@@ -187,7 +162,7 @@ describe("inventory cross-field checks", () => {
       host("node1", "52:54:00:77:00:01", "10.77.0.11/24", 'role = "server"\ninit = true') +
         host("node1", "52-54-00-77-00-01", "10.77.0.11/24", 'role = "agent"'),
     );
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'host "node1": name "node1" is already used by host "node1" (expected a DNS label: lower-case letters, digits and inner hyphens, at most 63 characters, e.g. node1)',
       'host "node1": mac "52-54-00-77-00-01" is already used by host "node1" (expected 6 hex octets, e.g. 52:54:00:12:34:56)',
       'host "node1": ip "10.77.0.11/24" is already used by host "node1" (expected the host\'s static IPv4 address with the subnet\'s prefix length, e.g. 192.168.1.11/24)',
@@ -203,7 +178,7 @@ describe("inventory cross-field checks", () => {
         host("node5", "52:54:00:77:00:05", "10.77.0.255/24", 'role = "agent"'),
       `[network]\ninterface = "eth0"\nsubnet = "10.77.0.0/24"\ngateway = "10.77.5.1"\ndns = ["10.77.0.1"]\nvip = "10.77.0.10"\n`,
     ).replace('gateway = "10.77.5.1"', 'gateway = "10.77.0.1"');
-    const issues = issuesOf(text).map((message) => message.replace(/ \(expected.*\)$/, ""));
+    const issues = inventoryIssues(text).map((message) => message.replace(/ \(expected.*\)$/, ""));
     expect(issues).toEqual([
       'host "node1": ip "10.78.0.11/24" is outside network.subnet 10.77.0.0/24',
       'host "node2": ip "10.77.0.12/16" has prefix length /16 but network.subnet 10.77.0.0/24 has /24',
@@ -214,14 +189,16 @@ describe("inventory cross-field checks", () => {
   });
 
   it("catches a gateway or VIP outside the subnet", () => {
-    const text = GOOD.replace('gateway = "10.77.0.1"', 'gateway = "10.78.0.1"').replace(
-      'vip = "10.77.0.10"',
-      'vip = "192.168.1.10"',
+    const text = ONE_SERVER_INVENTORY.replace(
+      'gateway = "10.77.0.1"',
+      'gateway = "10.78.0.1"',
+    ).replace('vip = "10.77.0.10"', 'vip = "192.168.1.10"');
+    expect(inventoryIssues(text).map((message) => message.replace(/ \(expected.*\)$/, ""))).toEqual(
+      [
+        'network: gateway "10.78.0.1" is outside network.subnet 10.77.0.0/24',
+        'network: vip "192.168.1.10" is outside network.subnet 10.77.0.0/24',
+      ],
     );
-    expect(issuesOf(text).map((message) => message.replace(/ \(expected.*\)$/, ""))).toEqual([
-      'network: gateway "10.78.0.1" is outside network.subnet 10.77.0.0/24',
-      'network: vip "192.168.1.10" is outside network.subnet 10.77.0.0/24',
-    ]);
   });
 
   it("requires exactly one init server, and init only on a server", () => {
@@ -229,17 +206,17 @@ describe("inventory cross-field checks", () => {
       host("node1", "52:54:00:77:00:01", "10.77.0.11/24", 'role = "server"\ninit = true') +
         host("node2", "52:54:00:77:00:02", "10.77.0.12/24", 'role = "agent"\ninit = true'),
     );
-    expect(issuesOf(two)).toEqual([
+    expect(inventoryIssues(two)).toEqual([
       'host "node2": init true is only allowed on a server (role is "agent") (expected true on exactly one server: the one that initialises the cluster, e.g. true)',
       'inventory: 2 hosts have init = true (host "node1", host "node2"); exactly one server initialises the cluster: keep it on one',
     ]);
-    expect(issuesOf(withHosts(""))).toEqual([
+    expect(inventoryIssues(withHosts(""))).toEqual([
       "inventory: no [[hosts]] (add at least one server, see examples/homelab.toml)",
     ]);
   });
 
   it("checks that lab machines name hosts and that their disks fit the partitions", () => {
-    const text = `${GOOD}
+    const text = `${ONE_SERVER_INVENTORY}
 [[lab.machines]]
 host = "node9"
 firmware = "uefi"
@@ -250,7 +227,7 @@ disk_size = "2G"
 [install]
 root_size = "1G"
 `;
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'lab machine "node9": host "node9" is not a host in [[hosts]] (expected the name of a host in [[hosts]], e.g. node1)',
       'lab machine "node1": disk_size "2G" is smaller than the partitions need (3 GiB: ESP, root 1G, minimum Ceph partition) (expected a QEMU disk size: a whole number and a unit M, G or T, large enough for the partitions, e.g. 4G)',
     ]);
@@ -259,7 +236,7 @@ root_size = "1G"
 
 describe("lab machines that UEFI HTTP-boot", () => {
   it('accept boot = "http" on UEFI and refuse it on BIOS, naming the fix', () => {
-    const text = (firmware: string) => `${GOOD}
+    const text = (firmware: string) => `${ONE_SERVER_INVENTORY}
 [[lab.machines]]
 host = "node1"
 firmware = "${firmware}"
@@ -267,7 +244,7 @@ boot = "http"
 disk_size = "80G"
 `;
     expect(parseInventory(text("uefi"), "test.toml").lab?.machines[0]?.boot).toBe("http");
-    expect(issuesOf(text("bios"))).toEqual([
+    expect(inventoryIssues(text("bios"))).toEqual([
       'lab machine "node1": boot "http" needs firmware = "uefi": SeaBIOS has no HTTP boot (use boot = "pxe") (expected "pxe", or "http" for UEFI HTTP boot (firmware = "uefi" only: OVMF with its PXE off), e.g. http)',
     ]);
   });
@@ -313,11 +290,11 @@ function fieldPaths(schema: unknown, prefix = ""): string[] {
 
 describe("unknown keys", () => {
   it("names the unknown key and the known ones, at every level", () => {
-    const text = `${GOOD}\n[lab]\nmachnes = []\n[extra]\nx = 1\n`.replace(
+    const text = `${ONE_SERVER_INVENTORY}\n[lab]\nmachnes = []\n[extra]\nx = 1\n`.replace(
       "[network]",
       '[network]\nsubnet_mask = "255.255.255.0"',
     );
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'network: unknown field "subnet_mask" (known fields: interface, subnet, gateway, dns, vip)',
       "lab: machines is missing",
       'lab: unknown field "machnes" (known fields: machines)',

@@ -1,53 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { InventoryError } from "../../src/inventory/errors.js";
 import { parseInventory } from "../../src/inventory/load.js";
-
-const BASE = `
-[cluster]
-name = "lab"
-domain = "lab.home.arpa"
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
-[[hosts]]
-name = "node1"
-mac = "52:54:00:77:00:01"
-ip = "10.77.0.11/24"
-role = "server"
-init = true
-disk = "/dev/vda"
-`;
-
-function issuesOf(text: string): string[] {
-  try {
-    parseInventory(text, "test.toml");
-  } catch (error) {
-    if (error instanceof InventoryError) return error.issues.map((issue) => issue.message);
-    throw error;
-  }
-  throw new Error("expected the inventory to be rejected");
-}
+import { inventoryIssues, ONE_SERVER_INVENTORY } from "../helpers/inventory-toml.js";
 
 describe("inventory: hosts[].power", () => {
   it("is Wake-on-LAN when absent, and an IPMI BMC at its address when given", () => {
-    expect(parseInventory(BASE, "t.toml").hosts[0]!.power).toEqual({ driver: "wol" });
+    expect(parseInventory(ONE_SERVER_INVENTORY, "t.toml").hosts[0]!.power).toEqual({
+      driver: "wol",
+    });
     const ipmi = parseInventory(
-      `${BASE}power = { driver = "ipmi", address = "10.77.0.111" }\n`,
+      `${ONE_SERVER_INVENTORY}power = { driver = "ipmi", address = "10.77.0.111" }\n`,
       "t.toml",
     );
     expect(ipmi.hosts[0]!.power).toEqual({ driver: "ipmi", address: "10.77.0.111" });
     const named = parseInventory(
-      `${BASE}power = { driver = "ipmi", address = "node1-bmc.home.arpa" }\n`,
+      `${ONE_SERVER_INVENTORY}power = { driver = "ipmi", address = "node1-bmc.home.arpa" }\n`,
       "t.toml",
     );
     expect(named.hosts[0]!.power).toEqual({ driver: "ipmi", address: "node1-bmc.home.arpa" });
   });
 
   it("names the host, the field, the value and a good example for every wrong power table, all at once", () => {
-    const text = `${BASE}power = { driver = "redfish", adress = "x" }\n[[hosts]]
+    const text = `${ONE_SERVER_INVENTORY}power = { driver = "redfish", adress = "x" }\n[[hosts]]
 name = "node2"
 mac = "52:54:00:77:00:02"
 ip = "10.77.0.12/24"
@@ -69,7 +42,7 @@ role = "agent"
 disk = "/dev/vda"
 power = { driver = "ipmi", address = "-bad host-" }
 `;
-    expect(issuesOf(text)).toEqual([
+    expect(inventoryIssues(text)).toEqual([
       'host "node1": power.driver "redfish" is not "wol" or "ipmi" (expected "wol" (Wake-on-LAN, power on only) or "ipmi" (the host\'s BMC, with ipmitool), e.g. ipmi)',
       'host "node1": unknown field "adress" (known fields: driver, address)',
       'host "node4": power.address "-bad host-" is not an IPv4 address or DNS name (expected the BMC\'s IPv4 address or DNS name; required with driver "ipmi", not allowed with "wol", e.g. 192.168.1.111)',
@@ -79,14 +52,14 @@ power = { driver = "ipmi", address = "-bad host-" }
   });
 
   it('refuses a lab machine with bmc = "ipmi" whose host has no IPMI power table', () => {
-    const text = `${BASE}[[lab.machines]]\nhost = "node1"\nfirmware = "bios"\ndisk_size = "80G"\nbmc = "ipmi"\n`;
-    expect(issuesOf(text)).toEqual([
+    const text = `${ONE_SERVER_INVENTORY}[[lab.machines]]\nhost = "node1"\nfirmware = "bios"\ndisk_size = "80G"\nbmc = "ipmi"\n`;
+    expect(inventoryIssues(text)).toEqual([
       expect.stringMatching(
         /^lab machine "node1": bmc "ipmi" needs host "node1" to say power = \{ driver = "ipmi", address = "…" \}/,
       ),
     ]);
     const ok = parseInventory(
-      `${BASE}power = { driver = "ipmi", address = "10.77.0.111" }\n[[lab.machines]]\nhost = "node1"\nfirmware = "bios"\ndisk_size = "80G"\nbmc = "ipmi"\n`,
+      `${ONE_SERVER_INVENTORY}power = { driver = "ipmi", address = "10.77.0.111" }\n[[lab.machines]]\nhost = "node1"\nfirmware = "bios"\ndisk_size = "80G"\nbmc = "ipmi"\n`,
       "t.toml",
     );
     expect(ok.lab?.machines[0]?.bmc).toBe("ipmi");
