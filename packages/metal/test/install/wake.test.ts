@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startWakeLoop, type SelfHealing } from "../../src/install/wake.js";
+import { startWakeLoop, type SelfHealing, type WakeLoopOptions } from "../../src/install/wake.js";
 import type { Host } from "../../src/inventory/types.js";
 import type { PowerDriver, PowerOperation } from "../../src/power/driver.js";
 import { fixture, walkTo, type Fixture } from "../helpers.js";
@@ -13,9 +13,14 @@ const until = async (condition: () => boolean) => {
   }
 };
 
-/** A driver that records what it was asked; `fail` makes its next call throw. */
-function recordingDriver(supports: readonly PowerOperation[], calls: string[], host: Host) {
-  let failNext: Error | undefined;
+/** A driver that records what it was asked; with `failFirst`, its first call throws that instead. */
+function recordingDriver(
+  supports: readonly PowerOperation[],
+  calls: string[],
+  host: Host,
+  failFirst?: Error,
+): PowerDriver {
+  let failNext = failFirst;
   const record = (operation: string) => async () => {
     if (failNext) {
       const error = failNext;
@@ -24,7 +29,7 @@ function recordingDriver(supports: readonly PowerOperation[], calls: string[], h
     }
     calls.push(`${host.name} ${operation}`);
   };
-  const driver: PowerDriver = {
+  return {
     name: "fake",
     supports: new Set(supports),
     powerOnStep: "fake power on",
@@ -34,7 +39,37 @@ function recordingDriver(supports: readonly PowerOperation[], calls: string[], h
     status: async () => "on",
     bootFromNetworkOnce: record("boot-from-network"),
   };
-  return { driver, fail: (error: Error) => (failNext = error) };
+}
+
+type LoopChoices = Partial<Pick<WakeLoopOptions, "hosts" | "now" | "selfHealing" | "onError">> & {
+  readonly failFirst?: Error;
+};
+
+/**
+ * Runs the wake loop over `hosts` (node1 alone unless given), each on a recording driver that
+ * supports `supports`, while `body` runs; `calls` is what the drivers were asked, in order.
+ */
+async function whileWaking(
+  supports: readonly PowerOperation[],
+  { hosts = [f.inventory.hosts[0]!], failFirst, ...choices }: LoopChoices,
+  body: (calls: readonly string[]) => Promise<void>,
+): Promise<void> {
+  const calls: string[] = [];
+  const drivers = new Map(
+    hosts.map((host) => [host.name, recordingDriver(supports, calls, host, failFirst)]),
+  );
+  const loop = startWakeLoop({
+    store: f.store,
+    hosts,
+    intervalMs: INTERVAL_MS,
+    driverOf: (host) => drivers.get(host.name)!,
+    ...choices,
+  });
+  try {
+    await body(calls);
+  } finally {
+    loop.stop();
+  }
 }
 
 const count = (calls: readonly string[], call: string) =>
@@ -48,15 +83,8 @@ afterEach(() => f.cleanup());
 
 describe("power loop: a driver that can only power on (Wake-on-LAN)", () => {
   it("powers on pending hosts, marks them waking, and stops once their DHCP packet moved them to pxe", async () => {
-    const calls: string[] = [];
     await walkTo(f.store, "node3", "ready");
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: f.inventory.hosts,
-      intervalMs: INTERVAL_MS,
-      driverOf: (host) => recordingDriver(["on"], calls, host).driver,
-    });
-    try {
+    await whileWaking(["on"], { hosts: f.inventory.hosts }, async (calls) => {
       await until(() => count(calls, "node1 on") >= 3);
       expect(f.store.host("node1")).toMatchObject({ phase: "waking", lastStep: "fake power on" });
       expect(f.store.host("node2")?.phase).toBe("waking");
@@ -68,52 +96,39 @@ describe("power loop: a driver that can only power on (Wake-on-LAN)", () => {
       await until(() => count(calls, "node2 on") >= node2Ons + 3);
       // At most one round was already under way when node1 moved on.
       expect(count(calls, "node1 on")).toBeLessThanOrEqual(node1Ons + 1);
-    } finally {
-      loop.stop();
-    }
+    });
   });
 
   it("keeps going when a power-on fails and reports the failure", async () => {
     const errors: string[] = [];
-    const calls: string[] = [];
-    const host = f.inventory.hosts[0]!;
-    const fake = recordingDriver(["on"], calls, host);
-    fake.fail(new Error("ENETUNREACH"));
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: [host],
-      intervalMs: INTERVAL_MS,
-      driverOf: () => fake.driver,
-      onError: (name, error) => errors.push(`${name}: ${(error as Error).message}`),
-    });
-    try {
-      await until(() => calls.length >= 2);
-      expect(errors).toEqual(["node1: ENETUNREACH"]);
-      expect(f.store.host("node1")?.phase).toBe("waking");
-    } finally {
-      loop.stop();
-    }
+    await whileWaking(
+      ["on"],
+      {
+        failFirst: new Error("ENETUNREACH"),
+        onError: (name, error) => errors.push(`${name}: ${(error as Error).message}`),
+      },
+      async (calls) => {
+        await until(() => calls.length >= 2);
+        expect(errors).toEqual(["node1: ENETUNREACH"]);
+        expect(f.store.host("node1")?.phase).toBe("waking");
+      },
+    );
   });
 
   it("never fails or cycles a host whose driver cannot cycle, however long it stays silent", async () => {
-    const calls: string[] = [];
-    const host = f.inventory.hosts[0]!;
     let clock = 0;
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: [host],
-      intervalMs: INTERVAL_MS,
-      now: () => (clock += 60_000),
-      selfHealing: { dhcpTimeoutMs: 1, callbackTimeoutMs: 1, maxPowerCycles: 1 },
-      driverOf: () => recordingDriver(["on"], calls, host).driver,
-    });
-    try {
-      await until(() => calls.length >= 4);
-      expect(calls.every((call) => call === "node1 on")).toBe(true);
-      expect(f.store.host("node1")?.phase).toBe("waking");
-    } finally {
-      loop.stop();
-    }
+    await whileWaking(
+      ["on"],
+      {
+        now: () => (clock += 60_000),
+        selfHealing: { dhcpTimeoutMs: 1, callbackTimeoutMs: 1, maxPowerCycles: 1 },
+      },
+      async (calls) => {
+        await until(() => calls.length >= 4);
+        expect(calls.every((call) => call === "node1 on")).toBe(true);
+        expect(f.store.host("node1")?.phase).toBe("waking");
+      },
+    );
   });
 });
 
@@ -123,58 +138,41 @@ describe("power loop: self-healing with a driver that can cycle (a BMC)", () => 
     callbackTimeoutMs: 120_000,
     maxPowerCycles: 2,
   };
+  const BMC: readonly PowerOperation[] = ["on", "off", "cycle", "status"];
 
   it("powers on once, cycles a host that sends no DHCP packet in time (each cycle in its timeline), then fails it with the reason", async () => {
-    const calls: string[] = [];
-    const host = f.inventory.hosts[0]!;
     let clock = 0;
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: [host],
-      intervalMs: INTERVAL_MS,
-      // Every look at the clock is 30 s later: a timeout passes every second round.
-      now: () => (clock += 30_000),
-      selfHealing: healing,
-      driverOf: () => recordingDriver(["on", "off", "cycle", "status"], calls, host).driver,
-    });
-    try {
-      await until(() => f.store.host("node1")?.phase === "failed");
-      expect(calls).toEqual(["node1 on", "node1 cycle", "node1 cycle"]);
-      const record = f.store.host("node1")!;
-      expect(record.failure).toEqual({
-        phase: "waking",
-        reason: expect.stringMatching(
-          /^no DHCP packet within 60 s of power-on, after 2 power cycles; check its console/,
-        ),
-      });
-      const steps = (await f.store.history())
-        .filter((event) => event.type === "host.step" || event.type === "host.phase")
-        .map((event) => ("step" in event ? event.step : ""));
-      expect(steps).toEqual([
-        "fake power on",
-        "power cycle 1 of 2: no DHCP packet within 60 s of power-on",
-        "power cycle 2 of 2: no DHCP packet within 60 s of power-on",
-        "gave up: stuck after power cycles",
-      ]);
-    } finally {
-      loop.stop();
-    }
+    // Every look at the clock is 30 s later: a timeout passes every second round.
+    await whileWaking(
+      BMC,
+      { now: () => (clock += 30_000), selfHealing: healing },
+      async (calls) => {
+        await until(() => f.store.host("node1")?.phase === "failed");
+        expect(calls).toEqual(["node1 on", "node1 cycle", "node1 cycle"]);
+        const record = f.store.host("node1")!;
+        expect(record.failure).toEqual({
+          phase: "waking",
+          reason: expect.stringMatching(
+            /^no DHCP packet within 60 s of power-on, after 2 power cycles; check its console/,
+          ),
+        });
+        const steps = (await f.store.history())
+          .filter((event) => event.type === "host.step" || event.type === "host.phase")
+          .map((event) => ("step" in event ? event.step : ""));
+        expect(steps).toEqual([
+          "fake power on",
+          "power cycle 1 of 2: no DHCP packet within 60 s of power-on",
+          "power cycle 2 of 2: no DHCP packet within 60 s of power-on",
+          "gave up: stuck after power cycles",
+        ]);
+      },
+    );
   });
 
   it("cycles a host whose installer never calls back after its PXE boot, and leaves it alone once it does", async () => {
-    const calls: string[] = [];
-    const host = f.inventory.hosts[0]!;
     await walkTo(f.store, "node1", "pxe");
     let clock = f.now;
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: [host],
-      intervalMs: INTERVAL_MS,
-      now: () => clock,
-      selfHealing: healing,
-      driverOf: () => recordingDriver(["on", "off", "cycle", "status"], calls, host).driver,
-    });
-    try {
+    await whileWaking(BMC, { now: () => clock, selfHealing: healing }, async (calls) => {
       await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 3));
       expect(calls).toEqual([]);
       clock += healing.callbackTimeoutMs;
@@ -190,29 +188,19 @@ describe("power loop: self-healing with a driver that can cycle (a BMC)", () => 
       await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 3));
       expect(calls).toEqual(["node1 cycle"]);
       expect(f.store.host("node1")?.phase).toBe("installer");
-    } finally {
-      loop.stop();
-    }
+    });
   });
 
   it("fails at the first timeout with no cycles allowed", async () => {
-    const calls: string[] = [];
-    const host = f.inventory.hosts[0]!;
     let clock = 0;
-    const loop = startWakeLoop({
-      store: f.store,
-      hosts: [host],
-      intervalMs: INTERVAL_MS,
-      now: () => (clock += 60_000),
-      selfHealing: { ...healing, maxPowerCycles: 0 },
-      driverOf: () => recordingDriver(["on", "cycle"], calls, host).driver,
-    });
-    try {
-      await until(() => f.store.host("node1")?.phase === "failed");
-      expect(calls).toEqual(["node1 on"]);
-      expect(f.store.host("node1")?.failure?.reason).toMatch(/after 0 power cycles/);
-    } finally {
-      loop.stop();
-    }
+    await whileWaking(
+      ["on", "cycle"],
+      { now: () => (clock += 60_000), selfHealing: { ...healing, maxPowerCycles: 0 } },
+      async (calls) => {
+        await until(() => f.store.host("node1")?.phase === "failed");
+        expect(calls).toEqual(["node1 on"]);
+        expect(f.store.host("node1")?.failure?.reason).toMatch(/after 0 power cycles/);
+      },
+    );
   });
 });
