@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HostKeyMissingError } from "../../src/secrets/errors.js";
 import {
   buildExtraFiles,
@@ -11,32 +11,20 @@ import {
   removeStaleExtraFiles,
 } from "../../src/secrets/extra-files.js";
 import { privatePaths } from "../../src/secrets/layout.js";
-import { reconcileSecrets } from "../../src/secrets/reconcile.js";
-import { host, inventory, workspace, type Workspace, SOPS_TEST_TIMEOUT } from "./helpers.js";
+import { host, workspaceForEachTest, SOPS_TEST_TIMEOUT } from "./helpers.js";
 
 const node1 = host("node1", 11);
-let ws: Workspace;
-beforeEach(async () => {
-  ws = await workspace();
-  await reconcileSecrets({
-    inventory: inventory(ws.repo, [node1]),
-    secretsDir: ws.secretsDir,
-    env: ws.envWithSops,
-  });
-}, SOPS_TEST_TIMEOUT);
-afterEach(async () => {
-  await ws.dispose();
-});
+const ws = workspaceForEachTest([node1]);
 
 const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
 
 describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("lays out etc/ssh/ssh_host_ed25519_key (0600) and .pub (0644) in a private temporary directory", async () => {
-    const extra = await buildExtraFiles(node1, ws.secretsDir);
+    const extra = await buildExtraFiles(node1, ws().secretsDir);
     try {
       const key = path.join(extra.dir, "etc/ssh/ssh_host_ed25519_key");
       expect(await readFile(key, "utf8")).toBe(
-        await readFile(privatePaths(ws.secretsDir).hostKey("node1"), "utf8"),
+        await readFile(privatePaths(ws().secretsDir).hostKey("node1"), "utf8"),
       );
       expect(await modeOf(key)).toBe(0o600);
       expect(await modeOf(`${key}.pub`)).toBe(0o644);
@@ -55,7 +43,7 @@ describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
   });
 
   it("adds the caller's files (the first-boot callback env) with their modes", async () => {
-    const extra = await buildExtraFiles(node1, ws.secretsDir, [
+    const extra = await buildExtraFiles(node1, ws().secretsDir, [
       { path: "var/lib/metal/callback.env", content: "METAL_TOKEN=mt1.x\n", mode: 0o600 },
     ]);
     try {
@@ -71,16 +59,16 @@ describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("refuses a file path that would land outside the target's root", async () => {
     for (const bad of ["/etc/passwd", "../escape", "var/../../escape"]) {
       await expect(
-        buildExtraFiles(node1, ws.secretsDir, [{ path: bad, content: "", mode: 0o600 }]),
+        buildExtraFiles(node1, ws().secretsDir, [{ path: bad, content: "", mode: 0o600 }]),
       ).rejects.toThrow(/must be relative to \/ of the target/);
     }
   });
 
   it("names the fix when the host has no key yet, leaving nothing behind", async () => {
-    await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
+    await expect(buildExtraFiles(host("node2", 12), ws().secretsDir)).rejects.toThrow(
       HostKeyMissingError,
     );
-    await expect(buildExtraFiles(host("node2", 12), ws.secretsDir)).rejects.toThrow(
+    await expect(buildExtraFiles(host("node2", 12), ws().secretsDir)).rejects.toThrow(
       /metal secrets add-host node2/,
     );
   });
@@ -88,11 +76,11 @@ describe("buildExtraFiles", { timeout: SOPS_TEST_TIMEOUT }, () => {
 
 describe("knownHostsLine", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("pins the future host key under the host's static address and name", async () => {
-    const line = await knownHostsLine(node1, ws.secretsDir);
-    const published = await readFile(path.join(ws.repo, "keys/hosts/node1.pub"), "utf8");
+    const line = await knownHostsLine(node1, ws().secretsDir);
+    const published = await readFile(path.join(ws().repo, "keys/hosts/node1.pub"), "utf8");
     expect(line).toBe(`192.168.1.11,node1 ${published.split(" ").slice(0, 2).join(" ")}`);
     // ssh-keygen -F finds the pinned key for the address, as ssh will on first connect.
-    const knownHosts = path.join(ws.root, "known_hosts");
+    const knownHosts = path.join(ws().root, "known_hosts");
     await writeFile(knownHosts, `${line}\n`);
     expect(
       execFileSync("ssh-keygen", ["-F", "192.168.1.11", "-f", knownHosts], { encoding: "utf8" }),

@@ -2,7 +2,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach } from "vitest";
 import type { Host, Inventory } from "../../src/inventory/types.js";
+import { reconcileSecrets } from "../../src/secrets/reconcile.js";
 
 /**
  * Each fake sops call starts a Node process; on a shared two-core machine a test with ten of
@@ -78,6 +80,32 @@ export async function workspace(): Promise<Workspace> {
     envWithSops: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_SOPS_LOG: sopsLog },
     envWithoutSops: { ...process.env, PATH: emptyPath },
     dispose: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A fresh workspace for every test of the calling file, removed after it. With `reconciledFor`,
+ * its secrets are first reconciled for those hosts, where the commands under test start from.
+ */
+export function workspaceForEachTest(reconciledFor?: readonly Host[]): () => Workspace {
+  let current: Workspace | undefined;
+  beforeEach(async () => {
+    current = await workspace();
+    if (reconciledFor) {
+      await reconcileSecrets({
+        inventory: inventory(current.repo, reconciledFor),
+        secretsDir: current.secretsDir,
+        env: current.envWithSops,
+      });
+    }
+  }, SOPS_TEST_TIMEOUT);
+  afterEach(async () => {
+    await current?.dispose();
+    current = undefined;
+  });
+  return () => {
+    if (!current) throw new Error("the workspace exists only while a test runs");
+    return current;
   };
 }
 

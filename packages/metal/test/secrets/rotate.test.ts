@@ -1,50 +1,37 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SopsMissingError, HostNotInInventoryError } from "../../src/secrets/errors.js";
 import { privatePaths } from "../../src/secrets/layout.js";
-import { reconcileSecrets } from "../../src/secrets/reconcile.js";
 import { addHost, rotateHostKey } from "../../src/secrets/rotate.js";
 import {
   host,
   inventory,
   snapshot,
   sopsCalls,
-  workspace,
-  type Workspace,
+  workspaceForEachTest,
   SOPS_TEST_TIMEOUT,
 } from "./helpers.js";
 
 const hosts = [host("node1", 11), host("node2", 12)];
-let ws: Workspace;
-beforeEach(async () => {
-  ws = await workspace();
-  await reconcileSecrets({
-    inventory: inventory(ws.repo, hosts),
-    secretsDir: ws.secretsDir,
-    env: ws.envWithSops,
-  });
-}, SOPS_TEST_TIMEOUT);
-afterEach(async () => {
-  await ws.dispose();
-});
+const ws = workspaceForEachTest(hosts);
 
 const context = (env: NodeJS.ProcessEnv, list = hosts) => ({
-  inventory: inventory(ws.repo, list),
-  secretsDir: ws.secretsDir,
+  inventory: inventory(ws().repo, list),
+  secretsDir: ws().secretsDir,
   env,
 });
-const read = (relative: string) => readFile(path.join(ws.repo, relative), "utf8");
+const read = (relative: string) => readFile(path.join(ws().repo, relative), "utf8");
 
 describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("makes a new host key, keeps the old one aside, and re-keys the files that host reads", async () => {
-    const own = privatePaths(ws.secretsDir);
+    const own = privatePaths(ws().secretsDir);
     const oldKey = await readFile(own.hostKey("node1"), "utf8");
     const oldPublic = await read("keys/hosts/node1.pub");
-    const node2Before = await snapshot(path.join(ws.repo, "keys/hosts"));
-    const callsBefore = (await sopsCalls(ws.sopsLog)).length;
+    const node2Before = await snapshot(path.join(ws().repo, "keys/hosts"));
+    const callsBefore = (await sopsCalls(ws().sopsLog)).length;
 
-    const report = await rotateHostKey(context(ws.envWithSops), "node1");
+    const report = await rotateHostKey(context(ws().envWithSops), "node1");
 
     expect(report.oldRecipient).toMatch(/^age1/);
     expect(report.newRecipient).toMatch(/^age1/);
@@ -58,7 +45,7 @@ describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
     expect(await read(".sops.yaml")).not.toContain(report.oldRecipient);
     expect(node2Before.get("node2.pub")?.content).toBe(await read("keys/hosts/node2.pub"));
 
-    const updates = (await sopsCalls(ws.sopsLog))
+    const updates = (await sopsCalls(ws().sopsLog))
       .slice(callsBefore)
       .map((call) => [call.argv.at(2), call.argv.at(-1)]);
     expect(updates).toEqual([
@@ -77,17 +64,19 @@ describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
   });
 
   it("without sops stops before touching the old key", async () => {
-    const before = await snapshot(ws.secretsDir);
-    const error = await rotateHostKey(context(ws.envWithoutSops), "node1").catch((e: unknown) => e);
+    const before = await snapshot(ws().secretsDir);
+    const error = await rotateHostKey(context(ws().envWithoutSops), "node1").catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(SopsMissingError);
-    expect(await snapshot(ws.secretsDir)).toEqual(before);
+    expect(await snapshot(ws().secretsDir)).toEqual(before);
   });
 
   it("names the known hosts when the host is not in the inventory", async () => {
-    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
+    await expect(rotateHostKey(context(ws().envWithSops), "node9")).rejects.toThrow(
       HostNotInInventoryError,
     );
-    await expect(rotateHostKey(context(ws.envWithSops), "node9")).rejects.toThrow(
+    await expect(rotateHostKey(context(ws().envWithSops), "node9")).rejects.toThrow(
       /"node9" is not in the inventory \(hosts: node1, node2\)/,
     );
   });
@@ -95,13 +84,13 @@ describe("metal secrets rotate", { timeout: SOPS_TEST_TIMEOUT }, () => {
 
 describe("metal secrets add-host", { timeout: SOPS_TEST_TIMEOUT }, () => {
   it("gives a new inventory host a key, a rule and its own secrets file, and re-keys the cluster file", async () => {
-    const callsBefore = (await sopsCalls(ws.sopsLog)).length;
-    const report = await addHost(context(ws.envWithSops, [...hosts, host("node3", 13)]), "node3");
+    const callsBefore = (await sopsCalls(ws().sopsLog)).length;
+    const report = await addHost(context(ws().envWithSops, [...hosts, host("node3", 13)]), "node3");
 
     expect(report.oldRecipient).toBeUndefined();
     expect((await read("keys/hosts/node3.age")).trim()).toBe(report.newRecipient);
     expect(await read(".sops.yaml")).toContain("secrets/hosts/node3\\.yaml");
-    const calls = (await sopsCalls(ws.sopsLog)).slice(callsBefore);
+    const calls = (await sopsCalls(ws().sopsLog)).slice(callsBefore);
     expect(calls.map((call) => [call.argv.at(2), call.argv.at(-1)])).toEqual([
       ["encrypt", "yaml"],
       ["updatekeys", "secrets/cluster.yaml"],
@@ -112,15 +101,15 @@ describe("metal secrets add-host", { timeout: SOPS_TEST_TIMEOUT }, () => {
 
   it("adds only the named host when several are new", async () => {
     const list = [...hosts, host("node3", 13), host("node4", 14)];
-    await addHost(context(ws.envWithSops, list), "node3");
+    await addHost(context(ws().envWithSops, list), "node3");
     expect(await read(".sops.yaml")).not.toContain("node4");
-    await expect(stat(privatePaths(ws.secretsDir).hostKey("node4"))).rejects.toThrow(/ENOENT/);
+    await expect(stat(privatePaths(ws().secretsDir).hostKey("node4"))).rejects.toThrow(/ENOENT/);
   });
 
   it("changes nothing for a host that is already set up", async () => {
-    const before = await snapshot(ws.repo);
-    const report = await addHost(context(ws.envWithoutSops), "node2");
+    const before = await snapshot(ws().repo);
+    const report = await addHost(context(ws().envWithoutSops), "node2");
     expect(report.changes).toEqual([]);
-    expect(await snapshot(ws.repo)).toEqual(before);
+    expect(await snapshot(ws().repo)).toEqual(before);
   });
 });
