@@ -25,11 +25,20 @@ const isRoot = process.geteuid?.() === 0;
 /** Each test starts the real CLI, which loads every command; a busy machine needs time. */
 const CLI_TEST_TIMEOUT_MS = 60_000;
 
-/** `cmd` as the unprivileged user, the way they would type it after sudo returned. */
-const asNobody = (cwd: string, ...command: string[]) =>
+/** `metal status` as the unprivileged user, the way they would type it after sudo returned. */
+const statusAsNobody = (cwd: string, stateDir: string) =>
   execa(
     "setpriv",
-    [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, "--clear-groups", ...command],
+    [
+      `--reuid=${NOBODY.uid}`,
+      `--regid=${NOBODY.gid}`,
+      "--clear-groups",
+      process.execPath,
+      CLI,
+      "status",
+      "--state",
+      stateDir,
+    ],
     { cwd, reject: false, env: { HOME: "/nonexistent" } },
   );
 
@@ -82,14 +91,7 @@ describe.skipIf(!isRoot)("state written by sudo metal", () => {
       const entries = [stateDir, ...(await readdir(stateDir)).map((name) => join(stateDir, name))];
       for (const entry of entries) expect((await lstat(entry)).uid, entry).toBe(NOBODY.uid);
 
-      const status = await asNobody(
-        directory,
-        process.execPath,
-        CLI,
-        "status",
-        "--state",
-        stateDir,
-      );
+      const status = await statusAsNobody(directory, stateDir);
       expect(status.stderr).toBe("");
       expect(status.exitCode).toBe(0);
       expect(status.stdout).toMatch(/node1/);
@@ -106,14 +108,7 @@ describe.skipIf(!isRoot)("state written by sudo metal", () => {
       await store.close(); // no SUDO_* here: root keeps it, as a run before this fix left it
       expect((await lstat(join(stateDir, STATE_FILE))).uid).toBe(0);
 
-      const status = await asNobody(
-        directory,
-        process.execPath,
-        CLI,
-        "status",
-        "--state",
-        stateDir,
-      );
+      const status = await statusAsNobody(directory, stateDir);
       expect(status.exitCode).toBe(2);
       expect(status.stderr).toMatch(/permission denied/);
       expect(status.stderr).toMatch(/intact/);
