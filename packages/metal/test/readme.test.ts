@@ -16,6 +16,7 @@ import { join } from "node:path";
 import which from "which";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadInventory } from "../src/inventory/load.js";
+import { LAUNCHER_SHELL_OPTIONS, launcherText } from "./helpers/nix-launcher.js";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
 const SECTION = "## On real hardware";
@@ -66,18 +67,11 @@ const STEPS: ReadonlyArray<{
     // The devShell: its metal is the launcher of nix/package.nix.
     matches: /^nix develop$/,
     run: async (walk) => {
-      const expression = `(import ${join(walk.clone, "nix/package.nix")} { writeShellApplication = args: args; nodejs_22 = null; }).text`;
-      const { stdout } = await execa("nix-instantiate", [
-        "--eval",
-        "--strict",
-        "--json",
-        "--expr",
-        expression,
-      ]);
       const bin = join(walk.clone, ".devshell-bin");
       await mkdir(bin);
-      // writeShellApplication's preamble (nixpkgs trivial-builders): bash with these options.
-      const script = `#!/usr/bin/env bash\nset -o errexit -o nounset -o pipefail\n${JSON.parse(stdout) as string}`;
+      // writeShellApplication's preamble (nixpkgs trivial-builders): bash with its options.
+      const options = LAUNCHER_SHELL_OPTIONS.map((option) => `-o ${option}`).join(" ");
+      const script = `#!/usr/bin/env bash\nset ${options}\n${await launcherText(walk.clone)}`;
       await writeFile(join(bin, "metal"), script);
       await chmod(join(bin, "metal"), 0o755);
       walk.env.PATH = `${bin}:${walk.env.PATH ?? ""}`;

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LAUNCHER_SHELL_OPTIONS, launcherText } from "../helpers/nix-launcher.js";
 
 const REPO = new URL("../../../../", import.meta.url).pathname;
 const PACKAGE_JSON = new URL("../../package.json", import.meta.url);
@@ -18,24 +19,15 @@ let text: string;
 let elsewhere: string;
 
 beforeAll(async () => {
-  const expression = `(import ${join(REPO, "nix/package.nix")} { writeShellApplication = args: args; nodejs_22 = null; }).text`;
-  const { stdout } = await execa("nix-instantiate", [
-    "--eval",
-    "--strict",
-    "--json",
-    "--expr",
-    expression,
-  ]);
-  text = JSON.parse(stdout) as string;
+  text = await launcherText(REPO);
   elsewhere = await mkdtemp(join(tmpdir(), "metal-launcher-"));
 });
 afterAll(() => rm(elsewhere, { recursive: true, force: true }));
 
-/** writeShellApplication runs its text with errexit, nounset and pipefail (trivial-builders). */
 const launch = (cwd: string, args: string[], env: Record<string, string> = {}) =>
   execa(
     "bash",
-    ["-o", "errexit", "-o", "nounset", "-o", "pipefail", "-c", text, "metal", ...args],
+    [...LAUNCHER_SHELL_OPTIONS.flatMap((option) => ["-o", option]), "-c", text, "metal", ...args],
     {
       cwd,
       reject: false,
