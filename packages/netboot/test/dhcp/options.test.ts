@@ -13,25 +13,10 @@ import {
   type OptionName,
   type OptionValue,
 } from "../../src/index.js";
+import { clientPacket } from "./client-packet.js";
 
 function withOptions(...entries: Array<[number, Buffer]>): DhcpPacket {
-  return {
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: 1,
-    secs: 0,
-    flags: 0,
-    ciaddr: "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: "0.0.0.0",
-    chaddr: Buffer.alloc(16),
-    sname: "",
-    file: "",
-    options: new Map(entries),
-  };
+  return clientPacket({ xid: 1, chaddr: Buffer.alloc(16), options: new Map(entries) });
 }
 
 /** One option of each data type with its wire bytes (RFC 2132 §3-§9 formats). */

@@ -8,29 +8,19 @@ import {
   MAGIC_COOKIE,
   type DhcpPacket,
 } from "../../src/index.js";
+import { chaddrOf, clientPacket, LAB_MAC } from "./client-packet.js";
 import { allCapturedPayloads } from "./fixtures.js";
 
-const CHADDR = Buffer.concat([Buffer.from("525400770001", "hex"), Buffer.alloc(10)]);
+const CHADDR = chaddrOf(LAB_MAC);
 
 function packet(overrides: Partial<DhcpPacket> = {}): DhcpPacket {
-  return {
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
+  return clientPacket({
     xid: 0x3903f326,
     secs: 4,
     flags: 0x8000,
-    ciaddr: "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: "0.0.0.0",
-    chaddr: CHADDR,
-    sname: "",
-    file: "",
     options: new Map([[53, Buffer.from([1])]]),
     ...overrides,
-  };
+  });
 }
 
 /** A BOOTP header (RFC 2131 figure 1) followed by the cookie and `options`, built byte by byte. */

@@ -18,6 +18,7 @@ import {
   type FirstStageBinaries,
   type ProxyReplyInput,
 } from "../../src/index.js";
+import { clientPacket } from "./client-packet.js";
 import { CAPTURED_UUID, readCapture } from "./fixtures.js";
 
 const SERVER = "10.77.0.2";
@@ -52,23 +53,15 @@ function request(shape: RequestShape = {}): DhcpPacket {
     options.set(...option("ipxeEncapsulated", new Map([[19, Buffer.from([1])]])));
   if (shape.relayAgentInformation)
     options.set(...option("relayAgentInformation", shape.relayAgentInformation));
-  return {
+  return clientPacket({
     op: shape.op ?? 1,
-    htype: 1,
-    hlen: 6,
     hops: shape.hops ?? 0,
     xid: 0x1234abcd,
-    secs: 0,
     flags: shape.flags ?? 0x8000,
     ciaddr: shape.ciaddr ?? "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
     giaddr: shape.giaddr ?? "0.0.0.0",
-    chaddr: Buffer.concat([Buffer.from("525400770001", "hex"), Buffer.alloc(10)]),
-    sname: "",
-    file: "",
     options,
-  };
+  });
 }
 
 interface Case extends Partial<Omit<ProxyReplyInput, "bootFile">> {

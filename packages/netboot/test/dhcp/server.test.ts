@@ -15,34 +15,24 @@ import {
   type DhcpPacket,
   type NetbootEvent,
 } from "../../src/index.js";
+import { clientPacket } from "./client-packet.js";
 
 // Unit tests bind 127.0.0.1 only: the 4011 path answers by unicast to the sender, which loopback
 // can show without namespaces. Broadcast behaviour is in dhcp.netns.test.ts.
 const LOOPBACK = "127.0.0.1";
 
 function pxeRequest(): Buffer {
-  const packet: DhcpPacket = {
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: 42,
-    secs: 0,
-    flags: 0,
-    ciaddr: LOOPBACK,
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: "0.0.0.0",
-    chaddr: Buffer.concat([Buffer.from("525400770001", "hex"), Buffer.alloc(10)]),
-    sname: "",
-    file: "",
-    options: new Map([
-      option("messageType", DhcpMessageType.request),
-      option("vendorClassIdentifier", "PXEClient:Arch:00007:UNDI:003000"),
-      option("clientArchitecture", [7]),
-    ]),
-  };
-  return encodeDhcp(packet);
+  return encodeDhcp(
+    clientPacket({
+      xid: 42,
+      ciaddr: LOOPBACK,
+      options: new Map([
+        option("messageType", DhcpMessageType.request),
+        option("vendorClassIdentifier", "PXEClient:Arch:00007:UNDI:003000"),
+        option("clientArchitecture", [7]),
+      ]),
+    }),
+  );
 }
 
 const servers: ProxyDhcpServer[] = [];
