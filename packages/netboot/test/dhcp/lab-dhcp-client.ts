@@ -18,6 +18,7 @@ import {
   option,
   readOption,
 } from "../../src/index.js";
+import { chaddrOf, clientPacket } from "./client-packet.js";
 
 interface ClientConfig {
   readonly target: string;
@@ -42,27 +43,19 @@ function discover(index: number): Buffer {
   const mac = Buffer.alloc(6);
   MAC_PREFIX.copy(mac);
   mac.writeUInt16BE(index % 0x10000, 4);
-  return encodeDhcp({
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: XID_BASE + index,
-    secs: 0,
-    flags: config.broadcastFlag === false ? 0 : FLAG_BROADCAST,
-    ciaddr: "0.0.0.0",
-    yiaddr: "0.0.0.0",
-    siaddr: "0.0.0.0",
-    giaddr: config.relayAddress ?? "0.0.0.0",
-    chaddr: Buffer.concat([mac, Buffer.alloc(10)]),
-    sname: "",
-    file: "",
-    options: new Map([
-      option("messageType", DhcpMessageType.discover),
-      option("vendorClassIdentifier", "PXEClient:Arch:00000:UNDI:002001"),
-      option("clientArchitecture", [0]),
-    ]),
-  });
+  return encodeDhcp(
+    clientPacket({
+      xid: XID_BASE + index,
+      flags: config.broadcastFlag === false ? 0 : FLAG_BROADCAST,
+      giaddr: config.relayAddress ?? "0.0.0.0",
+      chaddr: chaddrOf(mac),
+      options: new Map([
+        option("messageType", DhcpMessageType.discover),
+        option("vendorClassIdentifier", "PXEClient:Arch:00000:UNDI:002001"),
+        option("clientArchitecture", [0]),
+      ]),
+    }),
+  );
 }
 
 const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
