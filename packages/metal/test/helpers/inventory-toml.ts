@@ -5,17 +5,20 @@
 import { InventoryError } from "../../src/inventory/errors.js";
 import { parseInventory } from "../../src/inventory/load.js";
 
+/** The lab's network (examples/lab.toml): 10.77.0.0/24 behind the home router at .1, the VIP at .10. */
+const LAB_NETWORK = `[network]
+interface = "eth0"
+subnet = "10.77.0.0/24"
+gateway = "10.77.0.1"
+dns = ["10.77.0.1"]
+vip = "10.77.0.10"`;
+
 /** One init server on the lab network (node1 of examples/lab.toml), every optional field left out. */
 export const ONE_SERVER_INVENTORY = `
 [cluster]
 name = "lab"
 domain = "lab.home.arpa"
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
+${LAB_NETWORK}
 [[hosts]]
 name = "node1"
 mac = "52:54:00:77:00:01"
@@ -70,12 +73,7 @@ name = "${inventory.cluster}"
 domain = "${inventory.cluster}.home.arpa"
 flake = "."
 
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
+${LAB_NETWORK}
 
 [install]
 root_size = "1G"
