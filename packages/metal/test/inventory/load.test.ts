@@ -78,21 +78,13 @@ describe("loadInventory", () => {
 
 describe("inventory field errors", () => {
   it("names host, field, value, rule and a good example", () => {
-    const text = withHosts(`
-[[hosts]]
-name = "node1"
-mac = "52:54:00:77:00:01"
-ip = "10.77.0.11/24"
-role = "server"
-init = true
-disk = "/dev/vda"
-[[hosts]]
+    const text = `${ONE_SERVER_INVENTORY}[[hosts]]
 name = "node2"
 mac = "aa:bb"
 ip = "10.77.0.12/24"
 role = "agent"
 disk = "/dev/vda"
-`);
+`;
     expect(inventoryIssues(text)).toEqual([
       'host "node2": mac "aa:bb" is not a valid MAC address (expected 6 hex octets, e.g. 52:54:00:12:34:56)',
     ]);
