@@ -11,7 +11,8 @@
  * - The last block is shorter than `blockSize`; a size that is a multiple of it ends with an
  *   empty block (RFC 1350 §6).
  * - A timeout resends the unacknowledged window, with the interval doubling up to a cap, at most
- *   MAX_RETRANSMITS times. A duplicate ACK never triggers a resend in lock-step mode (RFC 1123
+ *   MAX_RETRANSMITS times; the first reply (OACK or DATA 1) only MAX_FIRST_REPLY_RETRANSMITS
+ *   times, because nothing yet shows anyone listens there (see that constant). A duplicate ACK never triggers a resend in lock-step mode (RFC 1123
  *   §4.2.3.1, the Sorcerer's Apprentice bug); in windowed mode it resends the window once.
  * - An absolute deadline ends the transfer however it progresses: a client that ACKs one block
  *   just before each timeout would otherwise hold its slot for as long as it likes.
@@ -30,6 +31,18 @@ import {
 
 /** Timeouts without progress before the transfer gives up. */
 export const MAX_RETRANSMITS = 5;
+/**
+ * Retransmissions of the first reply (OACK, or DATA 1 without options) before the transfer gives
+ * up. Until its first ACK the client has not shown it listens on that port: a request repeated
+ * or delayed after the client went away (edk2 closes its port after the ERROR 8 that ends its
+ * tsize probe) or an ERROR lost on the way would otherwise hold a transfer slot through all
+ * MAX_RETRANSMITS (1+2+4+8+8+8 = 31 s). A live client repeats its request until it hears from
+ * us (RFC 1350 §4: the requester retransmits; edk2 every PXEBC_MTFTP_TIMEOUT = 4 s, iPXE and
+ * tftp-hpa every second), and a repeat makes the transfer resend its first reply
+ * (`repeatFirstReply`); once given up, the next repeat starts a fresh transfer. Two
+ * retransmissions of our own (sent at 0, 1 and 3 s, given up at 7 s) suffice.
+ */
+export const MAX_FIRST_REPLY_RETRANSMITS = 2;
 /** Each retransmission waits this factor longer than the one before… */
 export const BACKOFF_FACTOR = 2;
 /** …but never longer than this. */
@@ -60,7 +73,13 @@ export interface BlockSource {
 
 export type TransferOutcome =
   | { readonly ok: true; readonly bytes: number }
-  | { readonly ok: false; readonly bytes: number; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly bytes: number;
+      readonly reason: string;
+      /** The client ended it with an ERROR (edk2's size probe ends so, with ERROR 8). */
+      readonly endedByClient?: true;
+    };
 
 export interface ReadTransferOptions {
   readonly source: BlockSource;
@@ -99,6 +118,10 @@ export class ReadTransfer {
   #timer: unknown;
   #deadline: unknown;
   #resentOnDuplicate = false;
+  /** The client has acknowledged something: it listens on its port. */
+  #clientAcknowledged = false;
+  /** A repeated request was answered since the timer was last armed (see repeatFirstReply). */
+  #answeredRepeat = false;
   /** The read of the next window, started while the client acknowledges the current one. */
   #prefetch: Promise<void> = Promise.resolve();
 
@@ -141,11 +164,30 @@ export class ReadTransfer {
         ok: false,
         bytes: this.#bytesAcknowledged(),
         reason: `client sent ERROR ${packet.code}: ${packet.message}`,
+        endedByClient: true,
       });
     } else if (packet.type === "ACK") {
       this.#enqueue(() => this.#onAck(packet.block));
     }
     // DATA, OACK and requests have no meaning on a read transfer's TID: ignored.
+  }
+
+  /**
+   * The client repeated its request. Until its first ACK that means our first reply (OACK or
+   * DATA 1) did not reach it, so the reply goes again now rather than at the next timeout; after
+   * it, the repeat is a stale duplicate and changes nothing. Neither the timer nor the count of
+   * retransmissions moves (only an ACK proves someone listens), and at most one repeat is
+   * answered per retransmission interval, so a burst of repeats draws no burst of replies.
+   */
+  repeatFirstReply(): void {
+    if (this.#clientAcknowledged || this.#answeredRepeat) return;
+    if (this.#phase === "negotiating") {
+      this.#answeredRepeat = true;
+      this.#options.send(encodeOack(this.#options.acknowledged));
+    } else if (this.#phase === "sending") {
+      this.#answeredRepeat = true;
+      this.#enqueue(() => this.#resendFirstData());
+    }
   }
 
   /**
@@ -202,6 +244,7 @@ export class ReadTransfer {
   }
 
   #progress(): void {
+    this.#clientAcknowledged = true;
     this.#retransmits = 0;
     this.#intervalMs = this.#options.timeoutMs;
     this.#resentOnDuplicate = false;
@@ -245,6 +288,7 @@ export class ReadTransfer {
   }
 
   #arm(): void {
+    this.#answeredRepeat = false;
     this.#timers.clearTimeout(this.#timer);
     this.#timer = this.#timers.setTimeout(
       () => this.#enqueue(() => this.#onTimeout()),
@@ -252,9 +296,18 @@ export class ReadTransfer {
     );
   }
 
+  async #resendFirstData(): Promise<void> {
+    await this.#load(1, 1);
+    const first = this.#cache.get(1);
+    if (this.#phase === "sending" && !this.#clientAcknowledged && first) this.#options.send(first);
+  }
+
   async #onTimeout(): Promise<void> {
     if (this.#phase === "finished") return;
-    if (this.#retransmits >= this.#maxRetransmits) {
+    const limit = this.#clientAcknowledged
+      ? this.#maxRetransmits
+      : Math.min(this.#maxRetransmits, MAX_FIRST_REPLY_RETRANSMITS);
+    if (this.#retransmits >= limit) {
       const waiting = this.#phase === "negotiating" ? "the OACK" : `block ${this.#base}`;
       this.abort(
         `timed out: no ACK for ${waiting} after ${this.#retransmits} retransmissions`,

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   BACKOFF_FACTOR,
+  MAX_FIRST_REPLY_RETRANSMITS,
   MAX_RETRANSMITS,
   MAX_RETRANSMIT_INTERVAL_MS,
   ReadTransfer,
@@ -258,11 +259,15 @@ describe("ReadTransfer", () => {
     const h = harness(5 * 512);
     h.transfer.start();
     await settle();
+    ack(h.transfer, 1);
+    await settle();
     const start = Date.now();
     await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
-    expect(dataBlocks(h.sent)).toEqual([1]);
+    expect(dataBlocks(h.sent)).toEqual([1, 2]);
     await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
-    const resends = h.sent.filter((s) => s.packet.type === "DATA").map((s) => s.at - start);
+    const resends = h.sent
+      .filter((s) => s.packet.type === "DATA" && s.packet.block === 2)
+      .map((s) => s.at - start);
     const expected: number[] = [0];
     let interval = TIMEOUT_MS;
     for (let retry = 0; retry < MAX_RETRANSMITS; retry++) {
@@ -272,8 +277,60 @@ describe("ReadTransfer", () => {
     expect(resends).toEqual(expected);
     expect(h.sent.at(-1)?.packet).toMatchObject({ type: "ERROR", code: 0 });
     const outcome = await h.transfer.done;
-    expect(outcome).toMatchObject({ ok: false, bytes: 0 });
-    expect(outcome.ok === false && outcome.reason).toMatch(/timed out.*block 1/);
+    expect(outcome).toMatchObject({ ok: false, bytes: 512 });
+    expect(outcome.ok === false && outcome.reason).toMatch(/timed out.*block 2/);
+  });
+
+  it("gives up on a first reply never acknowledged after MAX_FIRST_REPLY_RETRANSMITS, releasing its slot in seconds", async () => {
+    for (const acknowledged of [[], [{ name: "tsize", value: "2560" }]]) {
+      const h = harness(5 * 512, { acknowledged });
+      h.transfer.start();
+      await settle();
+      const start = Date.now();
+      await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
+      const firstReplies = h.sent.filter((s) => s.packet.type !== "ERROR");
+      expect(firstReplies).toHaveLength(1 + MAX_FIRST_REPLY_RETRANSMITS);
+      expect(firstReplies.map((s) => s.at - start)).toEqual([0, TIMEOUT_MS, 3 * TIMEOUT_MS]);
+      expect(h.sent.at(-1)?.packet).toMatchObject({ type: "ERROR" });
+      expect(h.sent.at(-1)?.at).toBe(start + 7 * TIMEOUT_MS);
+      expect(await h.transfer.done).toMatchObject({ ok: false, bytes: 0 });
+    }
+  });
+
+  it("serves a client slow to acknowledge its first reply with the full retransmission budget after", async () => {
+    const h = harness(5 * 512, { acknowledged: [{ name: "blksize", value: "512" }] });
+    h.transfer.start();
+    await vi.advanceTimersByTimeAsync(3 * TIMEOUT_MS + TIMEOUT_MS / 2);
+    ack(h.transfer, 0);
+    await settle();
+    // Block 1 now stalls: five retransmissions, not two, since the client has shown it listens.
+    await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
+    expect(dataBlocks(h.sent)).toEqual(Array<number>(1 + MAX_RETRANSMITS).fill(1));
+  });
+
+  it("answers a repeated request with the first reply, at most once per interval, and not after the first ACK", async () => {
+    const h = harness(5 * 512, { acknowledged: [{ name: "tsize", value: "2560" }] });
+    h.transfer.start();
+    await settle();
+    h.transfer.repeatFirstReply();
+    h.transfer.repeatFirstReply();
+    await settle();
+    expect(h.sent.map((s) => s.packet.type)).toEqual(["OACK", "OACK"]);
+    await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+    h.transfer.repeatFirstReply();
+    expect(h.sent.map((s) => s.packet.type)).toEqual(["OACK", "OACK", "OACK", "OACK"]);
+    ack(h.transfer, 0);
+    await settle();
+    h.transfer.repeatFirstReply();
+    await settle();
+    expect(dataBlocks(h.sent)).toEqual([1]);
+
+    const plain = harness(5 * 512);
+    plain.transfer.start();
+    await settle();
+    plain.transfer.repeatFirstReply();
+    await settle();
+    expect(dataBlocks(plain.sent)).toEqual([1, 1]);
   });
 
   it("starts the back-off over after progress", async () => {
@@ -294,7 +351,12 @@ describe("ReadTransfer", () => {
     await settle();
     h.transfer.receive({ type: "ERROR", code: 8, message: "bad blksize" });
     const outcome = await h.transfer.done;
-    expect(outcome).toEqual({ ok: false, bytes: 0, reason: "client sent ERROR 8: bad blksize" });
+    expect(outcome).toEqual({
+      ok: false,
+      bytes: 0,
+      reason: "client sent ERROR 8: bad blksize",
+      endedByClient: true,
+    });
     await vi.advanceTimersByTimeAsync(10 * TIMEOUT_MS);
     expect(h.sent.map((s) => s.packet.type)).toEqual(["DATA"]);
   });
