@@ -45,7 +45,13 @@ import {
 
 export const DEFAULT_TFTP_PORT = 69;
 export const DEFAULT_TFTP_ADDRESS = "0.0.0.0";
-/** Transfers served at once; a request beyond this gets ERROR "server busy". */
+/**
+ * Transfers served at once. A request beyond this is left unanswered, not refused: the client
+ * repeats it (RFC 1350 §4) and is served once a transfer ends. dnsmasq does the same by not
+ * reading its TFTP socket while `tftp-max` transfers run (src/tftp.c "Enforce simultaneous
+ * transfer limit … by not listening on the server socket", src/dnsmasq.c set_tftp_listeners);
+ * an ERROR would end the boot of firmware that asked at a busy moment (edk2 gives up on it).
+ */
 export const DEFAULT_MAX_TRANSFERS = 64;
 /**
  * Transfers served at once to one client address. A firmware fetches one file at a time (UEFI's
@@ -281,8 +287,8 @@ export class TftpServer {
     }
     const { maxTransfers, maxTransfersPerAddress } = this.#options;
     if (this.#sessions.size >= maxTransfers) {
-      const reason = `server busy: ${this.#sessions.size} transfers in progress (limit ${maxTransfers})`;
-      this.#refuse(from, request.filename, TftpErrorCode.NotDefined, TftpErrorText.busy, reason);
+      const reason = `deferred: ${this.#sessions.size} transfers in progress (limit ${maxTransfers}); the client's repeat is served when one ends`;
+      this.#emitError(peer, request.filename, reason);
       return;
     }
     const fromAddress = this.#perAddress.get(from.address) ?? 0;

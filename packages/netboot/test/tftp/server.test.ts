@@ -12,6 +12,7 @@ import { PathRefusedError } from "../../src/errors.js";
 import type { TftpFileSource, TftpPeer } from "../../src/tftp/file-source.js";
 import { TftpErrorCode } from "../../src/tftp/packet.js";
 import { TftpServer, type TftpServerAddress } from "../../src/tftp/server.js";
+import { MAX_RETRANSMIT_INTERVAL_MS, type TransferTimers } from "../../src/tftp/transfer.js";
 import { tftpGet } from "./client.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -147,12 +148,44 @@ describe("TftpServer on loopback", () => {
     expect(result.error).toMatchObject({ code: TftpErrorCode.IllegalOperation });
   });
 
-  it("answers ERROR server busy beyond maxTransfers", async () => {
-    const { server, address } = await startServer({ maxTransfers: 1 });
+  it("leaves a request beyond maxTransfers unanswered and serves its repeat once a slot frees", async () => {
+    // Retransmission timers that run only when the test says: the silent client holds the one
+    // slot for exactly as long as the test wants.
+    let clock = 0;
+    let due: Array<{ run: () => void; ms: number }> = [];
+    const timers: TransferTimers = {
+      now: () => clock,
+      setTimeout: (run, ms) => {
+        const timer = { run, ms };
+        due.push(timer);
+        return timer;
+      },
+      clearTimeout: (timer) => (due = due.filter((one) => one !== timer)),
+    };
+    const elapse = () => {
+      clock += MAX_RETRANSMIT_INTERVAL_MS;
+      const expired = due.filter((timer) => timer.ms <= MAX_RETRANSMIT_INTERVAL_MS);
+      due = due.filter((timer) => !expired.includes(timer));
+      for (const timer of expired) timer.run();
+    };
+    const { server, address, events } = await startServer({ maxTransfers: 1, timers });
     const silent = await silentClient(address);
     await expect.poll(() => server.activeTransfers).toBe(1);
-    const result = await tftpGet(address, "ipxe.efi");
-    expect(result.error?.message).toMatch(/server busy/);
+    // tftpGet repeats its request every second, as firmware does.
+    const pending = tftpGet(address, "ipxe.efi");
+    await expect
+      .poll(() => events.some((e) => e.type === "tftp.error" && /^deferred/.test(e.reason)))
+      .toBe(true);
+    expect(silent.replies.every((reply) => reply.type === "DATA")).toBe(true);
+    await expect
+      .poll(() => {
+        elapse();
+        return server.activeTransfers;
+      })
+      .toBe(0);
+    const result = await pending;
+    expect(result.error).toBeUndefined();
+    expect(sha256(result.data)).toBe(sha256(content));
     silent.close();
   });
 

@@ -4,6 +4,7 @@ import {
   MAX_FIRST_REPLY_RETRANSMITS,
   MAX_RETRANSMITS,
   MAX_RETRANSMIT_INTERVAL_MS,
+  READ_AHEAD_BYTES,
   ReadTransfer,
   type BlockSource,
   type TransferTimers,
@@ -186,16 +187,13 @@ describe("ReadTransfer", () => {
     await expect(h.transfer.done).resolves.toEqual({ ok: true, bytes: h.content.length });
   });
 
-  it("sends windowsize blocks before waiting, reading each window with one read", async () => {
+  it("sends windowsize blocks before waiting, reading the small file with one read", async () => {
     const h = harness(10 * 512 + 7, { windowSize: 4 });
     h.transfer.start();
     await settle();
     expect(dataBlocks(h.sent)).toEqual([1, 2, 3, 4]);
-    // The first window in one read, and the next one read ahead while the client acknowledges.
-    expect(h.reads).toEqual([
-      { position: 0, length: 4 * 512 },
-      { position: 4 * 512, length: 4 * 512 },
-    ]);
+    // READ_AHEAD_BYTES hold the whole file: one read serves every window.
+    expect(h.reads).toEqual([{ position: 0, length: 10 * 512 + 7 }]);
     ack(h.transfer, 4);
     await settle();
     expect(dataBlocks(h.sent)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -401,14 +399,16 @@ describe("ReadTransfer", () => {
     );
   });
 
-  it("never reads more than one window of a large file at a time", async () => {
+  it("never reads more than READ_AHEAD_BYTES of a large file at a time, nor a block twice", async () => {
     const size = 100 * 1024 * 1024;
     let largest = 0;
+    let bytesRead = 0;
     const transfer = new ReadTransfer({
       source: {
         size,
         read: async (_position, length) => {
           largest = Math.max(largest, length);
+          bytesRead += length;
           return new Uint8Array(length);
         },
       },
@@ -425,6 +425,9 @@ describe("ReadTransfer", () => {
       await settle();
     }
     transfer.abort("test over");
-    expect(largest).toBe(8 * 1468);
+    const blocksPerRead = Math.ceil(READ_AHEAD_BYTES / 1468);
+    expect(largest).toBe(blocksPerRead * 1468);
+    // 88 blocks sent: each block read once, at most one read ahead of the window.
+    expect(bytesRead).toBe(3 * blocksPerRead * 1468);
   });
 });
