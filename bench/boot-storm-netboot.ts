@@ -4,9 +4,9 @@
  * machine into `kernel` + `initrd`, as `netboot serve` runs it. Nothing is printed per request
  * (printing would be measured too). Prints {"kind":"ready","httpUrl":…} once listening, and on
  * SIGTERM one {"kind":"tftp",…} line counting what the TFTP server did: transfers started (and
- * how many of them for a client port that already had one), refusals "server busy", transfers
- * that timed out. A busy refusal or a second transfer for one client port is the server's doing,
- * not the network's.
+ * how many of them for a client port that already had one), refusals "server busy", requests
+ * left for their repeat at the transfer limit, transfers that timed out. A busy refusal or a
+ * second transfer for one client port is the server's doing, not the network's.
  */
 import { NetbootServer, staticPolicy, type NetbootEvent } from "../packages/netboot/src/index.js";
 
@@ -28,6 +28,7 @@ const tftp = {
   started: 0,
   restartedForSamePort: 0,
   busy: 0,
+  deferred: 0,
   timedOut: 0,
   /** Most transfers in progress at once (probes included). */
   mostAtOnce: 0,
@@ -52,6 +53,7 @@ server.events.on((event: NetbootEvent) => {
       tftp.busy++;
       if (tftp.busyReasons.length < BUSY_REASONS_KEPT) tftp.busyReasons.push(event.reason);
     }
+    if (event.reason.startsWith("deferred")) tftp.deferred++;
     if (event.reason.startsWith("timed out")) tftp.timedOut++;
   }
 });

@@ -75,6 +75,7 @@ interface TftpCounts {
   readonly started: number;
   readonly restartedForSamePort: number;
   readonly busy: number;
+  readonly deferred: number;
   readonly timedOut: number;
   readonly mostAtOnce: number;
   readonly busyReasons: readonly string[];
@@ -220,7 +221,7 @@ function describe(name: string, result: StormResult): string {
     result.tftp === undefined
       ? ""
       : `\n    TFTP server: ${result.tftp.started} transfers started (${result.tftp.restartedForSamePort} again for a client port that had one), ` +
-        `${result.tftp.busy} busy refusals (target 0), ${result.tftp.timedOut} timed out, at most ${result.tftp.mostAtOnce} at once` +
+        `${result.tftp.busy} busy refusals (target 0), ${result.tftp.deferred} requests left for their repeat at the limit, ${result.tftp.timedOut} timed out, at most ${result.tftp.mostAtOnce} at once` +
         result.tftp.busyReasons.map((reason) => `\n      refused: ${reason}`).join("");
   return `${name.padEnd(34)} ${result.seconds.toFixed(2).padStart(7)} s  done ${result.done}/${CLIENTS}  retries ${result.retries}${rss}${errors}${reasons}${tftp}`;
 }

@@ -47,10 +47,12 @@ export const DEFAULT_TFTP_PORT = 69;
 export const DEFAULT_TFTP_ADDRESS = "0.0.0.0";
 /**
  * Transfers served at once. A request beyond this is left unanswered, not refused: the client
- * repeats it (RFC 1350 §4) and is served once a transfer ends. dnsmasq does the same by not
- * reading its TFTP socket while `tftp-max` transfers run (src/tftp.c "Enforce simultaneous
- * transfer limit … by not listening on the server socket", src/dnsmasq.c set_tftp_listeners);
- * an ERROR would end the boot of firmware that asked at a busy moment (edk2 gives up on it).
+ * repeats it (RFC 1350 §2: a recipient that times out retransmits its last packet) and is served
+ * once a transfer ends. dnsmasq does the same by not reading its TFTP socket while `tftp-max`
+ * transfers run (dnsmasq src/tftp.c: "Enforce simultaneous transfer limit. In non-single-port
+ * mode this is done by not listening on the server socket"; src/dnsmasq.c set_tftp_listeners).
+ * An ERROR ends the client's read (RFC 1350 §7), and with it the boot of a machine that asked
+ * at a busy moment: the boot storm bench lost clients so.
  */
 export const DEFAULT_MAX_TRANSFERS = 64;
 /**
@@ -64,8 +66,7 @@ const OCTET_MODE = "octet";
 /**
  * How long after a transfer the client ended (its last ACK, or its ERROR) an identical request
  * from the same address and port counts as a repeat of the old one, not a new read. Firmware
- * repeats a request until it hears from the server (RFC 1350 §4; edk2 every 4 s, iPXE every
- * second), so a repeat sent before our first reply arrived can reach us after the transfer is
+ * repeats a request until it hears from the server (RFC 1350 §2; edk2 every 4 s), so a repeat sent before our first reply arrived can reach us after the transfer is
  * over: the tsize probe of edk2 ends at once with ERROR 8, then edk2 closes its port. Started
  * anew, that repeat would send into a closed port and hold a slot until it gave up. Seconds
  * cover a repeat delayed in a loaded server's socket queue; a client reading the same file again
@@ -409,10 +410,11 @@ export class TftpServer {
       defaultTimeoutMs: this.#options.timeoutMs,
       maxTimeoutSeconds: this.#options.maxTimeoutSeconds,
     });
+    const sent = this.#sentCallback(client);
     const transfer = new ReadTransfer({
       source,
       ...negotiated,
-      send: (bytes) => this.#send(socket, bytes, client),
+      send: (bytes) => this.#send(socket, bytes, client, sent),
       timers: this.#options.timers,
       maxRetransmits: this.#options.maxRetransmits,
       deadlineMs: this.#options.transferDeadlineMs,
@@ -485,18 +487,28 @@ export class TftpServer {
    * counted and reported, never raised: to the protocol it is a lost packet, which retransmits
    * cover.
    */
-  #send(socket: dgram.Socket, bytes: Buffer, to: TftpPeer): void {
+  #send(
+    socket: dgram.Socket,
+    bytes: Buffer,
+    to: TftpPeer,
+    onSent: (error: Error | null) => void = this.#sentCallback(to),
+  ): void {
     if (to.port === UNANSWERABLE_PORT) {
       this.#sendFailed(to, "port 0 cannot be sent to");
       return;
     }
     try {
-      socket.send(bytes, to.port, to.address, (error) => {
-        if (error) this.#sendFailed(to, error.message);
-      });
+      socket.send(bytes, to.port, to.address, onSent);
     } catch (error) {
       this.#sendFailed(to, errorText(error));
     }
+  }
+
+  /** What a send to `to` calls back; a transfer makes one for all its packets. */
+  #sentCallback(to: TftpPeer): (error: Error | null) => void {
+    return (error) => {
+      if (error) this.#sendFailed(to, error.message);
+    };
   }
 
   #sendFailed(to: TftpPeer, reason: string): void {

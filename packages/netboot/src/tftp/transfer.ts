@@ -37,8 +37,8 @@ export const MAX_RETRANSMITS = 5;
  * or delayed after the client went away (edk2 closes its port after the ERROR 8 that ends its
  * tsize probe) or an ERROR lost on the way would otherwise hold a transfer slot through all
  * MAX_RETRANSMITS (1+2+4+8+8+8 = 31 s). A live client repeats its request until it hears from
- * us (RFC 1350 §4: the requester retransmits; edk2 every PXEBC_MTFTP_TIMEOUT = 4 s, iPXE and
- * tftp-hpa every second), and a repeat makes the transfer resend its first reply
+ * us (RFC 1350 §2: "the intended recipient will timeout and may retransmit his last packet"; edk2
+ * every PXEBC_MTFTP_TIMEOUT = 4 s, NetworkPkg/UefiPxeBcDxe/PxeBcImpl.h), and a repeat makes the transfer resend its first reply
  * (`repeatFirstReply`); once given up, the next repeat starts a fresh transfer. Two
  * retransmissions of our own (sent at 0, 1 and 3 s, given up at 7 s) suffice.
  */
