@@ -1,7 +1,8 @@
 /**
  * The sending side of one read transfer, as a state machine with no sockets: packets come in
  * through `receive`, packets go out through the `send` callback, time comes from injectable
- * timers, file bytes from a `BlockSource` read a window at a time (never the whole file).
+ * timers, file bytes from a `BlockSource` read READ_AHEAD_BYTES (or a window) at a time, never
+ * the whole file.
  *
  * - RFC 2347: with acknowledged options, an OACK goes first and DATA starts after ACK 0.
  * - RFC 7440: up to `windowSize` blocks are sent before waiting for an ACK; an ACK for an
