@@ -21,6 +21,8 @@ const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
  */
 const PREFIX = `mlabt${String(process.pid).replace(/\d/g, (digit) => String.fromCharCode(0x61 + Number(digit)))}`;
 const LAB_TIMEOUT_MS = 10 * 60 * 1000;
+/** The UEFI reinstall: one more PXE boot and install of one machine (~1.5 min on an idle machine). */
+const REINSTALL_TIMEOUT_MS = 5 * 60 * 1000;
 const HOSTS = ["node1", "node2", "node3"];
 
 let work: string;
@@ -146,6 +148,13 @@ describe("metal lab", () => {
         expect(reinstalled.hosts[host]).toMatchObject({ phase: "ready", attempt: 1 });
       const serialAfter = await readFile(uefiSerial, "utf8");
       expect(serialAfter.split("metal-lab: installed system node1 up").length - 1).toBe(2);
+      // OVMF started its PXE entry twice (the first install's fall-through to the network, then
+      // BootNext) and its disk last: BootNext was used once and deleted.
+      const started = [...serialAfter.matchAll(/BdsDxe: starting Boot[0-9A-F]{4} "([^"(]+)/g)].map(
+        (match) => match[1]?.trim(),
+      );
+      expect(started.filter((entry) => entry === "UEFI PXEv4")).toHaveLength(2);
+      expect(started.at(-1)).toBe("UEFI Misc Device");
 
       const down = await execa(
         "node",
@@ -158,6 +167,6 @@ describe("metal lab", () => {
       expect(up.exitCode, output).toBe(0);
       expect(await namespacesLeft()).toEqual([]);
     },
-    LAB_TIMEOUT_MS,
+    LAB_TIMEOUT_MS + REINSTALL_TIMEOUT_MS,
   );
 });
