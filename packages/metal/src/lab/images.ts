@@ -8,7 +8,8 @@
  *   address from the kernel command line, then the same agent reports the first boot with
  *   `/var/lib/metal/callback.env` and the host key from the install's extra files; dropbear
  *   serves SSH with that key and the admin key, so `metal reinstall` can reach it as it reaches
- *   a NixOS host.
+ *   a NixOS host; on UEFI it mounts efivarfs and carries efibootmgr, so reinstall can set
+ *   BootNext there too.
  */
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -33,15 +34,26 @@ const EXECUTABLE_MODE = 0o755;
 const DROPBEAR = "/usr/sbin/dropbear";
 /** Dropbear reads only its own key format; the install's pinned key is OpenSSH's. */
 const DROPBEARCONVERT = "/usr/bin/dropbearconvert";
+/**
+ * Debian's efibootmgr (package efibootmgr, libraries libefivar1 and libefiboot1), so `metal
+ * reinstall` can set BootNext on a UEFI lab machine as on a NixOS host.
+ */
+const EFIBOOTMGR = "/usr/bin/efibootmgr";
 
-/** dropbearconvert and the libraries it needs beyond dropbear's (buildInitramfs adds those). */
-async function dropbearconvertFiles(): Promise<ExtraFile[]> {
+/**
+ * Host binaries with the shared libraries `ldd` resolves for them (the whole DT_NEEDED closure:
+ * ldd loads the binary's dependencies and theirs), minus dropbear's, which buildInitramfs adds.
+ */
+async function hostBinaryFiles(binaries: readonly string[]): Promise<ExtraFile[]> {
   const present = new Set(parseLddOutput(await runTool("ldd", [DROPBEAR])));
-  const libraries = parseLddOutput(await runTool("ldd", [DROPBEARCONVERT])).filter(
-    (library) => !present.has(library),
-  );
+  const files = new Set<string>();
+  for (const binary of binaries) {
+    files.add(binary);
+    for (const library of parseLddOutput(await runTool("ldd", [binary])))
+      if (!present.has(library)) files.add(library);
+  }
   return Promise.all(
-    [DROPBEARCONVERT, ...libraries].map(async (file) => ({
+    [...files].map(async (file) => ({
       path: file,
       content: await readFile(file),
       mode: EXECUTABLE_MODE,
@@ -126,7 +138,13 @@ export async function buildInstalledSystemInitrd(options: {
 }): Promise<string> {
   const agent = await readAgent(options.agentFile ?? AGENT_SOURCE);
   const script =
-    initPreamble({ modules: moduleNames(options.kernel), dhcp: false, link: true, sshd: true }) +
+    initPreamble({
+      modules: moduleNames(options.kernel),
+      dhcp: false,
+      link: true,
+      sshd: true,
+      efivars: true,
+    }) +
     [
       'ip addr add "$cmdline_metal_address" dev "$net_interface"',
       'if [ -n "${cmdline_metal_gateway:-}" ]; then ip route add default via "$cmdline_metal_gateway"; fi',
@@ -142,11 +160,11 @@ export async function buildInstalledSystemInitrd(options: {
   await buildInitramfs(
     {
       script,
-      modules: options.kernel.modules,
+      modules: [...options.kernel.modules, options.kernel.efivarfs],
       dropbear: { authorizedKeys: [options.adminPublicKey] },
       files: [
         { path: AGENT_PATH, content: agent, mode: EXECUTABLE_MODE },
-        ...(await dropbearconvertFiles()),
+        ...(await hostBinaryFiles([DROPBEARCONVERT, EFIBOOTMGR])),
       ],
     },
     options.output,
