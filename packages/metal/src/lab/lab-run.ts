@@ -12,16 +12,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { fetchKernel, Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { HOST_ARCHES } from "../check/installer-dirs.js";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";
-import type { Inventory, LabMachine } from "../inventory/types.js";
+import type { HostArch, Inventory, LabMachine } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
 import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
-import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
+import { buildInstalledSystemInitrd, buildStandInInstaller, labUserland } from "./images.js";
 import { ensureLabBmcs, type LabBmc } from "./lab-bmc.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
 import { isProcessAlive } from "../process-liveness.js";
@@ -46,13 +47,24 @@ const EXIT_KILLED = 1;
 export function labPaths(workDir: string) {
   return {
     inventory: path.join(workDir, "cluster.toml"),
-    installer: path.join(workDir, "installer"),
-    kernel: path.join(workDir, "installer", "bzImage"),
-    systemInitrd: path.join(workDir, "system", "initrd.gz"),
+    /** The x86_64 installer, what a bare `--installer DIR` names; labImages() has each arch's. */
+    installer: labImages(workDir, "x86_64").installer,
     secrets: labSecretsDir(workDir),
     machines: path.join(workDir, "machines"),
     state: path.join(workDir, DEFAULT_STATE_DIR_NAME),
     record: path.join(workDir, "lab.json"),
+  };
+}
+
+/** One architecture's stand-in installer dir, and the installed-system kernel and initrd. */
+export function labImages(workDir: string, arch: HostArch) {
+  // x86_64 keeps the names it had before there were two architectures.
+  const suffix = arch === "x86_64" ? "" : `-${arch}`;
+  const installer = path.join(workDir, `installer${suffix}`);
+  return {
+    installer,
+    kernel: path.join(installer, "bzImage"),
+    systemInitrd: path.join(workDir, "system", `initrd${suffix}.gz`),
   };
 }
 
@@ -117,7 +129,8 @@ function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
         : {}),
       name: machine.host,
       mac: host.mac,
-      firmware: machine.firmware,
+      // An aarch64 host's machine is AAVMF on qemu-system-aarch64 (the inventory allows only uefi).
+      firmware: host.arch === "aarch64" ? ("uefi-arm64" as const) : machine.firmware,
       nicBoot: nicBootFor(machine),
       diskSizeMiB: Math.ceil(sizeBytes(machine.diskSize) / MIB),
       memoryMiB: Math.ceil(sizeBytes(machine.memory) / MIB),
@@ -132,6 +145,16 @@ function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
 function nicBootFor(machine: LabMachine): NicBoot {
   if (machine.firmware === "bios") return "ipxe";
   return machine.boot === "http" ? "http" : "native";
+}
+
+/** The architectures of the lab's machines: one stand-in installer is built for each. */
+function labArches(inventory: Inventory): HostArch[] {
+  const arches = new Set(
+    (inventory.lab?.machines ?? []).map(
+      (machine) => inventory.hosts.find((host) => host.name === machine.host)!.arch,
+    ),
+  );
+  return HOST_ARCHES.filter((arch) => arches.has(arch));
 }
 
 /** Builds and runs the lab; resolves to `metal install`'s exit code. */
@@ -150,21 +173,23 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   await rm(paths.state, { recursive: true, force: true });
   await rm(paths.machines, { recursive: true, force: true });
 
-  options.out("metal lab: fetching Debian's kernel and building the stand-in installer");
-  const kernel = await fetchKernel();
+  const arches = labArches(source);
+  options.out(
+    `metal lab: fetching Debian's kernel and building the stand-in installer (${arches.join(", ")})`,
+  );
   const adminPublicKey = await readFile(privatePaths(paths.secrets).adminSshPublicKey, "utf8");
-  await buildStandInInstaller({
-    kernel,
-    dir: paths.installer,
-    adminPublicKey,
-    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
-  });
-  await buildInstalledSystemInitrd({
-    kernel,
-    output: paths.systemInitrd,
-    adminPublicKey,
-    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
-  });
+  const agent = options.agentFile ? { agentFile: options.agentFile } : {};
+  for (const arch of arches) {
+    const userland = await labUserland(arch);
+    const images = labImages(workDir, arch);
+    await buildStandInInstaller({ userland, dir: images.installer, adminPublicKey, ...agent });
+    await buildInstalledSystemInitrd({
+      userland,
+      output: images.systemInitrd,
+      adminPublicKey,
+      ...agent,
+    });
+  }
   await writeLabInventory(source.source, workDir);
 
   options.out(
@@ -190,7 +215,7 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       "--inventory",
       paths.inventory,
       "--installer",
-      paths.installer,
+      arches.map((arch) => `${arch}=${labImages(workDir, arch).installer}`).join(","),
       "--secrets-dir",
       paths.secrets,
       "--wake-interval",
