@@ -7,12 +7,13 @@
  * removes every namespace with the lab's prefix, stopping whatever runs inside.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { buildGrubNetImageArm64, Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { DEBIAN_FIRST_STAGE_FILES, DEBIAN_IPXE_DIR, GRUB_NET_IMAGE_ARM64 } from "netboot";
 import { HOST_ARCHES } from "../check/installer-dirs.js";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
@@ -49,6 +50,8 @@ export function labPaths(workDir: string) {
     inventory: path.join(workDir, "cluster.toml"),
     /** The x86_64 installer, what a bare `--installer DIR` names; labImages() has each arch's. */
     installer: labImages(workDir, "x86_64").installer,
+    /** First stages for a lab with arm64 machines: Debian's iPXE and GRUB's network image. */
+    firstStages: path.join(workDir, "first-stage"),
     secrets: labSecretsDir(workDir),
     machines: path.join(workDir, "machines"),
     state: path.join(workDir, DEFAULT_STATE_DIR_NAME),
@@ -147,6 +150,21 @@ function nicBootFor(machine: LabMachine): NicBoot {
   return machine.boot === "http" ? "http" : "native";
 }
 
+/**
+ * The first-stage directory of a lab with arm64 machines: Debian's iPXE files (links followed,
+ * so Debian's link to /boot/ipxe.efi becomes a file) and GRUB's arm64 network image, which has
+ * metal's address built in because GRUB never reads the proxy offer (ADR 0190).
+ */
+async function buildFirstStages(dir: string, serverAddress: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  for (const name of DEBIAN_FIRST_STAGE_FILES)
+    if (existsSync(path.join(DEBIAN_IPXE_DIR, name)))
+      await copyFile(path.join(DEBIAN_IPXE_DIR, name), path.join(dir, name));
+  await buildGrubNetImageArm64({ serverAddress, output: path.join(dir, GRUB_NET_IMAGE_ARM64) });
+  return dir;
+}
+
 /** The architectures of the lab's machines: one stand-in installer is built for each. */
 function labArches(inventory: Inventory): HostArch[] {
   const arches = new Set(
@@ -209,6 +227,10 @@ export async function labUp(options: LabUpOptions): Promise<number> {
     options.out(
       `metal lab: running metal install in namespace ${metal.namespace} (${metal.address}); serial logs in ${paths.machines}/<host>/serial.log`,
     );
+    // Without arm64 machines metal install serves Debian's iPXE directory, as on real hardware.
+    const firstStages = arches.includes("aarch64")
+      ? ["--ipxe-dir", await buildFirstStages(paths.firstStages, metal.address)]
+      : [];
     const [file, args] = metal.argv(process.execPath, [
       CLI,
       "install",
@@ -226,6 +248,7 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       String(LAB_DHCP_TIMEOUT_SECONDS),
       "--callback-timeout",
       String(LAB_CALLBACK_TIMEOUT_SECONDS),
+      ...firstStages,
       ...(options.json ? ["--json"] : []),
     ]);
     const install = execa(file, args, { stdio: "inherit", reject: false });
