@@ -1,7 +1,8 @@
 /**
  * HTTP boot file throughput: one 1 GiB file to 8 concurrent curl clients on 127.0.0.1, our
  * server (at several read chunk sizes) against nginx in the same run, plus our server's peak
- * RSS (VmHWM). Targets (issue 2): ≥ 0.8× nginx, RSS < 150 MiB whatever the file size.
+ * RSS (VmHWM). Targets: ≥ 1.2× nginx (issue 12; issue 2 asked 0.8×), RSS < 150 MiB whatever
+ * the file size.
  *
  * nginx runs as Debian configures it (one worker per core, sendfile on; our server is one Node
  * process), from its own prefix in a temp directory; nothing is installed or started as a
@@ -14,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -28,7 +29,7 @@ const FILE_BYTES = GIB;
 const CLIENTS = 8;
 const ROUNDS = Number(process.argv[2] ?? 3);
 const CHUNK_SIZES = [64 * 1024, 256 * 1024, 1024 * 1024];
-const TARGET_RATIO = 0.8;
+const TARGET_RATIO = 1.2;
 const LABEL_WIDTH = 36;
 const TARGET_RSS = 150 * MIB;
 const SERVER = fileURLToPath(
@@ -87,6 +88,11 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const mibps = (bytesPerSecond: number) => (bytesPerSecond / MIB).toFixed(0).padStart(6);
 
+const loadAverage = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(" ");
+const loadAtStart = loadAverage();
 const dir = await mkdtemp(path.join(tmpdir(), "http-bench-"));
 try {
   const file = path.join(dir, "initrd.img");
@@ -132,10 +138,12 @@ try {
       `${`netboot, ${chunk / 1024} KiB chunks${isDefault ? " (default)" : ""}`.padEnd(LABEL_WIDTH)} ` +
         `${mibps(rate)} MiB/s  ${ratio.toFixed(2)}× nginx  ` +
         `RSS idle ${(idle[index]! / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB` +
-        (isDefault ? `  ${ok ? "ok" : "BELOW TARGET"}` : ""),
+        (isDefault
+          ? `  (target ≥ ${TARGET_RATIO.toFixed(2)}× and < ${TARGET_RSS / MIB} MiB: ${ok ? "met" : "NOT met"})`
+          : ""),
     );
   }
-  console.log(`targets: ≥ ${TARGET_RATIO}× nginx, peak RSS < ${TARGET_RSS / MIB} MiB`);
+  console.log(`load average (1, 5, 15 min) at start ${loadAtStart}, at end ${loadAverage()}`);
   process.exitCode = failed ? 1 : 0;
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -28,6 +28,12 @@ export interface ChainloadOptions {
   readonly firstStages?: FirstStageBinaries;
 }
 
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === "/") end--;
+  return url.slice(0, end);
+}
+
 /**
  * The boot file for `client` given the policy's decision, or why it gets none. Pure. A
  * per-machine `firstStage` in the decision (e.g. `snponly.efi`) beats the table.
@@ -38,7 +44,7 @@ export function chainloadBootFile(
   options: Omit<ChainloadOptions, "policy">,
 ): BootFileAnswer {
   if (decision.action === "ignore") return { ignore: `boot policy: ${decision.reason}` };
-  const httpBaseUrl = options.httpBaseUrl.replace(/\/+$/, "");
+  const httpBaseUrl = withoutTrailingSlashes(options.httpBaseUrl);
   if (client.isIpxe) return { bootFile: ipxeScriptUrl(httpBaseUrl, client.mac) };
   const binary = firstStageFor(
     client.arch.firmware,
@@ -57,7 +63,10 @@ export function chainloadBootFile(
  * synchronous policy gets a synchronous answer (no promise on the DISCOVER→OFFER path).
  */
 export function chainload(options: ChainloadOptions): BootFileSource {
-  const table = { httpBaseUrl: options.httpBaseUrl, firstStages: options.firstStages };
+  const table = {
+    httpBaseUrl: withoutTrailingSlashes(options.httpBaseUrl),
+    firstStages: options.firstStages,
+  };
   return (client) => {
     const decision = options.policy({
       mac: client.mac,

@@ -193,7 +193,9 @@ function writeText(
  * do not fit their fields.
  */
 export function encodeDhcp(packet: DhcpPacket): Buffer {
-  const out = Buffer.alloc(encodingLength(packet));
+  // From Node's shared pool (one slab per many replies, not an allocation each), then zeroed:
+  // padding and unused header fields must be 0 on the wire.
+  const out = Buffer.allocUnsafe(encodingLength(packet)).fill(0);
   out.writeUInt8(checkField(packet.op, 0xff, "op"), HeaderOffset.op);
   out.writeUInt8(checkField(packet.htype, 0xff, "htype"), HeaderOffset.htype);
   out.writeUInt8(checkField(packet.hlen, HeaderSize.chaddr, "hlen"), HeaderOffset.hlen);

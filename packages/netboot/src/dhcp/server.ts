@@ -14,6 +14,8 @@
  * necessary interface"), which the namespace test measures.
  */
 import dgram from "node:dgram";
+import dns from "node:dns";
+import net from "node:net";
 import { ConfigError, DhcpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
 import {
@@ -85,6 +87,21 @@ function bindError(address: string, port: number, error: NodeJS.ErrnoException):
   return new ConfigError(
     `cannot bind UDP ${address}:${port} for proxyDHCP: ${error.message}; ${fix}`,
   );
+}
+
+/**
+ * dgram's `send` resolves its destination through `lookup` even when it is an address; the
+ * default (dns.lookup) answers an address on the next tick, so every reply would wait for a
+ * trip through the tick queue. Every destination here is an IPv4 address (the request's
+ * source, its giaddr, the broadcast address): answer those at once, anything else as usual.
+ */
+function addressLookup(
+  hostname: string,
+  options: dns.LookupOneOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  if (net.isIPv4(hostname)) callback(null, hostname, 4);
+  else dns.lookup(hostname, options, callback);
 }
 
 export const IGNORED_SOURCE_PORT_ZERO = "source port 0: no reply can reach it";
@@ -159,6 +176,7 @@ export class ProxyDhcpServer {
       type: "udp4",
       reuseAddr: true,
       recvBufferSize: DHCP_RECEIVE_BUFFER_BYTES,
+      lookup: addressLookup,
     });
     const listener: Listener = { socket, role };
     return new Promise((resolve, reject) => {
@@ -174,14 +192,20 @@ export class ProxyDhcpServer {
           this.events.emit({ type: "server.error", server: "dhcp", error: error.message }),
         );
         socket.on("message", (message, rinfo) => {
-          this.#handle(listener, message, { address: rinfo.address, port: rinfo.port }).catch(
-            (error: unknown) =>
-              this.events.emit({ type: "server.error", server: "dhcp", error: String(error) }),
-          );
+          try {
+            this.#handle(listener, message, rinfo);
+          } catch (error) {
+            this.#failed(error);
+          }
         });
         resolve(listener);
       });
     });
+  }
+
+  /** An unexpected throw of the request path: reported, never fatal to the server. */
+  #failed(error: unknown): void {
+    this.events.emit({ type: "server.error", server: "dhcp", error: String(error) });
   }
 
   #ignored(
@@ -227,7 +251,11 @@ export class ProxyDhcpServer {
     };
   }
 
-  async #handle(listener: Listener, bytes: Buffer, from: Endpoint): Promise<void> {
+  /**
+   * Synchronous up to the send when the boot-file source is (a static policy): no promise, no
+   * microtask and no closure per DISCOVER on the way to the OFFER (docs/benchmarks.md, DHCP).
+   */
+  #handle(listener: Listener, bytes: Buffer, from: Endpoint): void {
     const port = listener.role;
     // No DHCP client (68) or relay (67) sends from port 0, and Node's `send` to port 0 throws
     // (ERR_SOCKET_BAD_PORT): drop it before any work, as the TFTP server does.
@@ -263,22 +291,38 @@ export class ProxyDhcpServer {
     let answer: BootFileAnswer | Promise<BootFileAnswer>;
     try {
       answer = this.#options.bootFiles(pxe);
-      // A synchronous source (a static policy) answers without a trip through the microtask queue.
-      if (answer instanceof Promise) answer = await answer;
     } catch (error) {
-      this.events.emit({
-        type: "policy.error",
-        mac: pxe.mac,
-        stage: "dhcp",
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.#policyFailed(pxe, error);
       return;
     }
-    if ("ignore" in answer) {
-      this.#ignored(port, from, answer.ignore, request);
-      return;
-    }
-    this.#reply(listener, request, pxe, from, answer.bootFile);
+    if (answer instanceof Promise)
+      answer
+        .then(
+          (settled) => this.#answer(listener, request, pxe, from, settled),
+          (error: unknown) => this.#policyFailed(pxe, error),
+        )
+        .catch((error: unknown) => this.#failed(error));
+    else this.#answer(listener, request, pxe, from, answer);
+  }
+
+  #policyFailed(pxe: PxeRequest, error: unknown): void {
+    this.events.emit({
+      type: "policy.error",
+      mac: pxe.mac,
+      stage: "dhcp",
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  #answer(
+    listener: Listener,
+    request: DhcpPacket,
+    pxe: PxeRequest,
+    from: Endpoint,
+    answer: BootFileAnswer,
+  ): void {
+    if ("ignore" in answer) this.#ignored(listener.role, from, answer.ignore, request);
+    else this.#reply(listener, request, pxe, from, answer.bootFile);
   }
 
   #reply(
@@ -300,6 +344,15 @@ export class ProxyDhcpServer {
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
     const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;
+    // Nobody listens: nothing to report either way, so no completion callback (and its tick).
+    if (!this.events.hasListeners) {
+      try {
+        sender.socket.send(datagram, destinationPort, address);
+      } catch {
+        // A send that throws (a bad destination) must never escape the handler.
+      }
+      return;
+    }
     const sent = (error: Error | null) => {
       if (error) {
         this.events.emit({

@@ -58,7 +58,17 @@ function discover(index: number): Buffer {
   );
 }
 
-const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+/**
+ * Replies wait here while this process is off the CPU: with the default 208 KiB a busy host
+ * made the instrument drop OFFERs the server had sent, and count them against the server
+ * (bench/dhcp.bench.ts). The kernel caps it at net.core.rmem_max.
+ */
+const CLIENT_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+const socket = dgram.createSocket({
+  type: "udp4",
+  reuseAddr: true,
+  recvBufferSize: CLIENT_RECEIVE_BUFFER_BYTES,
+});
 const listenPort = config.relayAddress === undefined ? DhcpPort.client : DhcpPort.server;
 await new Promise<void>((resolve) => socket.bind(listenPort, "0.0.0.0", resolve));
 socket.setBroadcast(true);

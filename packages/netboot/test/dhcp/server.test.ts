@@ -42,10 +42,10 @@ afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.close();
 });
 
-async function startServer(policy: BootPolicy) {
+async function startServer(policy: BootPolicy, { listen = true } = {}) {
   const events = new NetbootEvents();
   const seen: NetbootEvent[] = [];
-  events.on((event) => seen.push(event));
+  if (listen) events.on((event) => seen.push(event));
   const server = new ProxyDhcpServer({
     serverAddress: LOOPBACK,
     bootFiles: chainload({ policy, httpBaseUrl: "http://127.0.0.1:8080/" }),
@@ -135,6 +135,39 @@ describe("ProxyDhcpServer", () => {
       error: "inventory unreadable",
     });
     expect(answered).toBe(false);
+  });
+
+  it("sends the same ACK when nobody listens to events (the send without a completion callback)", async () => {
+    const replies: Buffer[] = [];
+    for (const listen of [true, false]) {
+      const { server } = await startServer(boot, { listen });
+      const socket = await client();
+      const replied = new Promise<Buffer>((resolve) => socket.once("message", resolve));
+      socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+      replies.push(await replied);
+    }
+    expect(messageType(decodeDhcp(replies[1] as Buffer))).toBe(DhcpMessageType.ack);
+    expect(replies[1]).toEqual(replies[0]);
+  });
+
+  it("answers after an asynchronous policy settles, and reports its rejection as policy.error", async () => {
+    const slowBoot: BootPolicy = async (machine) => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return boot(machine);
+    };
+    const { server } = await startServer(slowBoot);
+    const socket = await client();
+    const replied = nextReply(socket);
+    socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
+    expect(readOption(await replied, "bootFileName")).toBe("ipxe.efi");
+
+    const failing = await startServer(() => Promise.reject(new Error("store offline")));
+    socket.send(pxeRequest(), failing.server.boundPorts.pxe as number, LOOPBACK);
+    await until(() => failing.seen.some((event) => event.type === "policy.error"));
+    expect(failing.seen.find((event) => event.type === "policy.error")).toMatchObject({
+      mac: "52:54:00:77:00:01",
+      error: "store offline",
+    });
   });
 
   it("reports a policy's ignore as dhcp.ignored with its reason", async () => {
