@@ -6,15 +6,14 @@
  * with a temp directory mounted over /root; the machine's own /root is never touched.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedSshProbe } from "../../src/install/installed-probe.js";
 import type { Host } from "../../src/inventory/types.js";
 import { privatePaths } from "../../src/secrets/layout.js";
+import { untilLoopbackAccepts } from "../helpers/loopback-port.js";
 
 const BASE_PORT = 43_000 + (process.pid % 1000) * 2;
 const INSTALLED_PORT = BASE_PORT;
@@ -34,14 +33,6 @@ function host(name: string): Host {
     rootSize: "64G",
     interface: undefined,
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
 }
 
 describe.skipIf(process.getuid?.() !== 0)(
@@ -66,7 +57,7 @@ describe.skipIf(process.getuid?.() !== 0)(
           { reject: false },
         ),
       );
-      for (let attempt = 0; attempt < 100 && !(await accepts(port)); attempt++) await sleep(50);
+      await untilLoopbackAccepts(port);
     }
 
     beforeAll(async () => {
