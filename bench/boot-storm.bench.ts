@@ -67,6 +67,18 @@ interface StormResult {
   /** Each distinct retry reason with how often it happened. */
   readonly retryReasons: readonly string[];
   readonly peakRss?: number;
+  /** netboot only: what its TFTP server did (boot-storm-netboot.ts). */
+  readonly tftp?: TftpCounts;
+}
+
+interface TftpCounts {
+  readonly started: number;
+  readonly restartedForSamePort: number;
+  readonly busy: number;
+  readonly deferred: number;
+  readonly timedOut: number;
+  readonly mostAtOnce: number;
+  readonly busyReasons: readonly string[];
 }
 
 interface Files {
@@ -137,19 +149,26 @@ async function storm(client: NetHost, scriptUrl: string): Promise<StormResult> {
 }
 
 async function stormNetboot(server: NetHost, client: NetHost, files: Files) {
-  const netboot = runLabEntry<{ kind: string; httpUrl?: string }>(server, NETBOOT_ENTRY, {
-    serverAddress: server.address,
-    httpPort: NETBOOT_HTTP_PORT,
-    kernel: files.kernel,
-    initrd: files.initrd,
-  });
+  const netboot = runLabEntry<{ kind: string; httpUrl?: string } & Partial<TftpCounts>>(
+    server,
+    NETBOOT_ENTRY,
+    {
+      serverAddress: server.address,
+      httpPort: NETBOOT_HTTP_PORT,
+      kernel: files.kernel,
+      initrd: files.initrd,
+    },
+  );
+  let result: StormResult;
   try {
     const ready = await netboot.waitFor((r) => r.kind === "ready", 30_000, "NetbootServer");
-    const result = await storm(client, `${ready.httpUrl}/boot/{mac}.ipxe`);
-    return { ...result, peakRss: peakRssBytes(netboot.process.pid!) };
+    result = await storm(client, `${ready.httpUrl}/boot/{mac}.ipxe`);
+    result = { ...result, peakRss: peakRssBytes(netboot.process.pid!) };
   } finally {
     await netboot.stop();
   }
+  const counts = netboot.records.find((record) => record.kind === "tftp") as TftpCounts | undefined;
+  return { ...result, tftp: counts };
 }
 
 async function stormPeers(server: NetHost, client: NetHost, files: Files) {
@@ -198,7 +217,13 @@ function describe(name: string, result: StormResult): string {
   const errors = result.errors.length > 0 ? `  errors: ${result.errors.join("; ")}` : "";
   const reasons =
     result.retryReasons.length > 0 ? `\n    retried: ${result.retryReasons.join("; ")}` : "";
-  return `${name.padEnd(34)} ${result.seconds.toFixed(2).padStart(7)} s  done ${result.done}/${CLIENTS}  retries ${result.retries}${rss}${errors}${reasons}`;
+  const tftp =
+    result.tftp === undefined
+      ? ""
+      : `\n    TFTP server: ${result.tftp.started} transfers started (${result.tftp.restartedForSamePort} again for a client port that had one), ` +
+        `${result.tftp.busy} busy refusals (target 0), ${result.tftp.deferred} requests left for their repeat at the limit, ${result.tftp.timedOut} timed out, at most ${result.tftp.mostAtOnce} at once` +
+        result.tftp.busyReasons.map((reason) => `\n      refused: ${reason}`).join("");
+  return `${name.padEnd(34)} ${result.seconds.toFixed(2).padStart(7)} s  done ${result.done}/${CLIENTS}  retries ${result.retries}${rss}${errors}${reasons}${tftp}`;
 }
 
 const network = await VirtualNetwork.create();

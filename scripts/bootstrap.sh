@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="qemu-system-x86 qemu-utils ipxe-qemu ipxe ovmf dnsmasq-base busybox-static iproute2 cpio kmod
 nftables tcpdump tshark atftp tftp-hpa tftpd-hpa nginx-light curl nix-bin fdisk dosfstools mtools
 syslinux syslinux-common systemd-boot-efi gdisk binutils dropbear-bin openssh-client openssl age jq
-chromium zstd xz-utils shellcheck git openipmi ipmitool qemu-system-arm qemu-efi-aarch64 grub-common"
+chromium zstd xz-utils shellcheck git openipmi ipmitool efibootmgr qemu-system-arm qemu-efi-aarch64 grub-common
+binutils-aarch64-linux-gnu"
 
 # arm64 lab machines boot Debian's arm64 kernel, busybox and GRUB modules, which the lab fetches
 # with `apt-get download PACKAGE:arm64` (packages/lab/src/arm64.ts): apt must know the arm64

@@ -2,6 +2,10 @@
  * The arm64 parts of the lab that come from Debian's arm64 packages (a foreign architecture on
  * the amd64 host: `dpkg --add-architecture arm64`, see scripts/bootstrap.sh):
  *  - busybox-static:arm64, the stand-in installer's userland;
+ *  - dropbear-bin:arm64 with the shared libraries it needs (its packages' closure from apt,
+ *    the files from each program's DT_NEEDED and PT_INTERP: no `ldd` runs arm64 code here);
+ *  - systemd's arm64 EFI stub (systemd-boot-efi:arm64), the front of the installed system's
+ *    unified kernel image (disk-image.ts);
  *  - GRUB's network image for arm64 UEFI, the first stage netboot serves for option 93 = 11
  *    (ADR 0190), built with the host's `grub-mkimage` (grub-common) from the modules of
  *    grub-efi-arm64-bin:arm64. Debian's signed grubnetaa64.efi.signed has no `http` module
@@ -9,9 +13,20 @@
  *    what every netboot project avoids (PXE-FACTS §7).
  * Both are cached like the kernel (kernel.ts): fetched once, published with one rename.
  */
-import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, posix } from "node:path";
+import { parseInterpreter, parseNeeded, parseRecursiveDepends } from "./elf-deps.js";
 import { LabConfigError } from "./errors.js";
 import { runTool } from "./host-tool.js";
 import {
@@ -52,6 +67,29 @@ const GRUB_MODULES = [
 const GRUB_MODULE_DIR = "usr/lib/grub/arm64-efi";
 /** The module directory sits next to its cache entry's marker file, in `<entry>/modules`. */
 const MODULES_SUFFIX = "/modules";
+/** The dropbear programs the lab's arm64 initramfs runs (dropbearconvert: the installed system). */
+export const DROPBEAR_PROGRAMS_ARM64 = ["/usr/sbin/dropbear", "/usr/bin/dropbearconvert"] as const;
+/** Where Debian's arm64 libraries live (multiarch), searched in this order for a soname. */
+const ARM64_LIBRARY_DIRS = [
+  "/lib/aarch64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/lib",
+  "/usr/lib",
+];
+/** apt-cache depends flags: only hard dependencies, which are what the programs link against. */
+const DEPENDS_ONLY = [
+  "--recurse",
+  "--no-recommends",
+  "--no-suggests",
+  "--no-conflicts",
+  "--no-breaks",
+  "--no-replaces",
+  "--no-enhances",
+];
+/** A chain of symlinks longer than this inside an unpacked package is refused (a loop). */
+const MAX_SYMLINK_HOPS = 8;
+/** systemd-boot-efi's arm64 stub (systemd 252 in bookworm: src/boot/efi/stub.c). */
+const SYSTEMD_STUB_ARM64 = "usr/lib/systemd/boot/efi/linuxaa64.efi.stub";
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 export interface Arm64Options {
@@ -65,6 +103,109 @@ export async function fetchBusyboxArm64(options: Arm64Options = {}): Promise<str
     const deb = await downloadPackage(debianPackageName("busybox-static", "arm64"), scratch);
     await extractMembers(deb, join(scratch, "root"), ["./bin/busybox"]);
     await copyFile(join(scratch, "root", "bin", "busybox"), target);
+  });
+}
+
+/** A file for an initramfs: its path inside, and the file on this host that holds its bytes. */
+export interface ImageFile {
+  readonly path: string;
+  readonly source: string;
+}
+
+/**
+ * Debian's arm64 dropbear and dropbearconvert with every shared library they load and the
+ * dynamic loader, as initramfs files at the paths the packages install them to.
+ */
+export async function fetchDropbearArm64(options: Arm64Options = {}): Promise<ImageFile[]> {
+  const manifest = await cached(
+    options,
+    "dropbear-arm64",
+    "files.json",
+    async (scratch, target) => {
+      const root = join(dirname(target), "root");
+      const packages = parseRecursiveDepends(
+        await runTool("apt-cache", [
+          "depends",
+          ...DEPENDS_ONLY,
+          debianPackageName("dropbear-bin", "arm64"),
+        ]),
+      );
+      for (const [index, name] of packages.entries()) {
+        const dir = join(scratch, `deb-${index}`);
+        await mkdir(dir);
+        await runTool("dpkg-deb", ["-x", await downloadPackage(name, dir), root]);
+      }
+      const files = await closure(root, DROPBEAR_PROGRAMS_ARM64, packages);
+      await writeFile(target, JSON.stringify(files));
+    },
+  );
+  const root = join(dirname(manifest), "root");
+  const paths = JSON.parse(await readFile(manifest, "utf8")) as string[];
+  return Promise.all(
+    paths.map(async (path) => ({ path, source: await resolveInRoot(root, path) })),
+  );
+}
+
+/** The programs, their loader and their libraries, found by DT_NEEDED in the unpacked root. */
+async function closure(
+  root: string,
+  programs: readonly string[],
+  packages: readonly string[],
+): Promise<string[]> {
+  const files = new Set<string>();
+  const pending = [...programs];
+  while (pending.length > 0) {
+    const path = pending.shift()!;
+    if (files.has(path)) continue;
+    files.add(path);
+    const file = await resolveInRoot(root, path);
+    const interpreter = parseInterpreter(await runTool("readelf", ["-lW", file]));
+    if (interpreter) pending.push(interpreter);
+    for (const soname of parseNeeded(await runTool("readelf", ["-dW", file]))) {
+      const found = await findLibrary(root, soname);
+      if (!found)
+        throw new LabConfigError(
+          `${path} (arm64) needs ${soname}, which none of ${packages.join(", ")} ships in ` +
+            `${ARM64_LIBRARY_DIRS.join(", ")}; check \`apt-cache depends dropbear-bin:arm64\``,
+        );
+      pending.push(found);
+    }
+  }
+  return [...files].sort();
+}
+
+async function findLibrary(root: string, soname: string): Promise<string | undefined> {
+  for (const dir of ARM64_LIBRARY_DIRS) {
+    const path = posix.join(dir, soname);
+    if (await exists(join(root, path))) return path;
+  }
+  return undefined;
+}
+
+/**
+ * The real file behind `path` inside an unpacked root, following symlinks inside that root: an
+ * absolute link (e.g. /lib/ld-linux-aarch64.so.1) must not lead to the host's own file.
+ */
+async function resolveInRoot(root: string, path: string): Promise<string> {
+  let current = path;
+  for (let hop = 0; hop <= MAX_SYMLINK_HOPS; hop++) {
+    const onHost = join(root, current);
+    const info = await lstat(onHost).catch(() => undefined);
+    if (!info)
+      throw new LabConfigError(`${current} is not in the unpacked arm64 packages under ${root}`);
+    if (!info.isSymbolicLink()) return onHost;
+    const target = await readlink(onHost);
+    current = isAbsolute(target) ? target : posix.join(posix.dirname(current), target);
+  }
+  throw new LabConfigError(`${path} in ${root} is a chain of more than ${MAX_SYMLINK_HOPS} links`);
+}
+
+/** systemd's arm64 EFI stub (linuxaa64.efi.stub), unpacked into the cache. */
+export async function fetchSystemdStubArm64(options: Arm64Options = {}): Promise<string> {
+  return cached(options, "systemd-stub-arm64", "linuxaa64.efi.stub", async (scratch, target) => {
+    const deb = await downloadPackage(debianPackageName("systemd-boot-efi", "arm64"), scratch);
+    await extractMembers(deb, join(scratch, "root"), [`./${SYSTEMD_STUB_ARM64}`]);
+    await copyFile(join(scratch, "root", SYSTEMD_STUB_ARM64), target);
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * A raw disk image for a lab machine's "installed system" that boots on both firmwares: GPT
  * with an ESP marked LegacyBIOSBootable, syslinux on that ESP behind gptmbr.bin for SeaBIOS,
- * and \EFI\BOOT\BOOTX64.EFI as a unified kernel image for OVMF. Built with sfdisk, mkfs.vfat,
+ * and \EFI\BOOT\BOOTX64.EFI as a unified kernel image for OVMF. For arm64 the ESP holds only
+ * \EFI\BOOT\BOOTAA64.EFI, the same kind of image on systemd's arm64 stub, for AAVMF. Built with sfdisk, mkfs.vfat,
  * mtools and objcopy on plain files (no loop mounts: the host kernel may lack vfat). The same
  * inputs and `identity` give the same bytes. Extra partitions after the ESP follow a layout,
  * e.g. the inventory's root + raw Ceph partition.
@@ -10,8 +11,10 @@ import { createHash } from "node:crypto";
 import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fetchSystemdStubArm64 } from "./arm64.js";
 import { LabConfigError } from "./errors.js";
 import { runTool } from "./host-tool.js";
+import type { DebianArch } from "./kernel.js";
 
 export interface PartitionSpec {
   /** GPT partition name (partlabel), e.g. "root" or "ceph". */
@@ -34,6 +37,8 @@ export interface DiskImageSpec {
   readonly partitions?: readonly PartitionSpec[];
   /** Seed for disk, partition and volume ids: same identity, same ids. */
   readonly identity?: string;
+  /** The kernel's architecture (default amd64); arm64 disks boot on UEFI only. */
+  readonly arch?: DebianArch;
 }
 
 export interface PartitionInfo {
@@ -85,6 +90,39 @@ export const BOOT_FILES = {
   efiStub: "/usr/lib/systemd/boot/efi/linuxx64.efi.stub",
 } as const;
 
+/**
+ * How a disk boots on UEFI per architecture: the stub the kernel image is built on, binutils
+ * that read and write that stub's PE format (the host's objcopy knows only x86 PE), and the
+ * removable-media path the firmware loads without a boot entry (edk2
+ * MdePkg/Include/Uefi/UefiSpec.h: EFI_REMOVABLE_MEDIA_FILE_NAME_X64 / _AARCH64).
+ */
+interface UefiBoot {
+  readonly stub: string;
+  readonly objcopy: string;
+  readonly objdump: string;
+  readonly removableMediaFile: string;
+  /** syslinux and gptmbr.bin for SeaBIOS: x86 only. */
+  readonly legacyBios: boolean;
+}
+
+async function uefiBootFor(arch: DebianArch): Promise<UefiBoot> {
+  if (arch === "amd64")
+    return {
+      stub: BOOT_FILES.efiStub,
+      objcopy: "objcopy",
+      objdump: "objdump",
+      removableMediaFile: "BOOTX64.EFI",
+      legacyBios: true,
+    };
+  return {
+    stub: await fetchSystemdStubArm64(),
+    objcopy: "aarch64-linux-gnu-objcopy",
+    objdump: "aarch64-linux-gnu-objdump",
+    removableMediaFile: "BOOTAA64.EFI",
+    legacyBios: false,
+  };
+}
+
 export async function buildDiskImage(spec: DiskImageSpec, outputPath: string): Promise<DiskImage> {
   const identity = spec.identity ?? DEFAULT_IDENTITY;
   const espSizeMiB = spec.espSizeMiB ?? DEFAULT_ESP_MIB;
@@ -97,15 +135,18 @@ export async function buildDiskImage(spec: DiskImageSpec, outputPath: string): P
   const scratch = await mkdtemp(join(tmpdir(), "metal-lab-disk-"));
   try {
     const fat = join(scratch, "esp.fat");
-    await buildEsp(fat, esp.sectors * SECTOR_BYTES, spec, identity, scratch);
+    const boot = await uefiBootFor(spec.arch ?? "amd64");
+    await buildEsp(fat, esp.sectors * SECTOR_BYTES, spec, boot, identity, scratch);
     await createSparseFile(outputPath, spec.diskSizeMiB * MIB);
     const diskGuid = deterministicUuid(identity, "disk");
     await runTool("sfdisk", ["--no-reread", "--no-tell-kernel", "--quiet", outputPath], {
       input: sfdiskScript(diskGuid, partitions),
     });
     await copyDataBlocks(fat, outputPath, esp.startSector * SECTOR_BYTES);
-    const gptMbr = await readFile(BOOT_FILES.gptMbr);
-    await writeAt(outputPath, gptMbr.subarray(0, BIOS_BOOT_CODE_BYTES), 0);
+    if (boot.legacyBios) {
+      const gptMbr = await readFile(BOOT_FILES.gptMbr);
+      await writeAt(outputPath, gptMbr.subarray(0, BIOS_BOOT_CODE_BYTES), 0);
+    }
     return { path: outputPath, diskGuid, partitions };
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -207,6 +248,7 @@ async function buildEsp(
   fat: string,
   bytes: number,
   spec: DiskImageSpec,
+  boot: UefiBoot,
   identity: string,
   scratch: string,
 ): Promise<void> {
@@ -223,20 +265,25 @@ async function buildEsp(
     fat,
     String(bytes / 1024),
   ]);
-  const uki = join(scratch, "BOOTX64.EFI");
-  await buildUnifiedKernelImage(spec, uki, scratch);
-  const config = join(scratch, "syslinux.cfg");
-  await writeFile(config, syslinuxConfig(spec.cmdline));
+  const uki = join(scratch, boot.removableMediaFile);
+  await buildUnifiedKernelImage(spec, boot, uki, scratch);
   // mtools stamps files and directories with SOURCE_DATE_EPOCH when set: reproducible FAT.
   const mtools = {
     env: { MTOOLS_SKIP_CHECK: "1", TZ: "UTC", SOURCE_DATE_EPOCH: String(fatTimestamp()) },
   };
   await runTool("mmd", ["-i", fat, "::/EFI", "::/EFI/BOOT"], mtools);
+  const ukiTarget = `::/EFI/BOOT/${boot.removableMediaFile}`;
+  if (!boot.legacyBios) {
+    await runTool("mcopy", ["-i", fat, uki, ukiTarget], mtools);
+    return;
+  }
+  const config = join(scratch, "syslinux.cfg");
+  await writeFile(config, syslinuxConfig(spec.cmdline));
   for (const [source, target] of [
     [spec.kernel, "::/vmlinuz"],
     [spec.initrd, "::/initrd.img"],
     [config, "::/syslinux.cfg"],
-    [uki, "::/EFI/BOOT/BOOTX64.EFI"],
+    [uki, ukiTarget],
   ] as const)
     await runTool("mcopy", ["-i", fat, source, target], mtools);
   await runTool("syslinux", ["--install", fat], mtools);
@@ -245,10 +292,13 @@ async function buildEsp(
 /**
  * systemd's EFI stub with .osrel, .cmdline, .linux and .initrd sections appended at aligned
  * addresses after its own (what ukify does; bookworm has no ukify). The bare kernel as
- * BOOTX64.EFI would get no command line and so no initrd.
+ * BOOTX64.EFI would get no command line and so no initrd. On arm64 .linux is Debian's vmlinuz,
+ * an uncompressed Image, which is itself a PE image with the kernel's EFI stub: what systemd
+ * 252's stub starts (src/boot/efi/linux.c).
  */
 async function buildUnifiedKernelImage(
   spec: DiskImageSpec,
+  boot: UefiBoot,
   output: string,
   scratch: string,
 ): Promise<void> {
@@ -262,7 +312,7 @@ async function buildUnifiedKernelImage(
     [".linux", spec.kernel],
     [".initrd", spec.initrd],
   ];
-  let address = alignUp(stubEnd(await runTool("objdump", ["-h", BOOT_FILES.efiStub])));
+  let address = alignUp(stubEnd(await runTool(boot.objdump, ["-h", boot.stub]), boot.stub));
   const args: string[] = [];
   for (const [name, file] of sections) {
     args.push(
@@ -273,7 +323,7 @@ async function buildUnifiedKernelImage(
     );
     address = alignUp(address + (await stat(file)).size);
   }
-  await runTool("objcopy", [...args, BOOT_FILES.efiStub, output]);
+  await runTool(boot.objcopy, [...args, boot.stub, output]);
   const image = await readFile(output);
   stampPeImage(image, fatTimestamp());
   await writeFile(output, image);
@@ -301,7 +351,7 @@ export function stampPeImage(image: Buffer, seconds: number): void {
 }
 
 /** End address of the stub's last section, from `objdump -h`. */
-export function stubEnd(objdumpHeaders: string): number {
+export function stubEnd(objdumpHeaders: string, stub: string = BOOT_FILES.efiStub): number {
   let end = 0;
   for (const match of objdumpHeaders.matchAll(
     /^\s*\d+\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+[0-9a-f]+\s+2\*\*\d+/gm,
@@ -310,7 +360,7 @@ export function stubEnd(objdumpHeaders: string): number {
   }
   if (end === 0)
     throw new LabConfigError(
-      `objdump -h ${BOOT_FILES.efiStub} listed no sections; reinstall systemd-boot-efi`,
+      `objdump -h ${stub} listed no sections; reinstall systemd-boot-efi (or, for arm64, remove it from the lab cache)`,
     );
   return end;
 }

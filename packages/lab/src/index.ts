@@ -18,5 +18,6 @@ export * from "./udp-relay.js";
 export * from "./lines.js";
 export * from "./report-listener.js";
 export * from "./arm64.js";
+export * from "./elf-deps.js";
 export * from "./ipmi-bmc.js";
 export * from "./packet-loss.js";

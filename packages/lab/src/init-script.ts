@@ -63,7 +63,19 @@ export interface InitPreambleOptions {
   readonly link?: boolean;
   /** Define `lab_start_sshd`, which starts dropbear and waits until port 22 listens. */
   readonly sshd?: boolean;
+  /**
+   * On a kernel started by UEFI firmware, load efivarfs (`efivarfs.ko` under /lib/modules,
+   * LabKernel's `efivarfs`) and mount it where efibootmgr's libefivar looks for UEFI variables.
+   */
+  readonly efivars?: boolean;
 }
+
+/**
+ * The kernel creates this mount point only when the firmware's runtime variable services are
+ * usable (torvalds/linux drivers/firmware/efi/efi.c, `sysfs_create_mount_point(efi_kobj,
+ * "efivars")`); the mount command is the one in Documentation/filesystems/efivarfs.rst.
+ */
+export const EFIVARS_MOUNT_POINT = "/sys/firmware/efi/efivars";
 
 /**
  * The standard start of a lab script. Afterwards: every `key=value` word of the kernel command
@@ -113,6 +125,13 @@ export function initPreamble(options: InitPreambleOptions = {}): string {
       // A missing file given to `.` would end this script: only source what exists.
       `if [ -r ${DHCP_RESULT_PATH} ]; then . ${DHCP_RESULT_PATH}; fi`,
       'echo "lab-init: interface=$net_interface address=$net_address"',
+    );
+  if (options.efivars)
+    lines.push(
+      `if [ -d ${EFIVARS_MOUNT_POINT} ]; then`,
+      `  insmod ${MODULE_DIRECTORY}/efivarfs.ko && mount -t efivarfs efivarfs ${EFIVARS_MOUNT_POINT} ` +
+        '|| echo "lab-init: efivarfs not mounted"',
+      "fi",
     );
   if (options.sshd)
     lines.push(

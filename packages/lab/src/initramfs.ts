@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import type { ImageFile } from "./arm64.js";
 import { encodeCpio, type CpioEntry } from "./cpio.js";
 import { LabConfigError } from "./errors.js";
 import { runTool } from "./host-tool.js";
@@ -33,6 +34,12 @@ export interface DropbearSpec {
   readonly authorizedKeys: readonly string[];
   /** A dropbear-format ed25519 host key; generated with dropbearkey when absent. */
   readonly hostKey?: Uint8Array;
+  /**
+   * dropbear (at /usr/sbin/dropbear), its libraries and loader, and any companion program, as
+   * (path inside, file here). Default: this host's dropbear and the libraries `ldd` names; an
+   * arm64 initramfs takes fetchDropbearArm64()'s files.
+   */
+  readonly programs?: readonly ImageFile[];
 }
 
 export interface InitramfsSpec {
@@ -158,10 +165,16 @@ export function parseLddOutput(output: string): string[] {
   return libraries;
 }
 
+/** This host's dropbear and the libraries `ldd` resolves for it, at the same paths. */
+async function hostDropbear(): Promise<ImageFile[]> {
+  const libraries = parseLddOutput(await runTool("ldd", [DROPBEAR_BINARY]));
+  return [DROPBEAR_BINARY, ...libraries].map((path) => ({ path, source: path }));
+}
+
 async function dropbearEntries(
   spec: DropbearSpec,
 ): Promise<{ entries: CpioEntry[]; publicKey: string }> {
-  const libraries = parseLddOutput(await runTool("ldd", [DROPBEAR_BINARY]));
+  const programs = spec.programs ?? (await hostDropbear());
   const scratch = await mkdtemp(join(tmpdir(), "metal-lab-dropbear-"));
   try {
     const keyPath = join(scratch, "host_key");
@@ -173,17 +186,11 @@ async function dropbearEntries(
         "dropbearkey printed no public key for the SSH host key; pass a dropbear-format ed25519 key",
       );
     const entries: CpioEntry[] = [
-      {
-        path: DROPBEAR_BINARY,
-        type: "file",
-        data: await readFile(DROPBEAR_BINARY),
-        mode: EXECUTABLE_MODE,
-      },
       ...(await Promise.all(
-        libraries.map(async (library): Promise<CpioEntry> => ({
-          path: library,
+        programs.map(async (file): Promise<CpioEntry> => ({
+          path: file.path,
           type: "file",
-          data: await readFile(library),
+          data: await readFile(file.source),
           mode: EXECUTABLE_MODE,
         })),
       )),

@@ -1,16 +1,19 @@
 /**
  * A simulated BMC for a lab machine: OpenIPMI's `ipmi_sim` (Debian `openipmi`) answering IPMI
- * over LAN (RMCP+, UDP 623) on an address of the lab bridge, inside the lan namespace, and
- * owning its QEMU machine the way lanserv's `startcmd` does (OpenIPMI lanserv/lan.conf and
- * ipmi_lan(5)): `chassis power on` runs the start command (QEMU), `off` asks the guest through
- * the VM serial codec and kills QEMU after `poweroff_wait` seconds (at once when QEMU is not
- * connected), `cycle` is off then on once QEMU has gone (lanserv/bmc_chassis.c), and the power
- * state is whether QEMU runs. QEMU's `ipmi-bmc-extern` connects to the BMC's `serial kcs …
- * codec VM` port on loopback. Such a machine has no Wake-on-LAN listener.
- *
- * Not simulated: boot flags. Without a `chassis_control` program lanserv answers "Set System
- * Boot Options" parameter 5 with "invalid data field" (lanserv/bmc_chassis.c), so
- * `chassis bootdev pxe` fails here; the lab's machines fall through an empty disk to PXE anyway.
+ * over LAN (RMCP+, UDP 623) on an address of the lab bridge, inside the lan namespace. Its chassis
+ * is a `chassis_control` program (lan.conf; lanserv/bmc_chassis.c runs it for power, reset and
+ * boot flags instead of `startcmd`, with the protocol of lanserv/ipmi_sim_chassiscontrol:
+ * `PROG DEVICE get PARM…` prints `PARM:VALUE` lines, `PROG DEVICE set PARM VALUE…` prints
+ * nothing and exits 0, lanserv/extcmd.c). Ours owns the QEMU machine: power 1 starts QEMU
+ * detached (ipmi_sim reads the program's output to end of file, so QEMU must not hold it), power
+ * 0 kills it, the power state is whether it runs, and `cycle` is off then on once it has gone
+ * (bmc_chassis.c `start_poweron_timer`). Boot flags: "Set System Boot Options" parameter 5 hands
+ * the program the device (`boot pxe`); the next power-on starts QEMU with its NIC first in the
+ * boot order, once (the flag is then cleared, as an IPMI "next boot only" flag is). That QEMU
+ * keeps the order across the guest's own reboots until the BMC powers it again; metal answers an
+ * installed host's PXE with `exit`, so it goes on to its disk. QEMU's `ipmi-bmc-extern` connects
+ * to the BMC's `serial kcs … codec VM` port on loopback. Such a machine has no Wake-on-LAN
+ * listener.
  */
 import { createHash } from "node:crypto";
 import { execa, type ResultPromise } from "execa";
@@ -24,9 +27,8 @@ export const IPMI_LAN_PORT = 623;
 /** lanserv's MC address of a BMC and the device support bits of its example (chassis included). */
 const BMC_IPMB = "0x20";
 const MC_ADD = `mc_add ${BMC_IPMB} 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr`;
-/** A lab guest has no ACPI power-button handler: do not wait the default 60 s before SIGTERM. */
-const POWEROFF_WAIT_SECONDS = 2;
-const KILL_WAIT_SECONDS = 2;
+/** How long the chassis program waits for a killed QEMU to be gone, in 0.1 s steps. */
+const POWER_OFF_WAIT_TENTHS = 100;
 const IPMI_USER_NUMBER = 2;
 const MAX_SESSIONS = 10;
 const READY_TIMEOUT_MS = 10_000;
@@ -46,6 +48,8 @@ export interface BmcSpec {
   readonly serialPort: number;
   /** The machine's QEMU argv (qemuArgv with `bmc` set): the start command runs it. */
   readonly qemuArgv: readonly string[];
+  /** The same machine with its NIC first in the boot order: started once after `bootdev pxe`. */
+  readonly networkBootArgv: readonly string[];
   readonly workDir: string;
 }
 
@@ -54,7 +58,12 @@ export interface BmcFiles {
   readonly commands: string;
   readonly stateDir: string;
   readonly startScript: string;
+  readonly networkStartScript: string;
+  readonly chassisControl: string;
+  /** The pending boot device ("pxe"), absent when none is set. */
+  readonly bootFlag: string;
   readonly qemuPid: string;
+  readonly qemuLog: string;
   readonly log: string;
 }
 
@@ -64,7 +73,11 @@ export function bmcFiles(workDir: string): BmcFiles {
     commands: join(workDir, "bmc.emu"),
     stateDir: join(workDir, "bmc-state"),
     startScript: join(workDir, "bmc-start-qemu.sh"),
+    networkStartScript: join(workDir, "bmc-start-qemu-network.sh"),
+    chassisControl: join(workDir, "bmc-chassis-control.sh"),
+    bootFlag: join(workDir, "bmc-boot-device"),
     qemuPid: join(workDir, "qemu.pid"),
+    qemuLog: join(workDir, "qemu.log"),
     log: join(workDir, "bmc.log"),
   };
 }
@@ -80,6 +93,12 @@ function quoted(what: string, text: string): string {
 
 /** The lan.conf of one BMC (ipmi_lan(5)); pure, so it is tested without starting anything. */
 export function bmcLanConf(spec: BmcSpec, files: BmcFiles): string {
+  // ipmi_sim runs the chassis program through popen (a shell splits its command line).
+  if (/\s/.test(files.chassisControl))
+    throw new LabConfigError(
+      `BMC of ${spec.name}: its work directory ${spec.workDir} contains white space, which ipmi_sim's ` +
+        "chassis_control command line cannot hold; choose another lab work directory",
+    );
   return [
     `name ${quoted("name", spec.name)}`,
     `set_working_mc ${BMC_IPMB}`,
@@ -94,10 +113,8 @@ export function bmcLanConf(spec: BmcSpec, files: BmcFiles): string {
     `    guid ${bmcGuid(spec.name)}`,
     "  endlan",
     `  serial kcs 127.0.0.1 ${spec.serialPort} codec VM`,
-    `  startcmd ${quoted("start script path", files.startScript)}`,
-    "  startnow false",
-    `  poweroff_wait ${POWEROFF_WAIT_SECONDS}`,
-    `  kill_wait ${KILL_WAIT_SECONDS}`,
+    // The program's first argument is the device lanserv's example names (its MC address).
+    `  chassis_control ${quoted("chassis program path", `${files.chassisControl} ${BMC_IPMB}`)}`,
     `  user ${IPMI_USER_NUMBER} true ${quoted("user", spec.username)} ${quoted("password", spec.password)} admin ${MAX_SESSIONS} md5`,
     "",
   ].join("\n");
@@ -123,6 +140,66 @@ export function bmcStartScript(qemuArgv: readonly string[], files: BmcFiles): st
     `exec ${[QEMU, ...qemuArgv].map(shellQuote).join(" ")}`,
     "",
   ].join("\n");
+}
+
+/**
+ * The chassis program (lanserv/ipmi_sim_chassiscontrol protocol): power, reset and boot flags
+ * of one QEMU machine. A boot device other than "pxe" clears the flag (the machine's own
+ * order); with none set it reports "none", which ipmitool shows as "No override".
+ */
+export function bmcChassisControlScript(files: BmcFiles): string {
+  const pidFile = shellQuote(files.qemuPid);
+  const bootFlag = shellQuote(files.bootFlag);
+  return `#!/bin/sh
+# ipmi_sim runs: PROGRAM DEVICE get PARM... | PROGRAM DEVICE set PARM VALUE...
+running() {
+  pid=$(cat ${pidFile} 2>/dev/null) || return 1
+  [ -n "$pid" ] && grep -q '^State:[[:space:]]*[^Z]' "/proc/$pid/status" 2>/dev/null
+}
+power_on() {
+  running && return 0
+  script=${shellQuote(files.startScript)}
+  if [ "$(cat ${bootFlag} 2>/dev/null)" = pxe ]; then
+    script=${shellQuote(files.networkStartScript)}
+    rm -f ${bootFlag}
+  fi
+  setsid sh "$script" </dev/null >>${shellQuote(files.qemuLog)} 2>&1 &
+}
+power_off() {
+  running || return 0
+  kill -KILL "$pid"
+  tenths=0
+  while running && [ "$tenths" -lt ${POWER_OFF_WAIT_TENTHS} ]; do sleep 0.1; tenths=$((tenths + 1)); done
+  ! running
+}
+shift
+operation=$1
+shift
+case "$operation" in
+  get)
+    for parm in "$@"; do
+      case "$parm" in
+        power) if running; then echo "power:1"; else echo "power:0"; fi ;;
+        boot) if [ -s ${bootFlag} ]; then echo "boot:$(cat ${bootFlag})"; else echo "boot:none"; fi ;;
+        *) echo "no such parameter: $parm"; exit 1 ;;
+      esac
+    done
+    ;;
+  set)
+    while [ $# -ge 2 ]; do
+      case "$1" in
+        power) if [ "$2" = 1 ]; then power_on; else power_off || { echo "QEMU did not stop"; exit 1; }; fi ;;
+        reset) power_off && power_on ;;
+        shutdown) power_off ;;
+        boot) if [ "$2" = pxe ]; then echo pxe > ${bootFlag}; else rm -f ${bootFlag}; fi ;;
+        *) echo "unsupported: $1"; exit 1 ;;
+      esac
+      shift 2
+    done
+    ;;
+  *) echo "unknown operation: $operation"; exit 1 ;;
+esac
+`;
 }
 
 export class SimulatedBmc {
@@ -154,7 +231,12 @@ export class SimulatedBmc {
       [`mc_setbmc ${BMC_IPMB}`, MC_ADD, `mc_enable ${BMC_IPMB}`, ""].join("\n"),
     );
     await writeFile(files.startScript, bmcStartScript(spec.qemuArgv, files), { mode: 0o700 });
+    await writeFile(files.networkStartScript, bmcStartScript(spec.networkBootArgv, files), {
+      mode: 0o700,
+    });
+    await writeFile(files.chassisControl, bmcChassisControlScript(files), { mode: 0o700 });
     await rm(files.qemuPid, { force: true });
+    await rm(files.bootFlag, { force: true });
     if ((await network.addBridgeAddress(hostOctet)) !== spec.address)
       throw new LabConfigError(
         `BMC of ${spec.name}: address ${spec.address} is not in the lab subnet ${network.subnet}.0/24`,

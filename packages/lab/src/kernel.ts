@@ -6,6 +6,7 @@
  */
 import { mkdir, mkdtemp, readdir, rename, rm, copyFile, access } from "node:fs/promises";
 import { homedir } from "node:os";
+import { createHash } from "node:crypto";
 import { join, basename } from "node:path";
 import { execa, ExecaError } from "execa";
 import { KernelFetchError } from "./errors.js";
@@ -28,6 +29,12 @@ export interface LabKernel {
   readonly vmlinuz: string;
   /** Modules in the order they must be loaded (the .deb has no modules.dep for us to read). */
   readonly modules: readonly KernelModule[];
+  /**
+   * The UEFI variable filesystem (`efibootmgr` reads and writes Boot#### and BootNext through
+   * it). Not in `modules`: it loads only on a kernel started by UEFI firmware, so an image
+   * loads it on its own when `/sys/firmware/efi` exists (initPreamble's `efivars`).
+   */
+  readonly efivarfs: KernelModule;
 }
 
 export interface KernelOptions {
@@ -73,6 +80,13 @@ export const LAB_MODULES_ARM64: readonly string[] = [
   "drivers/block/virtio_blk",
 ];
 
+/**
+ * Debian builds efivarfs as a module on both architectures (CONFIG_EFIVAR_FS=m in
+ * /boot/config-VERSION-amd64 and -arm64 of linux-image-6.1.0-57) and it depends on no other
+ * module (`modinfo`: empty depends).
+ */
+export const EFIVARFS_MODULE = "fs/efivarfs/efivarfs";
+
 const MODULES_OF: Readonly<Record<DebianArch, readonly string[]>> = {
   amd64: LAB_MODULES,
   arm64: LAB_MODULES_ARM64,
@@ -113,21 +127,38 @@ export async function fetchKernel(options: KernelOptions = {}): Promise<LabKerne
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const arch = options.arch ?? "amd64";
   const version = options.version ?? (await currentKernelVersion(arch));
-  // amd64 keeps its pre-arm64 cache name, so existing caches stay valid.
-  const entry = join(
-    cacheDir,
-    arch === "amd64" ? `kernel-${version}` : `kernel-${version}-${arch}`,
-  );
+  const entry = join(cacheDir, kernelCacheEntryName(version, arch));
   if (!(await exists(join(entry, "vmlinuz")))) await populate(cacheDir, entry, version, arch);
+  const moduleAt = (relative: string): KernelModule => {
+    const name = basename(relative);
+    return { name, path: join(entry, "modules", `${name}.ko`) };
+  };
   return {
     version,
     arch,
     vmlinuz: join(entry, "vmlinuz"),
-    modules: MODULES_OF[arch].map((relative) => {
-      const name = basename(relative);
-      return { name, path: join(entry, "modules", `${name}.ko`) };
-    }),
+    modules: MODULES_OF[arch].map(moduleAt),
+    efivarfs: moduleAt(EFIVARFS_MODULE),
   };
+}
+
+/** Every module a cache entry holds, in load order, then efivarfs. */
+function cachedModules(arch: DebianArch): readonly string[] {
+  return [...MODULES_OF[arch], EFIVARFS_MODULE];
+}
+
+const MODULE_SET_TAG_LENGTH = 8;
+
+/**
+ * A cache entry is complete once published, so its name carries the module set it holds: a
+ * module added to the lists gets a new entry instead of an old one missing the file.
+ */
+export function kernelCacheEntryName(version: string, arch: DebianArch): string {
+  const tag = createHash("sha256")
+    .update(cachedModules(arch).join("\n"))
+    .digest("hex")
+    .slice(0, MODULE_SET_TAG_LENGTH);
+  return `kernel-${version}-${arch}-${tag}`;
 }
 
 async function populate(
@@ -144,7 +175,7 @@ async function populate(
       scratch,
     );
     const unpacked = join(scratch, "root");
-    const modules = MODULES_OF[arch];
+    const modules = cachedModules(arch);
     await extractMembers(deb, unpacked, [
       `./boot/vmlinuz-${version}-${arch}`,
       ...modules.map((relative) => `./lib/modules/${version}-${arch}/kernel/${relative}.ko*`),

@@ -11,7 +11,7 @@ import { LabConfigError } from "./errors.js";
 import { defaultCacheDir, fetchKernel } from "./kernel.js";
 import { VirtualNetwork, type NetHost } from "./netns.js";
 import { SimulatedBmc } from "./ipmi-bmc.js";
-import { prepareMachine, QemuMachine, type Firmware, type NicBoot } from "./qemu.js";
+import { prepareMachine, QemuMachine, qemuArgv, type Firmware, type NicBoot } from "./qemu.js";
 import { DhcpRelay } from "./relay.js";
 import { HomeRouter, type RouterOptions } from "./router.js";
 import { WolGate, type WakeEvent } from "./wol-gate.js";
@@ -164,14 +164,20 @@ export class Lab {
         };
         if (spec.bmc) {
           const serialPort = BMC_SERIAL_BASE_PORT + index;
-          const { argv } = await prepareMachine({
-            ...machine,
-            bmc: { host: "127.0.0.1", port: serialPort },
-          });
+          const bmcMachine = { ...machine, bmc: { host: "127.0.0.1", port: serialPort } };
+          const { argv, files } = await prepareMachine(bmcMachine);
+          const networkBootArgv = qemuArgv({ ...bmcMachine, networkFirst: true }, files);
           bmcs.push(
             await SimulatedBmc.start(
               machineNetwork,
-              { name: spec.name, ...spec.bmc, serialPort, qemuArgv: argv, workDir },
+              {
+                name: spec.name,
+                ...spec.bmc,
+                serialPort,
+                qemuArgv: argv,
+                networkBootArgv,
+                workDir,
+              },
               hostOctetOf(spec.bmc.address),
             ),
           );

@@ -44,6 +44,8 @@ export interface MachineSpec {
   readonly nicBoot?: NicBoot;
   /** Raw disk image; boots first, falling through to the NIC while it is blank. */
   readonly disk?: string;
+  /** The NIC before the disk in the boot order (a BMC's one-time PXE boot, ipmi-bmc.ts). */
+  readonly networkFirst?: boolean;
   readonly memoryMiB?: number;
   /** SMBIOS system UUID (what PXE firmware sends as DHCP option 97); QEMU picks none without. */
   readonly uuid?: string;
@@ -195,20 +197,21 @@ export function qemuArgv(spec: MachineSpec, files: MachineFiles): string[] {
       `if=pflash,format=raw,unit=1,file=${files.uefiVars}`,
     );
   else argv.push("-fw_cfg", `name=etc/sercon-port,file=${files.sercon}`);
-  let bootIndex = DISK_BOOT_INDEX;
+  const diskBootIndex = spec.networkFirst ? DISK_BOOT_INDEX + 1 : DISK_BOOT_INDEX;
+  const nicBootIndex = spec.networkFirst || !spec.disk ? DISK_BOOT_INDEX : DISK_BOOT_INDEX + 1;
   if (spec.disk)
     argv.push(
       "-drive",
       `file=${spec.disk},format=raw,if=none,id=disk0`,
       "-device",
-      `virtio-blk-pci,drive=disk0,bootindex=${bootIndex++}`,
+      `virtio-blk-pci,drive=disk0,bootindex=${diskBootIndex}`,
     );
   if (spec.network) {
     argv.push(
       "-netdev",
       `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
       "-device",
-      `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()},bootindex=${bootIndex}` +
+      `virtio-net-pci,netdev=net0,mac=${spec.mac.toLowerCase()},bootindex=${nicBootIndex}` +
         (nicBoot === "ipxe" ? "" : ",romfile="),
     );
     if (nicBoot === "http") argv.push(...OVMF_PXE_OFF);

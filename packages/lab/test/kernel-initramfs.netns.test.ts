@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initPreamble } from "../src/init-script.js";
 import { buildInitramfs } from "../src/initramfs.js";
-import { fetchKernel, LAB_MODULES, type LabKernel } from "../src/kernel.js";
+import { fetchKernel, kernelCacheEntryName, LAB_MODULES, type LabKernel } from "../src/kernel.js";
 
 describe("Debian kernel and busybox initramfs", () => {
   let work: string;
@@ -23,7 +23,7 @@ describe("Debian kernel and busybox initramfs", () => {
   it("fetches vmlinuz and every lab module without touching /boot", async () => {
     expect((await stat(kernel.vmlinuz)).size).toBeGreaterThan(1_000_000);
     expect(kernel.modules.map((module) => module.name)).toHaveLength(LAB_MODULES.length);
-    for (const module of kernel.modules) {
+    for (const module of [...kernel.modules, kernel.efivarfs]) {
       const header = (await readFile(module.path)).subarray(0, 4);
       expect(header.toString("latin1")).toBe("\x7fELF");
     }
@@ -41,7 +41,7 @@ describe("Debian kernel and busybox initramfs", () => {
       fetchKernel({ cacheDir, version: kernel.version }),
     ]);
     expect(a).toEqual(b);
-    expect(await readdir(cacheDir)).toEqual([`kernel-${kernel.version}`]);
+    expect(await readdir(cacheDir)).toEqual([kernelCacheEntryName(kernel.version, "amd64")]);
     const [cached, fresh] = await Promise.all([readFile(kernel.vmlinuz), readFile(a.vmlinuz)]);
     expect(fresh.equals(cached)).toBe(true);
   }, 300_000);

@@ -183,28 +183,30 @@ describe("metal lab with a simulated IPMI BMC", () => {
 
       // Reinstall the Wake-on-LAN BIOS machine over SSH, from the same namespace.
       expect(state.hosts.node2).toMatchObject({ phase: "ready", attempt: 1 });
-      const reinstall = await execa(
-        "ip",
-        [
-          "netns",
-          "exec",
-          record.metalNamespace,
-          "node",
-          CLI,
-          "reinstall",
-          "node2",
-          "--yes",
-          "--inventory",
-          paths.inventory,
-          "--installer",
-          paths.installer,
-          "--secrets-dir",
-          paths.secrets,
-        ],
-        { reject: false, all: true, encoding: "utf8" },
-      );
-      expect(reinstall.exitCode, reinstall.all).toBe(0);
-      expect(reinstall.all).toContain(
+      const reinstall = (host: string) =>
+        execa(
+          "ip",
+          [
+            "netns",
+            "exec",
+            record.metalNamespace,
+            "node",
+            CLI,
+            "reinstall",
+            host,
+            "--yes",
+            "--inventory",
+            paths.inventory,
+            "--installer",
+            paths.installer,
+            "--secrets-dir",
+            paths.secrets,
+          ],
+          { reject: false, all: true, encoding: "utf8" },
+        );
+      const overSsh = await reinstall("node2");
+      expect(overSsh.exitCode, overSsh.all).toBe(0);
+      expect(overSsh.all).toContain(
         "node2: boot sector of /dev/vda wiped over SSH and rebooted: the firmware falls through to the network",
       );
       const after = await readStateFile(join(paths.state, "state.json"));
@@ -212,6 +214,44 @@ describe("metal lab with a simulated IPMI BMC", () => {
       expect(after.hosts.node1).toMatchObject({ phase: "ready", attempt: 1 });
       const node2Serial = await readFile(join(paths.machines, "node2", "serial.log"), "utf8");
       expect(node2Serial.split("metal-lab: installed system node2 up").length - 1).toBe(2);
+
+      // Reinstall the BMC machine (off since metal power off) through its BMC: real ipmitool sets
+      // the one-time PXE boot flag, ipmi_sim's chassis program starts QEMU with its NIC first.
+      const throughBmc = await reinstall("node1");
+      expect(throughBmc.exitCode, throughBmc.all).toBe(0);
+      expect(throughBmc.all).toContain(
+        "node1: one-time PXE boot set through the BMC (ipmi) and power cycled",
+      );
+      const afterBmc = await readStateFile(join(paths.state, "state.json"));
+      expect(afterBmc.hosts.node1).toMatchObject({ phase: "ready", attempt: 2 });
+      const node1Serial = await readFile(join(paths.machines, "node1", "serial.log"), "utf8");
+      expect(node1Serial.split("metal-lab: installed system node1 up").length - 1).toBe(2);
+      // The flag was used once: the BMC holds no boot device any more.
+      const bmc = JSON.parse(
+        await readFile(join(paths.secrets, "hosts", "node1", "bmc.json"), "utf8"),
+      ) as { username: string; password: string };
+      const flags = await execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          record.metalNamespace,
+          "ipmitool",
+          "-I",
+          "lanplus",
+          "-H",
+          BMC_ADDRESS,
+          "-U",
+          bmc.username,
+          "-E",
+          "chassis",
+          "bootparam",
+          "get",
+          "5",
+        ],
+        { reject: false, all: true, encoding: "utf8", env: { IPMI_PASSWORD: bmc.password } },
+      );
+      expect(flags.all).toContain("Boot Device Selector : No override");
 
       const down = await execa(
         "node",

@@ -2,7 +2,9 @@
  * The virtual lab end to end: `metal lab up` builds three QEMU machines (node1 UEFI with OVMF's
  * own PXE, node2 and node3 BIOS with iPXE), wakes them with Wake-on-LAN through the real
  * `metal install`, installs each over SSH, and sees each installed system call back from its
- * disk. Then a rerun of `metal install` exits 0 at once and installs nothing.
+ * disk. Then a rerun of `metal install` exits 0 at once and installs nothing, and
+ * `metal reinstall node1 --yes` installs the UEFI machine again: over SSH, efibootmgr sets
+ * BootNext to OVMF's network boot entry.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,8 +15,14 @@ import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
-const PREFIX = "mlabt";
+/**
+ * One prefix per run, in letters (lab down reads a PID after the prefix): `lab down` removes every
+ * namespace with its prefix, so a fixed one lets a concurrent run's teardown remove this lab.
+ */
+const PREFIX = `mlabt${String(process.pid).replace(/\d/g, (digit) => String.fromCharCode(0x61 + Number(digit)))}`;
 const LAB_TIMEOUT_MS = 10 * 60 * 1000;
+/** The UEFI reinstall: one more PXE boot and install of one machine (~1.5 min on an idle machine). */
+const REINSTALL_TIMEOUT_MS = 5 * 60 * 1000;
 const HOSTS = ["node1", "node2", "node3"];
 
 let work: string;
@@ -45,7 +53,7 @@ async function waitForLine(output: () => string, text: string, timeoutMs: number
 
 describe("metal lab", () => {
   it(
-    "installs a UEFI and two BIOS machines through to ready; a rerun of metal install in the lab exits 0 at once; metal lab down removes it all",
+    "installs a UEFI and two BIOS machines through to ready; a rerun of metal install in the lab exits 0 at once; metal reinstall boots the UEFI machine from the network once through BootNext; metal lab down removes it all",
     async () => {
       const lab = execa(
         "node",
@@ -107,6 +115,47 @@ describe("metal lab", () => {
       );
       expect(logsAfter).toEqual(logsBefore);
 
+      // Reinstall the ready UEFI machine over SSH with its pinned key: the installed system's
+      // efibootmgr sets BootNext to OVMF's network entry; OVMF boots it once, then its disk.
+      const uefiSerial = join(paths.machines, "node1", "serial.log");
+      const reinstall = await execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          record.metalNamespace,
+          "node",
+          CLI,
+          "reinstall",
+          "node1",
+          "--yes",
+          "--inventory",
+          paths.inventory,
+          "--installer",
+          paths.installer,
+          "--secrets-dir",
+          paths.secrets,
+        ],
+        { reject: false, all: true, encoding: "utf8" },
+      );
+      expect(reinstall.exitCode, reinstall.all).toBe(0);
+      expect(reinstall.all).toMatch(
+        /node1: BootNext set to Boot[0-9A-F]{4} \(network\) over SSH and rebooted/,
+      );
+      const reinstalled = await readStateFile(stateFile);
+      expect(reinstalled.hosts.node1).toMatchObject({ phase: "ready", attempt: 2 });
+      for (const host of ["node2", "node3"])
+        expect(reinstalled.hosts[host]).toMatchObject({ phase: "ready", attempt: 1 });
+      const serialAfter = await readFile(uefiSerial, "utf8");
+      expect(serialAfter.split("metal-lab: installed system node1 up").length - 1).toBe(2);
+      // OVMF started its PXE entry twice (the first install's fall-through to the network, then
+      // BootNext) and its disk last: BootNext was used once and deleted.
+      const started = [...serialAfter.matchAll(/BdsDxe: starting Boot[0-9A-F]{4} "([^"(]+)/g)].map(
+        (match) => match[1]?.trim(),
+      );
+      expect(started.filter((entry) => entry === "UEFI PXEv4")).toHaveLength(2);
+      expect(started.at(-1)).toBe("UEFI Misc Device");
+
       const down = await execa(
         "node",
         [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX],
@@ -118,6 +167,6 @@ describe("metal lab", () => {
       expect(up.exitCode, output).toBe(0);
       expect(await namespacesLeft()).toEqual([]);
     },
-    LAB_TIMEOUT_MS,
+    LAB_TIMEOUT_MS + REINSTALL_TIMEOUT_MS,
   );
 });

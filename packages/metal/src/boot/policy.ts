@@ -13,7 +13,8 @@
  */
 import type { BootDecision, BootPolicy, BootSpec, MachineInfo } from "netboot";
 import { newToken } from "../callback/tokens.js";
-import type { Host, Inventory } from "../inventory/types.js";
+import { DEFAULT_INSTALLER_ARCH, type InstallerDirs } from "../check/installer-dirs.js";
+import type { Host, HostArch, Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
@@ -27,6 +28,8 @@ export interface BootPolicyOptions {
   readonly store: StateStore;
   /** Directory with `bzImage`, `initrd`, `cmdline`. */
   readonly installerDir: string;
+  /** One such directory per host architecture (ADR 0191); default: `installerDir` for x86_64. */
+  readonly installerDirs?: InstallerDirs;
   /** Base URL of the callback API as the installer reaches it, e.g. `http://10.77.0.1:8080/callback/v1`. */
   readonly callbackBaseUrl: string;
   /** What each inventory MAC's PXE DHCP exchange named; fed from the netboot event bus. */
@@ -74,14 +77,18 @@ function describeFirmware(machine: MachineInfo): string {
 export async function createBootPolicy(options: BootPolicyOptions): Promise<BootPolicy> {
   const { inventory, store, callbackBaseUrl, pxeAddresses, unknownMachines } = options;
   const clock = options.clock ?? Date.now;
-  const artifacts: InstallerArtifacts = await loadInstallerArtifacts(options.installerDir);
+  const installerDirs = options.installerDirs ?? { [DEFAULT_INSTALLER_ARCH]: options.installerDir };
+  // Each host boots the installer of its own architecture (ADR 0300).
+  const artifactsByArch = new Map<HostArch, InstallerArtifacts>();
+  for (const [arch, dir] of Object.entries(installerDirs))
+    artifactsByArch.set(arch as HostArch, await loadInstallerArtifacts(dir));
   const hostsByMac = new Map(inventory.hosts.map((host) => [host.mac, host]));
   await store.register(inventory.hosts.map((host) => host.name));
 
   const bindings = new Map<string, Binding>();
   const refusedRequesters = new Map<string, Set<string>>();
 
-  const installerSpec = (cmdline: string): BootSpec => ({
+  const installerSpec = (artifacts: InstallerArtifacts, cmdline: string): BootSpec => ({
     kernel: artifacts.kernel,
     initrds: [artifacts.initrd],
     cmdline,
@@ -92,6 +99,14 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
     const record = store.host(host.name);
     if (!record || !INSTALLER_PHASES.includes(record.phase))
       return { action: "local", ...firstStage };
+    const artifacts = artifactsByArch.get(host.arch);
+    // metal check refuses such a host before anything is served; this only keeps the wrong
+    // architecture's kernel from ever reaching it.
+    if (!artifacts)
+      return {
+        action: "ignore",
+        reason: `no installer for ${host.name}'s architecture ${host.arch}: pass --installer ${host.arch}=DIR`,
+      };
 
     if (machine.stage === "dhcp") {
       if (record.phase !== "pxe") {
@@ -102,7 +117,7 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
         });
       }
       // The DHCP answer only picks the first stage; the token goes into the script below.
-      return { action: "boot", spec: installerSpec(artifacts.cmdline), ...firstStage };
+      return { action: "boot", spec: installerSpec(artifacts, artifacts.cmdline), ...firstStage };
     }
 
     const requester = machine.address;
@@ -117,7 +132,7 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
     const bound = bindings.get(host.name);
     if (bound && bound.attempt === record.attempt) {
       if (bound.requester !== requester) return conflict(host, record.attempt, bound, requester);
-      return installerDecision(host, bound.token, firstStage);
+      return installerDecision(host, artifacts, bound.token, firstStage);
     }
     let binding: Binding | undefined;
     await store.change(host.name, {
@@ -131,17 +146,21 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
       },
     });
     bindings.set(host.name, binding!);
-    return installerDecision(host, binding!.token, firstStage);
+    return installerDecision(host, artifacts, binding!.token, firstStage);
   }
 
   function installerDecision(
     host: Host,
+    artifacts: InstallerArtifacts,
     token: string,
     firstStage: { firstStage?: string },
   ): BootDecision {
     return {
       action: "boot",
-      spec: installerSpec(installerCmdline(artifacts.cmdline, callbackBaseUrl, token, host)),
+      spec: installerSpec(
+        artifacts,
+        installerCmdline(artifacts.cmdline, callbackBaseUrl, token, host),
+      ),
       ...firstStage,
     };
   }

@@ -180,6 +180,7 @@ export function registerInstall(program: Command): void {
           store,
           stateDir,
           installerDir: preflight.installerDir,
+          installerDirs: preflight.installerDirs,
           firstStageDir: preflight.ipxeDir,
           secretsDir,
           power: createPowerDrivers({ secretsDir }),

@@ -11,7 +11,7 @@ import {
   DEFAULT_LAB_INVENTORY,
   DEFAULT_NAMESPACE_PREFIX,
   labDown,
-  labPaths,
+  labImages,
   labUp,
 } from "../lab/lab-run.js";
 
@@ -95,7 +95,7 @@ export function registerLab(program: Command): void {
         extraFiles: string;
         workDir: string;
       }) => {
-        const paths = labPaths(path.resolve(flags.labDir));
+        const labDir = path.resolve(flags.labDir);
         await labInstallHost({
           inventoryPath: flags.inventory,
           host: flags.host,
@@ -104,8 +104,7 @@ export function registerLab(program: Command): void {
           knownHosts: flags.knownHosts,
           extraFiles: flags.extraFiles,
           workDir: flags.workDir,
-          kernel: paths.kernel,
-          systemInitrd: paths.systemInitrd,
+          images: (arch) => labImages(labDir, arch),
           log: out,
         });
       },

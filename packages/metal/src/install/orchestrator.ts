@@ -5,6 +5,7 @@
  * and end with a summary once every host is `ready` or `failed`. Everything it started is closed
  * before it returns, whether it finished, failed or was interrupted.
  */
+import type { InstallerDirs } from "../check/installer-dirs.js";
 import { readFile } from "node:fs/promises";
 import {
   DEBIAN_FIRST_STAGE_FILES,
@@ -49,6 +50,8 @@ export interface InstallRunOptions {
   /** Where logs and per-host work files go. */
   readonly stateDir: string;
   readonly installerDir: string;
+  /** Installers by host architecture (ADR 0191, 0300); default: `installerDir` for x86_64. */
+  readonly installerDirs?: InstallerDirs;
   readonly secretsDir: string;
   /** First-stage iPXE binaries (`--ipxe-dir`); default Debian's /usr/lib/ipxe. */
   readonly firstStageDir?: string;
@@ -150,6 +153,7 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
     inventory,
     store,
     installerDir: options.installerDir,
+    ...(options.installerDirs ? { installerDirs: options.installerDirs } : {}),
     callbackBaseUrl,
     pxeAddresses,
     unknownMachines,

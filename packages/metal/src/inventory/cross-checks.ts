@@ -280,6 +280,25 @@ function labChecks(root: Raw, hosts: readonly HostView[]): InventoryIssue[] {
           "lab.machines[].boot",
         ),
       );
+    // An aarch64 host is an AAVMF machine (qemu-system-aarch64 `virt`) PXE-booting with the
+    // firmware's own PXE (ADR 0300): no SeaBIOS, no ISA bus for the simulated BMC's KCS device,
+    // and HTTP boot through metal install is shown for OVMF only.
+    if (host.raw.arch === "aarch64")
+      for (const [field, value, allowed, fix] of [
+        ["firmware", raw.firmware, "uefi", 'arm64 machines boot AAVMF: use firmware = "uefi"'],
+        ["boot", raw.boot ?? "pxe", "pxe", 'the lab HTTP-boots OVMF only: use boot = "pxe"'],
+        ["bmc", raw.bmc, undefined, "QEMU's virt board has no ISA bus for the BMC: leave bmc out"],
+      ] as const)
+        if (value !== allowed)
+          issues.push(
+            fieldIssue(
+              label,
+              field,
+              value,
+              `is not possible for aarch64 host "${raw.host}"; ${fix}`,
+              `lab.machines[].${field}`,
+            ),
+          );
     const diskSize = valid(labMachineSchema.shape.disk_size, raw.disk_size);
     const rootSize = host.rootSize ?? defaultRoot;
     if (diskSize === undefined || rootSize === undefined) return;

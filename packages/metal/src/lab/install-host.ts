@@ -13,6 +13,7 @@ import { execa } from "execa";
 import { buildDiskImage, encodeCpio, type CpioEntry, type PartitionSpec } from "metal-lab";
 import { hostSettings } from "../inventory/host-settings.js";
 import { loadInventory } from "../inventory/load.js";
+import type { HostArch } from "../inventory/types.js";
 import { sizeBytes } from "../inventory/size.js";
 import { LabSetupError } from "./errors.js";
 import { installedCmdline } from "./images.js";
@@ -33,9 +34,8 @@ export interface LabInstallOptions {
   readonly knownHosts: string;
   readonly extraFiles: string;
   readonly workDir: string;
-  /** Kernel and installed-system initrd built by `metal lab`. */
-  readonly kernel: string;
-  readonly systemInitrd: string;
+  /** Kernel and installed-system initrd built by `metal lab` for each architecture. */
+  readonly images: (arch: HostArch) => { readonly kernel: string; readonly systemInitrd: string };
   readonly log: (line: string) => void;
 }
 
@@ -83,22 +83,24 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
       type: "linux",
     }));
 
+  const images = options.images(host.arch);
   const initrd = path.join(options.workDir, "installed-initrd.gz");
   const extra = gzipSync(encodeCpio(await treeEntries(options.extraFiles), 0));
-  await writeFile(initrd, Buffer.concat([await readFile(options.systemInitrd), extra]));
+  await writeFile(initrd, Buffer.concat([await readFile(images.systemInitrd), extra]));
   const image = path.join(options.workDir, "disk.img");
   options.log(
     `building ${host.name}'s disk: ${settings.partitions.map((p) => `${p.partlabel} ${p.size}`).join(", ")}`,
   );
   const built = await buildDiskImage(
     {
-      kernel: options.kernel,
+      kernel: images.kernel,
       initrd,
       cmdline: installedCmdline({ ...host, gateway: inventory.network.gateway }),
       diskSizeMiB: mib(machine.diskSize),
       espSizeMiB: mib(esp.size),
       partitions,
       identity: host.name,
+      arch: host.arch === "aarch64" ? "arm64" : "amd64",
     },
     image,
   );

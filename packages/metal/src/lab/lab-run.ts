@@ -7,21 +7,23 @@
  * removes every namespace with the lab's prefix, stopping whatever runs inside.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { fetchKernel, Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { buildGrubNetImageArm64, Lab, removeNamespaces, type NicBoot } from "metal-lab";
+import { DEBIAN_FIRST_STAGE_FILES, DEBIAN_IPXE_DIR, GRUB_NET_IMAGE_ARM64 } from "netboot";
+import { HOST_ARCHES } from "../check/installer-dirs.js";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";
-import type { Inventory, LabMachine } from "../inventory/types.js";
+import type { HostArch, Inventory, LabMachine } from "../inventory/types.js";
 import { privatePaths } from "../secrets/layout.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/location.js";
 import { sharedFile } from "../package-files.js";
 import { LabSetupError } from "./errors.js";
-import { buildInstalledSystemInitrd, buildStandInInstaller } from "./images.js";
+import { buildInstalledSystemInitrd, buildStandInInstaller, labUserland } from "./images.js";
 import { ensureLabBmcs, type LabBmc } from "./lab-bmc.js";
 import { ensureLabKeys, labSecretsDir } from "./lab-keys.js";
 import { isProcessAlive } from "../process-liveness.js";
@@ -46,13 +48,26 @@ const EXIT_KILLED = 1;
 export function labPaths(workDir: string) {
   return {
     inventory: path.join(workDir, "cluster.toml"),
-    installer: path.join(workDir, "installer"),
-    kernel: path.join(workDir, "installer", "bzImage"),
-    systemInitrd: path.join(workDir, "system", "initrd.gz"),
+    /** The x86_64 installer, what a bare `--installer DIR` names; labImages() has each arch's. */
+    installer: labImages(workDir, "x86_64").installer,
+    /** First stages for a lab with arm64 machines: Debian's iPXE and GRUB's network image. */
+    firstStages: path.join(workDir, "first-stage"),
     secrets: labSecretsDir(workDir),
     machines: path.join(workDir, "machines"),
     state: path.join(workDir, DEFAULT_STATE_DIR_NAME),
     record: path.join(workDir, "lab.json"),
+  };
+}
+
+/** One architecture's stand-in installer dir, and the installed-system kernel and initrd. */
+export function labImages(workDir: string, arch: HostArch) {
+  // x86_64 keeps the names it had before there were two architectures.
+  const suffix = arch === "x86_64" ? "" : `-${arch}`;
+  const installer = path.join(workDir, `installer${suffix}`);
+  return {
+    installer,
+    kernel: path.join(installer, "bzImage"),
+    systemInitrd: path.join(workDir, "system", `initrd${suffix}.gz`),
   };
 }
 
@@ -117,7 +132,8 @@ function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
         : {}),
       name: machine.host,
       mac: host.mac,
-      firmware: machine.firmware,
+      // An aarch64 host's machine is AAVMF on qemu-system-aarch64 (the inventory allows only uefi).
+      firmware: host.arch === "aarch64" ? ("uefi-arm64" as const) : machine.firmware,
       nicBoot: nicBootFor(machine),
       diskSizeMiB: Math.ceil(sizeBytes(machine.diskSize) / MIB),
       memoryMiB: Math.ceil(sizeBytes(machine.memory) / MIB),
@@ -132,6 +148,31 @@ function labMachines(inventory: Inventory, bmcs: readonly LabBmc[]) {
 function nicBootFor(machine: LabMachine): NicBoot {
   if (machine.firmware === "bios") return "ipxe";
   return machine.boot === "http" ? "http" : "native";
+}
+
+/**
+ * The first-stage directory of a lab with arm64 machines: Debian's iPXE files (links followed,
+ * so Debian's link to /boot/ipxe.efi becomes a file) and GRUB's arm64 network image, which has
+ * metal's address built in because GRUB never reads the proxy offer (ADR 0190).
+ */
+async function buildFirstStages(dir: string, serverAddress: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  for (const name of DEBIAN_FIRST_STAGE_FILES)
+    if (existsSync(path.join(DEBIAN_IPXE_DIR, name)))
+      await copyFile(path.join(DEBIAN_IPXE_DIR, name), path.join(dir, name));
+  await buildGrubNetImageArm64({ serverAddress, output: path.join(dir, GRUB_NET_IMAGE_ARM64) });
+  return dir;
+}
+
+/** The architectures of the lab's machines: one stand-in installer is built for each. */
+function labArches(inventory: Inventory): HostArch[] {
+  const arches = new Set(
+    (inventory.lab?.machines ?? []).map(
+      (machine) => inventory.hosts.find((host) => host.name === machine.host)!.arch,
+    ),
+  );
+  return HOST_ARCHES.filter((arch) => arches.has(arch));
 }
 
 /** Builds and runs the lab; resolves to `metal install`'s exit code. */
@@ -150,21 +191,23 @@ export async function labUp(options: LabUpOptions): Promise<number> {
   await rm(paths.state, { recursive: true, force: true });
   await rm(paths.machines, { recursive: true, force: true });
 
-  options.out("metal lab: fetching Debian's kernel and building the stand-in installer");
-  const kernel = await fetchKernel();
+  const arches = labArches(source);
+  options.out(
+    `metal lab: fetching Debian's kernel and building the stand-in installer (${arches.join(", ")})`,
+  );
   const adminPublicKey = await readFile(privatePaths(paths.secrets).adminSshPublicKey, "utf8");
-  await buildStandInInstaller({
-    kernel,
-    dir: paths.installer,
-    adminPublicKey,
-    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
-  });
-  await buildInstalledSystemInitrd({
-    kernel,
-    output: paths.systemInitrd,
-    adminPublicKey,
-    ...(options.agentFile ? { agentFile: options.agentFile } : {}),
-  });
+  const agent = options.agentFile ? { agentFile: options.agentFile } : {};
+  for (const arch of arches) {
+    const userland = await labUserland(arch);
+    const images = labImages(workDir, arch);
+    await buildStandInInstaller({ userland, dir: images.installer, adminPublicKey, ...agent });
+    await buildInstalledSystemInitrd({
+      userland,
+      output: images.systemInitrd,
+      adminPublicKey,
+      ...agent,
+    });
+  }
   await writeLabInventory(source.source, workDir);
 
   options.out(
@@ -184,13 +227,17 @@ export async function labUp(options: LabUpOptions): Promise<number> {
     options.out(
       `metal lab: running metal install in namespace ${metal.namespace} (${metal.address}); serial logs in ${paths.machines}/<host>/serial.log`,
     );
+    // Without arm64 machines metal install serves Debian's iPXE directory, as on real hardware.
+    const firstStages = arches.includes("aarch64")
+      ? ["--ipxe-dir", await buildFirstStages(paths.firstStages, metal.address)]
+      : [];
     const [file, args] = metal.argv(process.execPath, [
       CLI,
       "install",
       "--inventory",
       paths.inventory,
       "--installer",
-      paths.installer,
+      arches.map((arch) => `${arch}=${labImages(workDir, arch).installer}`).join(","),
       "--secrets-dir",
       paths.secrets,
       "--wake-interval",
@@ -201,6 +248,7 @@ export async function labUp(options: LabUpOptions): Promise<number> {
       String(LAB_DHCP_TIMEOUT_SECONDS),
       "--callback-timeout",
       String(LAB_CALLBACK_TIMEOUT_SECONDS),
+      ...firstStages,
       ...(options.json ? ["--json"] : []),
     ]);
     const install = execa(file, args, { stdio: "inherit", reject: false });

@@ -18,8 +18,9 @@ import { PowerError } from "./errors.js";
 export type NetworkBootMethod = "bmc" | "ssh";
 
 const BOOT_ENTRY = /^Boot([0-9A-Fa-f]{4})\*?\s+(.*)$/;
-const NETWORK_WORDS = /\b(PXE|PXEv4|IPv4|Network|NIC|LAN)\b/i;
-const NOT_IPV4_PXE = /\b(IPv6|HTTP)\b/i;
+const NETWORK_WORDS = /\b(PXE|PXEv4|IPv4|Network|NIC|LAN|HTTPv4)\b/i;
+const IPV6 = /\b(IPv6|PXEv6|HTTPv6)\b/i;
+const HTTP_BOOT = /\bHTTP/i;
 /**
  * Reboot once the SSH session has closed, or the client waits on a dying connection. Forced
  * after a sync: what was just written (BootNext, the zeroed sector) is on disk or in NVRAM, and
@@ -34,9 +35,10 @@ export function networkBootMethod(driver: PowerDriver): NetworkBootMethod {
 }
 
 /**
- * The firmware's IPv4 PXE entry in `efibootmgr` output: one naming the host's MAC first
- * (OVMF: `UEFI PXEv4 (MAC:525400770001)`), else the first network entry; IPv6 and HTTP boot
- * entries are skipped (metal answers IPv4 PXE).
+ * The firmware's IPv4 network boot entry in `efibootmgr` output, best first: one naming the
+ * host's MAC (OVMF: `UEFI PXEv4 (MAC:525400770001)`) before one that does not, and on the same
+ * NIC PXE before UEFI HTTP boot (metal answers both, ADR 0152; HTTP is what is left when the
+ * firmware's PXE is switched off). IPv6 entries are skipped: metal answers over IPv4.
  */
 export function networkBootEntry(efibootmgrOutput: string, mac: string): string | undefined {
   const macHex = mac.replaceAll(":", "").toLowerCase();
@@ -44,10 +46,12 @@ export function networkBootEntry(efibootmgrOutput: string, mac: string): string 
     const match = BOOT_ENTRY.exec(line.trim());
     if (!match) return [];
     const [, number, description] = match as unknown as [string, string, string];
-    if (!NETWORK_WORDS.test(description) || NOT_IPV4_PXE.test(description)) return [];
-    return [{ number: number.toUpperCase(), naming: description.toLowerCase().includes(macHex) }];
+    if (!NETWORK_WORDS.test(description) || IPV6.test(description)) return [];
+    const rank =
+      (description.toLowerCase().includes(macHex) ? 0 : 2) + (HTTP_BOOT.test(description) ? 1 : 0);
+    return [{ number: number.toUpperCase(), rank }];
   });
-  return (entries.find((entry) => entry.naming) ?? entries[0])?.number;
+  return entries.sort((a, b) => a.rank - b.rank)[0]?.number;
 }
 
 function shellQuote(text: string): string {
@@ -94,7 +98,7 @@ export async function bootFromNetworkOnce(options: NetworkBootOptions): Promise<
     const entry = networkBootEntry(listing, host.mac);
     if (!entry)
       throw new PowerError(
-        `host "${host.name}": efibootmgr lists no IPv4 network boot entry; enable PXE (network stack) ` +
+        `host "${host.name}": efibootmgr lists no IPv4 network boot entry (PXE or HTTP); enable the network stack ` +
           "in its firmware setup, or give it a BMC",
       );
     await ssh(host, bootNextCommand(entry));

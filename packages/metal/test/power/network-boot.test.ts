@@ -51,7 +51,7 @@ function driver(supports: PowerOperation[], calls: string[]): PowerDriver {
 }
 
 describe("network boot once", () => {
-  it("picks the IPv4 PXE entry naming the host's MAC, never IPv6 or HTTP boot", () => {
+  it("picks the IPv4 PXE entry naming the host's MAC, else its IPv4 HTTP boot entry, never IPv6", () => {
     expect(networkBootEntry(OVMF_LISTING, HOST.mac)).toBe("0003");
     expect(
       networkBootEntry("Boot0007* IBA GE Slot 0100 v1585 PXE\nBoot0008* Network Card\n", HOST.mac),
@@ -60,6 +60,17 @@ describe("network boot once", () => {
       networkBootEntry("Boot0000* debian\nBoot0001* UEFI PXEv6 (MAC:525400770001)\n", HOST.mac),
     ).toBeUndefined();
     expect(networkBootEntry("garbage\x00\nBoot12* PXE\n", HOST.mac)).toBeUndefined();
+    // OVMF with its PXE switched off (the lab's "http" NIC boot): HTTP boot is what is left.
+    const httpOnly =
+      "Boot0000* UiApp\nBoot0001* UEFI HTTPv6 (MAC:525400770001)\nBoot0002* UEFI HTTPv4 (MAC:525400770001)\n";
+    expect(networkBootEntry(httpOnly, HOST.mac)).toBe("0002");
+    // The host's own NIC first, whatever its kind; another NIC's PXE before nothing.
+    expect(
+      networkBootEntry(
+        "Boot0001* UEFI PXEv4 (MAC:525400770099)\nBoot0002* UEFI HTTPv4 (MAC:525400770001)\n",
+        HOST.mac,
+      ),
+    ).toBe("0002");
   });
 
   it("builds remote commands that quote the disk path and refuse a malformed entry", () => {

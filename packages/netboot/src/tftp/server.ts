@@ -45,7 +45,15 @@ import {
 
 export const DEFAULT_TFTP_PORT = 69;
 export const DEFAULT_TFTP_ADDRESS = "0.0.0.0";
-/** Transfers served at once; a request beyond this gets ERROR "server busy". */
+/**
+ * Transfers served at once. A request beyond this is left unanswered, not refused: the client
+ * repeats it (RFC 1350 §2: a recipient that times out retransmits its last packet) and is served
+ * once a transfer ends. dnsmasq does the same by not reading its TFTP socket while `tftp-max`
+ * transfers run (dnsmasq src/tftp.c: "Enforce simultaneous transfer limit. In non-single-port
+ * mode this is done by not listening on the server socket"; src/dnsmasq.c set_tftp_listeners).
+ * An ERROR ends the client's read (RFC 1350 §7), and with it the boot of a machine that asked
+ * at a busy moment: the boot storm bench lost clients so.
+ */
 export const DEFAULT_MAX_TRANSFERS = 64;
 /**
  * Transfers served at once to one client address. A firmware fetches one file at a time (UEFI's
@@ -55,6 +63,18 @@ export const DEFAULT_MAX_TRANSFERS = 64;
 export const DEFAULT_MAX_TRANSFERS_PER_ADDRESS = 4;
 /** RFC 1350 §5: the only mode served. netascii would need line-ending translation. */
 const OCTET_MODE = "octet";
+/**
+ * How long after a transfer the client ended (its last ACK, or its ERROR) an identical request
+ * from the same address and port counts as a repeat of the old one, not a new read. Firmware
+ * repeats a request until it hears from the server (RFC 1350 §2; edk2 every 4 s), so a repeat sent before our first reply arrived can reach us after the transfer is
+ * over: the tsize probe of edk2 ends at once with ERROR 8, then edk2 closes its port. Started
+ * anew, that repeat would send into a closed port and hold a slot until it gave up. Seconds
+ * cover a repeat delayed in a loaded server's socket queue; a client reading the same file again
+ * from the same port sooner than this is answered when its own retry comes after the window.
+ */
+export const REPEATED_REQUEST_WINDOW_MS = 5000;
+/** Ended requests remembered for REPEATED_REQUEST_WINDOW_MS; the oldest go first beyond this. */
+const MAX_REMEMBERED_REQUESTS = 256;
 const SHUTDOWN_REASON = "server shutting down";
 /** UDP port 0 is no one's address: a datagram "from" it cannot be answered. */
 const UNANSWERABLE_PORT = 0;
@@ -115,8 +135,16 @@ export interface TftpServerAddress {
 
 interface Session {
   readonly peer: string;
+  /** The request's bytes: a repeat is byte for byte the same datagram. */
+  readonly request: Buffer;
   transfer: ReadTransfer | undefined;
   readonly finished: Promise<void>;
+}
+
+/** A request whose transfer the client ended, kept to recognise its late repeats. */
+interface EndedRequest {
+  readonly request: Buffer;
+  readonly endedAt: number;
 }
 
 type Limits = Required<Omit<TftpServerOptions, "events" | "root" | "source">>;
@@ -127,6 +155,8 @@ export class TftpServer {
   readonly #root: string | undefined;
   readonly #source: TftpFileSource;
   readonly #sessions = new Map<string, Session>();
+  /** By peer (address:port), oldest first; see REPEATED_REQUEST_WINDOW_MS. */
+  readonly #ended = new Map<string, EndedRequest>();
   /** Transfers in progress per client address. */
   readonly #perAddress = new Map<string, number>();
   #socket: dgram.Socket | undefined;
@@ -243,12 +273,23 @@ export class TftpServer {
       );
       return;
     }
-    // A client that repeats its RRQ (our first answer was lost) keeps its transfer.
-    if (this.#sessions.has(peer) || this.#closing) return;
+    if (this.#closing) return;
+    const live = this.#sessions.get(peer);
+    if (live) {
+      // A client that repeats its RRQ has not heard our first reply: it goes again, once per
+      // retransmission interval at most (ReadTransfer.repeatFirstReply). Another request from
+      // the same port while a transfer runs is not TFTP (RFC 1350 §4: one transfer per TID).
+      if (live.request.equals(bytes)) live.transfer?.repeatFirstReply();
+      return;
+    }
+    if (this.#isLateRepeat(peer, bytes)) {
+      this.#emitError(peer, request.filename, "ignored: repeat of a request already served");
+      return;
+    }
     const { maxTransfers, maxTransfersPerAddress } = this.#options;
     if (this.#sessions.size >= maxTransfers) {
-      const reason = `server busy: ${this.#sessions.size} transfers in progress (limit ${maxTransfers})`;
-      this.#refuse(from, request.filename, TftpErrorCode.NotDefined, TftpErrorText.busy, reason);
+      const reason = `deferred: ${this.#sessions.size} transfers in progress (limit ${maxTransfers}); the client's repeat is served when one ends`;
+      this.#emitError(peer, request.filename, reason);
       return;
     }
     const fromAddress = this.#perAddress.get(from.address) ?? 0;
@@ -261,25 +302,52 @@ export class TftpServer {
     }
     this.#perAddress.set(from.address, fromAddress + 1);
     const client: TftpPeer = { address: from.address, port: from.port };
+    let released = false;
+    // The slot is free as soon as the transfer's outcome is known, before its file and socket
+    // are closed: a client ending its size probe asks for the real read at once.
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#sessions.delete(peer);
+      const left = (this.#perAddress.get(client.address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(client.address, left);
+      else this.#perAddress.delete(client.address);
+    };
     const session: Session = {
       peer,
+      request: Buffer.from(bytes),
       transfer: undefined,
-      finished: this.#serve(request, client, () => session)
+      finished: this.#serve(request, client, () => session, release)
         .catch((error: unknown) => this.#serverError(`${peer}: ${errorText(error)}`))
-        .finally(() => {
-          this.#sessions.delete(peer);
-          const left = (this.#perAddress.get(client.address) ?? 1) - 1;
-          if (left > 0) this.#perAddress.set(client.address, left);
-          else this.#perAddress.delete(client.address);
-        }),
+        .finally(release),
     };
     this.#sessions.set(peer, session);
+  }
+
+  /** An identical request from `peer` whose transfer the client ended moments ago. */
+  #isLateRepeat(peer: string, bytes: Buffer): boolean {
+    const now = performance.now();
+    for (const [key, ended] of this.#ended) {
+      if (now - ended.endedAt <= REPEATED_REQUEST_WINDOW_MS) break;
+      this.#ended.delete(key);
+    }
+    return this.#ended.get(peer)?.request.equals(bytes) ?? false;
+  }
+
+  #rememberEnded(peer: string, request: Buffer): void {
+    this.#ended.delete(peer);
+    this.#ended.set(peer, { request, endedAt: performance.now() });
+    for (const key of this.#ended.keys()) {
+      if (this.#ended.size <= MAX_REMEMBERED_REQUESTS) break;
+      this.#ended.delete(key);
+    }
   }
 
   async #serve(
     request: TftpRequestPacket,
     client: TftpPeer,
     session: () => Session,
+    release: () => void,
   ): Promise<void> {
     const file = request.filename;
     if (request.mode.toLowerCase() !== OCTET_MODE) {
@@ -316,7 +384,7 @@ export class TftpServer {
     try {
       if (this.#closing) return;
       socket = await this.#transferSocket();
-      await this.#run(request, client, source, socket, session());
+      await this.#run(request, client, source, socket, session(), release);
     } catch (error) {
       const reason = errorText(error);
       this.#refuse(client, file, TftpErrorCode.NotDefined, TftpErrorText.serverError, reason);
@@ -333,6 +401,7 @@ export class TftpServer {
     source: FileSource,
     socket: dgram.Socket,
     session: Session,
+    release: () => void,
   ): Promise<void> {
     const peer = peerName(client);
     const negotiated = negotiateOptions(request.options, source.size, {
@@ -341,10 +410,11 @@ export class TftpServer {
       defaultTimeoutMs: this.#options.timeoutMs,
       maxTimeoutSeconds: this.#options.maxTimeoutSeconds,
     });
+    const sent = this.#sentCallback(client);
     const transfer = new ReadTransfer({
       source,
       ...negotiated,
-      send: (bytes) => this.#send(socket, bytes, client),
+      send: (bytes) => this.#send(socket, bytes, client, sent),
       timers: this.#options.timers,
       maxRetransmits: this.#options.maxRetransmits,
       deadlineMs: this.#options.transferDeadlineMs,
@@ -384,6 +454,9 @@ export class TftpServer {
     // close() may have run while this transfer's socket was being bound.
     if (this.#closing) transfer.abort(SHUTDOWN_REASON, TftpErrorText.shuttingDown);
     const outcome = await transfer.done;
+    release();
+    // Only when the client ended it: after a timeout the client may still be there, repeating.
+    if (outcome.ok || outcome.endedByClient) this.#rememberEnded(peer, session.request);
     if (outcome.ok) {
       this.events.emit({
         type: "tftp.end",
@@ -414,18 +487,28 @@ export class TftpServer {
    * counted and reported, never raised: to the protocol it is a lost packet, which retransmits
    * cover.
    */
-  #send(socket: dgram.Socket, bytes: Buffer, to: TftpPeer): void {
+  #send(
+    socket: dgram.Socket,
+    bytes: Buffer,
+    to: TftpPeer,
+    onSent: (error: Error | null) => void = this.#sentCallback(to),
+  ): void {
     if (to.port === UNANSWERABLE_PORT) {
       this.#sendFailed(to, "port 0 cannot be sent to");
       return;
     }
     try {
-      socket.send(bytes, to.port, to.address, (error) => {
-        if (error) this.#sendFailed(to, error.message);
-      });
+      socket.send(bytes, to.port, to.address, onSent);
     } catch (error) {
       this.#sendFailed(to, errorText(error));
     }
+  }
+
+  /** What a send to `to` calls back; a transfer makes one for all its packets. */
+  #sentCallback(to: TftpPeer): (error: Error | null) => void {
+    return (error) => {
+      if (error) this.#sendFailed(to, error.message);
+    };
   }
 
   #sendFailed(to: TftpPeer, reason: string): void {

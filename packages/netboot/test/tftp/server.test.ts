@@ -12,6 +12,7 @@ import { PathRefusedError } from "../../src/errors.js";
 import type { TftpFileSource, TftpPeer } from "../../src/tftp/file-source.js";
 import { TftpErrorCode } from "../../src/tftp/packet.js";
 import { TftpServer, type TftpServerAddress } from "../../src/tftp/server.js";
+import { MAX_RETRANSMIT_INTERVAL_MS, type TransferTimers } from "../../src/tftp/transfer.js";
 import { tftpGet } from "./client.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -147,12 +148,44 @@ describe("TftpServer on loopback", () => {
     expect(result.error).toMatchObject({ code: TftpErrorCode.IllegalOperation });
   });
 
-  it("answers ERROR server busy beyond maxTransfers", async () => {
-    const { server, address } = await startServer({ maxTransfers: 1 });
+  it("leaves a request beyond maxTransfers unanswered and serves its repeat once a slot frees", async () => {
+    // Retransmission timers that run only when the test says: the silent client holds the one
+    // slot for exactly as long as the test wants.
+    let clock = 0;
+    let due: Array<{ run: () => void; ms: number }> = [];
+    const timers: TransferTimers = {
+      now: () => clock,
+      setTimeout: (run, ms) => {
+        const timer = { run, ms };
+        due.push(timer);
+        return timer;
+      },
+      clearTimeout: (timer) => (due = due.filter((one) => one !== timer)),
+    };
+    const elapse = () => {
+      clock += MAX_RETRANSMIT_INTERVAL_MS;
+      const expired = due.filter((timer) => timer.ms <= MAX_RETRANSMIT_INTERVAL_MS);
+      due = due.filter((timer) => !expired.includes(timer));
+      for (const timer of expired) timer.run();
+    };
+    const { server, address, events } = await startServer({ maxTransfers: 1, timers });
     const silent = await silentClient(address);
     await expect.poll(() => server.activeTransfers).toBe(1);
-    const result = await tftpGet(address, "ipxe.efi");
-    expect(result.error?.message).toMatch(/server busy/);
+    // tftpGet repeats its request every second, as firmware does.
+    const pending = tftpGet(address, "ipxe.efi");
+    await expect
+      .poll(() => events.some((e) => e.type === "tftp.error" && /^deferred/.test(e.reason)))
+      .toBe(true);
+    expect(silent.replies.every((reply) => reply.type === "DATA")).toBe(true);
+    await expect
+      .poll(() => {
+        elapse();
+        return server.activeTransfers;
+      })
+      .toBe(0);
+    const result = await pending;
+    expect(result.error).toBeUndefined();
+    expect(sha256(result.data)).toBe(sha256(content));
     silent.close();
   });
 
@@ -276,5 +309,136 @@ describe("TftpServer on loopback", () => {
     const { address } = await startServer();
     const second = new TftpServer({ root, address: "127.0.0.1", port: address.port });
     await expect(second.start()).rejects.toThrow(/already uses it/);
+  });
+});
+
+/**
+ * A client driven step by step from one socket (one address and port), as a flaky network or a
+ * firmware repeating itself drives the server. Replies are kept with the port they came from.
+ */
+async function scriptedClient(address: TftpServerAddress) {
+  const socket = dgram.createSocket("udp4");
+  const replies: Array<{ packet: ReturnType<typeof decodeTftp>; port: number }> = [];
+  socket.on("message", (bytes, from) =>
+    replies.push({ packet: decodeTftp(bytes), port: from.port }),
+  );
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  return {
+    replies,
+    send: (bytes: Buffer, port = address.port) =>
+      new Promise<void>((resolve) => socket.send(bytes, port, address.address, () => resolve())),
+    close: () => socket.close(),
+  };
+}
+
+/** edk2's size probe of ipxe.efi (ovmf-rrq.hex): tsize 0, blksize 1468, windowsize 4. */
+const PROBE = encodeTftp({
+  type: "RRQ",
+  filename: "ipxe.efi",
+  mode: "octet",
+  options: [
+    { name: "tsize", value: "0" },
+    { name: "blksize", value: "1468" },
+    { name: "windowsize", value: "4" },
+  ],
+});
+/** How edk2 ends its probe: ERROR 8 (EFI_MTFTP4_ERRORCODE_REQUEST_DENIED). */
+const PROBE_ABORT = encodeTftp({ type: "ERROR", code: 8, message: "User aborted the transfer" });
+const WRITE_REQUEST = encodeTftp({ type: "WRQ", filename: "x", mode: "octet", options: [] });
+
+describe("TftpServer and requests a flaky network repeats", () => {
+  /**
+   * The listening socket handles datagrams in order and opens a transfer synchronously, so once
+   * the reply to a WRQ sent after `bytes` is back, `bytes` has been handled.
+   */
+  async function handled(client: Awaited<ReturnType<typeof scriptedClient>>, count: number) {
+    await client.send(WRITE_REQUEST);
+    await expect
+      .poll(() => client.replies.filter((r) => r.packet.type === "ERROR").length)
+      .toBe(count);
+  }
+
+  it("takes a request repeated after the client ended its size probe with ERROR 8 for a repeat, not a new transfer", async () => {
+    const { server, address, events } = await startServer();
+    const client = await scriptedClient(address);
+    await client.send(PROBE);
+    await expect.poll(() => client.replies[0]?.packet.type).toBe("OACK");
+    await client.send(PROBE_ABORT, client.replies[0]?.port);
+    await expect.poll(() => server.activeTransfers).toBe(0);
+    // The repeat the firmware sent before the OACK reached it, arriving late.
+    await client.send(PROBE);
+    await handled(client, 1);
+    expect(server.activeTransfers).toBe(0);
+    expect(events.filter((event) => event.type === "tftp.start")).toHaveLength(1);
+    expect(events.at(-2)).toMatchObject({
+      type: "tftp.error",
+      reason: expect.stringMatching(/repeat/),
+    });
+    expect(client.replies.filter((r) => r.packet.type === "OACK")).toHaveLength(1);
+    client.close();
+  });
+
+  it("takes a request repeated after a completed transfer for a repeat, but serves another request from that port", async () => {
+    const { server, address, events } = await startServer();
+    const client = await scriptedClient(address);
+    const request = encodeTftp({ type: "RRQ", filename: "exact.bin", mode: "octet", options: [] });
+    await client.send(request);
+    for (let block = 1; block <= 5; block++) {
+      await expect.poll(() => client.replies.length).toBe(block);
+      expect(client.replies[block - 1]?.packet).toMatchObject({ type: "DATA", block });
+      await client.send(encodeTftp({ type: "ACK", block }), client.replies[0]?.port);
+    }
+    await expect.poll(() => server.activeTransfers).toBe(0);
+    await client.send(request);
+    await handled(client, 1);
+    expect(server.activeTransfers).toBe(0);
+    // A different request from the same port is a new read: the window is for repeats only.
+    await client.send(
+      encodeTftp({ type: "RRQ", filename: "ipxe.efi", mode: "octet", options: [] }),
+    );
+    await expect.poll(() => events.filter((event) => event.type === "tftp.start").length).toBe(2);
+    client.close();
+  });
+
+  it("serves the same request from another port of the same address at once: that is another client", async () => {
+    const { address, events } = await startServer();
+    const first = await scriptedClient(address);
+    await first.send(PROBE);
+    await expect.poll(() => first.replies[0]?.packet.type).toBe("OACK");
+    await first.send(PROBE_ABORT, first.replies[0]?.port);
+    const second = await scriptedClient(address);
+    await second.send(PROBE);
+    await expect.poll(() => second.replies[0]?.packet.type).toBe("OACK");
+    expect(events.filter((event) => event.type === "tftp.start")).toHaveLength(2);
+    first.close();
+    second.close();
+  });
+
+  it("resends its first reply when the client repeats the request, once per interval, and keeps one transfer", async () => {
+    // A minute's timeout: every OACK after the first can only be an answer to a repeat.
+    const { server, address, events } = await startServer({ timeoutMs: 60_000 });
+    const client = await scriptedClient(address);
+    await client.send(PROBE);
+    await expect.poll(() => client.replies.length).toBe(1);
+    await client.send(PROBE);
+    await client.send(PROBE);
+    await expect.poll(() => client.replies.length).toBe(2);
+    await handled(client, 1);
+    expect(client.replies.map((r) => r.packet.type)).toEqual(["OACK", "OACK", "ERROR"]);
+    expect(client.replies[1]?.port).toBe(client.replies[0]?.port);
+    expect(server.activeTransfers).toBe(1);
+    expect(events.filter((event) => event.type === "tftp.start")).toHaveLength(1);
+    client.close();
+  });
+
+  it("releases the slot of a transfer whose first reply is never acknowledged after few retransmissions", async () => {
+    const { server, address, events } = await startServer({ timeoutMs: 20 });
+    const silent = await silentClient(address);
+    await expect.poll(() => events.at(-1)?.type).toBe("tftp.error");
+    expect(events.at(-1)).toMatchObject({
+      reason: expect.stringMatching(/after 2 retransmissions/),
+    });
+    await expect.poll(() => server.activeTransfers).toBe(0);
+    silent.close();
   });
 });

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   BACKOFF_FACTOR,
+  MAX_FIRST_REPLY_RETRANSMITS,
   MAX_RETRANSMITS,
   MAX_RETRANSMIT_INTERVAL_MS,
+  READ_AHEAD_BYTES,
   ReadTransfer,
   type BlockSource,
   type TransferTimers,
@@ -185,16 +187,13 @@ describe("ReadTransfer", () => {
     await expect(h.transfer.done).resolves.toEqual({ ok: true, bytes: h.content.length });
   });
 
-  it("sends windowsize blocks before waiting, reading each window with one read", async () => {
+  it("sends windowsize blocks before waiting, reading the small file with one read", async () => {
     const h = harness(10 * 512 + 7, { windowSize: 4 });
     h.transfer.start();
     await settle();
     expect(dataBlocks(h.sent)).toEqual([1, 2, 3, 4]);
-    // The first window in one read, and the next one read ahead while the client acknowledges.
-    expect(h.reads).toEqual([
-      { position: 0, length: 4 * 512 },
-      { position: 4 * 512, length: 4 * 512 },
-    ]);
+    // READ_AHEAD_BYTES hold the whole file: one read serves every window.
+    expect(h.reads).toEqual([{ position: 0, length: 10 * 512 + 7 }]);
     ack(h.transfer, 4);
     await settle();
     expect(dataBlocks(h.sent)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -258,11 +257,15 @@ describe("ReadTransfer", () => {
     const h = harness(5 * 512);
     h.transfer.start();
     await settle();
+    ack(h.transfer, 1);
+    await settle();
     const start = Date.now();
     await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
-    expect(dataBlocks(h.sent)).toEqual([1]);
+    expect(dataBlocks(h.sent)).toEqual([1, 2]);
     await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
-    const resends = h.sent.filter((s) => s.packet.type === "DATA").map((s) => s.at - start);
+    const resends = h.sent
+      .filter((s) => s.packet.type === "DATA" && s.packet.block === 2)
+      .map((s) => s.at - start);
     const expected: number[] = [0];
     let interval = TIMEOUT_MS;
     for (let retry = 0; retry < MAX_RETRANSMITS; retry++) {
@@ -272,8 +275,60 @@ describe("ReadTransfer", () => {
     expect(resends).toEqual(expected);
     expect(h.sent.at(-1)?.packet).toMatchObject({ type: "ERROR", code: 0 });
     const outcome = await h.transfer.done;
-    expect(outcome).toMatchObject({ ok: false, bytes: 0 });
-    expect(outcome.ok === false && outcome.reason).toMatch(/timed out.*block 1/);
+    expect(outcome).toMatchObject({ ok: false, bytes: 512 });
+    expect(outcome.ok === false && outcome.reason).toMatch(/timed out.*block 2/);
+  });
+
+  it("gives up on a first reply never acknowledged after MAX_FIRST_REPLY_RETRANSMITS, releasing its slot in seconds", async () => {
+    for (const acknowledged of [[], [{ name: "tsize", value: "2560" }]]) {
+      const h = harness(5 * 512, { acknowledged });
+      h.transfer.start();
+      await settle();
+      const start = Date.now();
+      await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
+      const firstReplies = h.sent.filter((s) => s.packet.type !== "ERROR");
+      expect(firstReplies).toHaveLength(1 + MAX_FIRST_REPLY_RETRANSMITS);
+      expect(firstReplies.map((s) => s.at - start)).toEqual([0, TIMEOUT_MS, 3 * TIMEOUT_MS]);
+      expect(h.sent.at(-1)?.packet).toMatchObject({ type: "ERROR" });
+      expect(h.sent.at(-1)?.at).toBe(start + 7 * TIMEOUT_MS);
+      expect(await h.transfer.done).toMatchObject({ ok: false, bytes: 0 });
+    }
+  });
+
+  it("serves a client slow to acknowledge its first reply with the full retransmission budget after", async () => {
+    const h = harness(5 * 512, { acknowledged: [{ name: "blksize", value: "512" }] });
+    h.transfer.start();
+    await vi.advanceTimersByTimeAsync(3 * TIMEOUT_MS + TIMEOUT_MS / 2);
+    ack(h.transfer, 0);
+    await settle();
+    // Block 1 now stalls: five retransmissions, not two, since the client has shown it listens.
+    await vi.advanceTimersByTimeAsync(10 * MAX_RETRANSMIT_INTERVAL_MS * MAX_RETRANSMITS);
+    expect(dataBlocks(h.sent)).toEqual(Array<number>(1 + MAX_RETRANSMITS).fill(1));
+  });
+
+  it("answers a repeated request with the first reply, at most once per interval, and not after the first ACK", async () => {
+    const h = harness(5 * 512, { acknowledged: [{ name: "tsize", value: "2560" }] });
+    h.transfer.start();
+    await settle();
+    h.transfer.repeatFirstReply();
+    h.transfer.repeatFirstReply();
+    await settle();
+    expect(h.sent.map((s) => s.packet.type)).toEqual(["OACK", "OACK"]);
+    await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+    h.transfer.repeatFirstReply();
+    expect(h.sent.map((s) => s.packet.type)).toEqual(["OACK", "OACK", "OACK", "OACK"]);
+    ack(h.transfer, 0);
+    await settle();
+    h.transfer.repeatFirstReply();
+    await settle();
+    expect(dataBlocks(h.sent)).toEqual([1]);
+
+    const plain = harness(5 * 512);
+    plain.transfer.start();
+    await settle();
+    plain.transfer.repeatFirstReply();
+    await settle();
+    expect(dataBlocks(plain.sent)).toEqual([1, 1]);
   });
 
   it("starts the back-off over after progress", async () => {
@@ -294,7 +349,12 @@ describe("ReadTransfer", () => {
     await settle();
     h.transfer.receive({ type: "ERROR", code: 8, message: "bad blksize" });
     const outcome = await h.transfer.done;
-    expect(outcome).toEqual({ ok: false, bytes: 0, reason: "client sent ERROR 8: bad blksize" });
+    expect(outcome).toEqual({
+      ok: false,
+      bytes: 0,
+      reason: "client sent ERROR 8: bad blksize",
+      endedByClient: true,
+    });
     await vi.advanceTimersByTimeAsync(10 * TIMEOUT_MS);
     expect(h.sent.map((s) => s.packet.type)).toEqual(["DATA"]);
   });
@@ -339,14 +399,16 @@ describe("ReadTransfer", () => {
     );
   });
 
-  it("never reads more than one window of a large file at a time", async () => {
+  it("never reads more than READ_AHEAD_BYTES of a large file at a time, nor a block twice", async () => {
     const size = 100 * 1024 * 1024;
     let largest = 0;
+    let bytesRead = 0;
     const transfer = new ReadTransfer({
       source: {
         size,
         read: async (_position, length) => {
           largest = Math.max(largest, length);
+          bytesRead += length;
           return new Uint8Array(length);
         },
       },
@@ -363,6 +425,9 @@ describe("ReadTransfer", () => {
       await settle();
     }
     transfer.abort("test over");
-    expect(largest).toBe(8 * 1468);
+    const blocksPerRead = Math.ceil(READ_AHEAD_BYTES / 1468);
+    expect(largest).toBe(blocksPerRead * 1468);
+    // 88 blocks sent: each block read once, at most one read ahead of the window.
+    expect(bytesRead).toBe(3 * blocksPerRead * 1468);
   });
 });
