@@ -65,11 +65,6 @@ export function host(name: string, role: "server" | "agent", index: number, init
   };
 }
 
-/** A host whose SSH target is this machine's loopback: a dropbear the test runs in its own mount namespace. */
-export function loopbackHost(name: string, fields: Partial<Host> = {}): Host {
-  return { ...host(name, "agent", 1), address: "127.0.0.1", prefixLength: 8, ...fields };
-}
-
 export function inventory(hosts: Host[]): Inventory {
   return {
     source: "/lab/cluster.toml",

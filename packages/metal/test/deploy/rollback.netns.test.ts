@@ -34,9 +34,9 @@ import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
 import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
 import { sshOptions } from "../../src/deploy/ssh.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
-import { inventory, loopbackHost } from "./harness.js";
+import { inventory } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
-import { untilLoopbackAccepts } from "../helpers/loopback-port.js";
+import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 43_000 + (process.pid % 1000);
 const CONFIRM_TIMEOUT_MS = 3_000;

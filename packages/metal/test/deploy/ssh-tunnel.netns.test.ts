@@ -16,9 +16,9 @@ import { sshOptions } from "../../src/deploy/ssh.js";
 import { SshTunnelAccess } from "../../src/deploy/ssh-tunnel.js";
 import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
-import { inventory, loopbackHost, testCommands, writeActivationScript } from "./harness.js";
+import { inventory, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
-import { untilLoopbackAccepts } from "../helpers/loopback-port.js";
+import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 42_000 + (process.pid % 1000);
 const CONNECT_TIMEOUT_MS = 15_000;

@@ -11,29 +11,12 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedSshProbe } from "../../src/install/installed-probe.js";
-import type { Host } from "../../src/inventory/types.js";
 import { privatePaths } from "../../src/secrets/layout.js";
-import { untilLoopbackAccepts } from "../helpers/loopback-port.js";
+import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
 
 const BASE_PORT = 43_000 + (process.pid % 1000) * 2;
 const INSTALLED_PORT = BASE_PORT;
 const STRANGER_PORT = BASE_PORT + 1;
-
-function host(name: string): Host {
-  return {
-    name,
-    mac: "52:54:00:00:00:01",
-    address: "127.0.0.1",
-    prefixLength: 8,
-    role: "agent",
-    init: false,
-    disk: "/dev/vda",
-    arch: "x86_64",
-    firstStage: undefined,
-    rootSize: "64G",
-    interface: undefined,
-  };
-}
 
 describe.skipIf(process.getuid?.() !== 0)(
   "is this host installed? (SSH with its pinned key)",
@@ -94,17 +77,25 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     it("says installed when the host answers with its pinned host key", async () => {
-      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node1"))).toBe(true);
+      expect(
+        await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(loopbackHost("node1")),
+      ).toBe(true);
     });
 
     it("says not installed when another key answers on the host's address", async () => {
-      expect(await pinnedSshProbe({ secretsDir, port: STRANGER_PORT })(host("node1"))).toBe(false);
+      expect(await pinnedSshProbe({ secretsDir, port: STRANGER_PORT })(loopbackHost("node1"))).toBe(
+        false,
+      );
     });
 
     it("says not installed when nothing answers, or when no key was pinned for the host", async () => {
       const closedPort = BASE_PORT + 2_000;
-      expect(await pinnedSshProbe({ secretsDir, port: closedPort })(host("node1"))).toBe(false);
-      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node2"))).toBe(false);
+      expect(await pinnedSshProbe({ secretsDir, port: closedPort })(loopbackHost("node1"))).toBe(
+        false,
+      );
+      expect(
+        await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(loopbackHost("node2")),
+      ).toBe(false);
     });
   },
 );
