@@ -36,7 +36,7 @@ import { sshOptions } from "../../src/deploy/ssh.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { inventory } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
-import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 43_000 + (process.pid % 1000);
 const CONFIRM_TIMEOUT_MS = 3_000;
@@ -163,19 +163,11 @@ ssh $NIX_SSHOPTS "$target" /nix/var/nix/profiles/system/bin/switch-to-configurat
         `mount --bind "${join(tools, "systemctl")}" /usr/bin/systemctl`,
       ];
       await mkdir(nix);
-      dropbear = execa(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          `${binds.join(" && ")} && exec dropbear -F -E -s -p 127.0.0.1:${SSH_PORT} -r "${join(dir, "host_key")}"`,
-        ],
-        { reject: false },
-      );
-      await untilLoopbackAccepts(SSH_PORT);
+      ({ dropbear } = await startLoopbackDropbear({
+        port: SSH_PORT,
+        hostKey: join(dir, "host_key"),
+        mounts: binds,
+      }));
       ssh = sshOptions({
         knownHostsFile: join(dir, "known_hosts"),
         identityFile: join(dir, "id"),

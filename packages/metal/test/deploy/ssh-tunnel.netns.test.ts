@@ -18,7 +18,7 @@ import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { inventory, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
-import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 42_000 + (process.pid % 1000);
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -56,19 +56,12 @@ describe.skipIf(process.getuid?.() !== 0)(
       remoteKubeconfig = join(dir, "k3s.yaml");
       await writeFile(remoteKubeconfig, api.kubeconfig(await api.start(tls), tls.cert));
 
-      dropbear = execa(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          `mount --bind "${home}" /root && exec dropbear -F -E -s -p 127.0.0.1:${SSH_PORT} -r "${join(dir, "host_key")}" -P "${join(dir, "dropbear.pid")}"`,
-        ],
-        { reject: false },
-      );
-      await untilLoopbackAccepts(SSH_PORT);
+      ({ dropbear } = await startLoopbackDropbear({
+        port: SSH_PORT,
+        hostKey: join(dir, "host_key"),
+        mounts: [`mount --bind "${home}" /root`],
+        pidFile: join(dir, "dropbear.pid"),
+      }));
     });
 
     afterAll(async () => {

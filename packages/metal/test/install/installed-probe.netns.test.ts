@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedSshProbe } from "../../src/install/installed-probe.js";
 import { privatePaths } from "../../src/secrets/layout.js";
-import { loopbackHost, untilLoopbackAccepts } from "../helpers/loopback-target.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const BASE_PORT = 43_000 + (process.pid % 1000) * 2;
 const INSTALLED_PORT = BASE_PORT;
@@ -26,21 +26,13 @@ describe.skipIf(process.getuid?.() !== 0)(
     const servers: ResultPromise[] = [];
 
     async function startDropbear(hostKey: string, port: number, home: string): Promise<void> {
-      servers.push(
-        execa(
-          "unshare",
-          [
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            `mount --bind "${home}" /root && exec dropbear -F -E -s -p 127.0.0.1:${port} -r "${hostKey}" -P "${join(dir, `dropbear-${port}.pid`)}"`,
-          ],
-          { reject: false },
-        ),
-      );
-      await untilLoopbackAccepts(port);
+      const { dropbear } = await startLoopbackDropbear({
+        port,
+        hostKey,
+        mounts: [`mount --bind "${home}" /root`],
+        pidFile: join(dir, `dropbear-${port}.pid`),
+      });
+      servers.push(dropbear);
     }
 
     beforeAll(async () => {
