@@ -10,8 +10,9 @@
  * (bmc_chassis.c `start_poweron_timer`). Boot flags: "Set System Boot Options" parameter 5 hands
  * the program the device (`boot pxe`); the next power-on starts QEMU with its NIC first in the
  * boot order, once (the flag is then cleared, as an IPMI "next boot only" flag is). That QEMU
- * keeps the order across the guest's own reboots until the BMC powers it again; metal answers an
- * installed host's PXE with `exit`, so it goes on to its disk. QEMU's `ipmi-bmc-extern` connects
+ * keeps the order across the guest's own reboots until the BMC powers it again (QEMU has no
+ * one-time `bootindex`: qemu-project/qemu issue 1995); metal answers an installed host's PXE
+ * with `exit`, so it goes on to its disk (ADR 0331). QEMU's `ipmi-bmc-extern` connects
  * to the BMC's `serial kcs … codec VM` port on loopback. Such a machine has no Wake-on-LAN
  * listener.
  */

@@ -24,6 +24,17 @@ describe("initramfs scripts", () => {
     expect(initPreamble({ dhcp: false })).not.toContain("lab_start_sshd");
     expect(initPreamble({ sshd: true })).toContain("lab_start_sshd()");
   });
+
+  it("loads and mounts efivarfs only when asked, and only where the kernel made its mount point", () => {
+    expect(initPreamble({ dhcp: false })).not.toContain("efivarfs");
+    const lines = initPreamble({ dhcp: false, efivars: true }).split("\n");
+    const guard = lines.indexOf("if [ -d /sys/firmware/efi/efivars ]; then");
+    expect(guard).toBeGreaterThan(lines.indexOf("mount -t sysfs sysfs /sys"));
+    expect(lines[guard + 1]).toMatch(
+      /^ {2}insmod \/lib\/modules\/efivarfs\.ko && mount -t efivarfs efivarfs \/sys\/firmware\/efi\/efivars /,
+    );
+    expect(lines[guard + 2]).toBe("fi");
+  });
 });
 
 describe("parseLddOutput", () => {

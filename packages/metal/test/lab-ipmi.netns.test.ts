@@ -8,7 +8,9 @@
  * timeout, and the second boot reaches ready. Then `metal power` reads and changes its power.
  * A second machine, BIOS with Wake-on-LAN, is installed beside it and then reinstalled with
  * `metal reinstall --yes`: over SSH with the pinned key its boot sector is wiped, it falls through
- * to PXE and is installed again (attempt 2).
+ * to PXE and is installed again (attempt 2). Last, the BMC machine is reinstalled through its
+ * BMC: real ipmitool sets the one-time PXE boot flag, ipmi_sim's chassis program starts QEMU
+ * with its NIC first, once, and it is installed again (attempt 2).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -109,7 +111,7 @@ async function waitForLine(output: () => string, text: string, timeoutMs: number
 
 describe("metal lab with a simulated IPMI BMC", () => {
   it(
-    "powers a machine through ipmi_sim with real ipmitool, power-cycles its hung first boot, installs it to ready, reads and changes its power with metal power, and reinstalls a BIOS machine over SSH",
+    "powers a machine through ipmi_sim with real ipmitool, power-cycles its hung first boot, installs it to ready, reads and changes its power with metal power, reinstalls a BIOS machine over SSH and the BMC machine through its one-time PXE boot flag",
     async () => {
       const labDir = join(work, "lab");
       const lab = execa(

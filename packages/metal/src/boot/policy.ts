@@ -18,7 +18,7 @@ import type { Host, HostArch, Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";
 import type { StateStore } from "../state/store.js";
-import { INSTALLER_PHASES } from "../state/lifecycle.js";
+import { INSTALLER_PHASES, move, stay } from "../state/lifecycle.js";
 import { loadInstallerArtifacts, type InstallerArtifacts } from "./installer-artifacts.js";
 import type { PxeAddressBook } from "./pxe-addresses.js";
 import type { UnknownMachines } from "./unknown-machines.js";
@@ -110,11 +110,10 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
 
     if (machine.stage === "dhcp") {
       if (record.phase !== "pxe") {
-        await store.change(host.name, {
-          expect: ["pending", "waking"],
-          to: "pxe",
-          step: `PXE: DHCP from ${describeFirmware(machine)} firmware`,
-        });
+        await store.change(
+          host.name,
+          move("firstDhcp", `PXE: DHCP from ${describeFirmware(machine)} firmware`),
+        );
       }
       // The DHCP answer only picks the first stage; the token goes into the script below.
       return { action: "boot", spec: installerSpec(artifacts, artifacts.cmdline), ...firstStage };
@@ -135,16 +134,16 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
       return installerDecision(host, artifacts, bound.token, firstStage);
     }
     let binding: Binding | undefined;
-    await store.change(host.name, {
-      expect: INSTALLER_PHASES,
-      to: "pxe",
-      step: `PXE: installer script served to ${requester}`,
-      update: (current) => {
-        const minted = newToken(current.attempt, "installer", clock());
-        binding = { attempt: current.attempt, requester, token: minted.token };
-        return { tokens: { ...current.tokens, installer: minted.record } };
-      },
-    });
+    await store.change(
+      host.name,
+      move("installerScriptServed", `PXE: installer script served to ${requester}`, {
+        update: (current) => {
+          const minted = newToken(current.attempt, "installer", clock());
+          binding = { attempt: current.attempt, requester, token: minted.token };
+          return { tokens: { ...current.tokens, installer: minted.record } };
+        },
+      }),
+    );
     bindings.set(host.name, binding!);
     return installerDecision(host, artifacts, binding!.token, firstStage);
   }
@@ -175,16 +174,17 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
     bound: Binding,
     requester: string,
   ): Promise<BootDecision> {
-    await store.change(host.name, {
-      expect: INSTALLER_PHASES,
-      to: "failed",
-      step: `installer conflict: ${requester} asked after ${bound.requester}`,
-      reason:
-        `installer conflict in attempt ${attempt}: two machines asked for host "${host.name}"'s ` +
-        `installer as MAC ${host.mac}, first ${bound.requester}, then ${requester}; nothing was ` +
-        `installed. Find out which machine is not ${host.name} (one of them forged its MAC), ` +
-        `then run metal install again to start a new attempt (docs/security.md)`,
-    });
+    await store.change(
+      host.name,
+      move("fail", `installer conflict: ${requester} asked after ${bound.requester}`, {
+        from: INSTALLER_PHASES,
+        reason:
+          `installer conflict in attempt ${attempt}: two machines asked for host "${host.name}"'s ` +
+          `installer as MAC ${host.mac}, first ${bound.requester}, then ${requester}; nothing was ` +
+          `installed. Find out which machine is not ${host.name} (one of them forged its MAC), ` +
+          `then run metal install again to start a new attempt (docs/security.md)`,
+      }),
+    );
     return { action: "ignore", reason: `installer conflict for ${host.mac}` };
   }
 
@@ -204,10 +204,13 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
     seen.add(who);
     const expected = named.length > 0 ? named.join(", ") : "no address yet";
     await store
-      .change(host.name, {
-        expect: INSTALLER_PHASES,
-        step: `installer script refused to ${who}: ${host.mac}'s PXE DHCP named ${expected}`,
-      })
+      .change(
+        host.name,
+        stay(
+          INSTALLER_PHASES,
+          `installer script refused to ${who}: ${host.mac}'s PXE DHCP named ${expected}`,
+        ),
+      )
       .catch((error: unknown) => {
         if (!(error instanceof PhaseConflictError)) throw error;
       });

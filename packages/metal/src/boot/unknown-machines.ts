@@ -37,7 +37,7 @@ export interface UnknownMachinesOptions {
 
 export class UnknownMachines {
   readonly #machines = new Map<string, UnknownMachine>();
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(machine: UnknownMachine) => void>();
   readonly #clock: () => number;
   readonly #file: string | undefined;
   #sightings = 0;
@@ -60,20 +60,21 @@ export class UnknownMachines {
     const previous = this.#machines.get(sighting.mac);
     // Delete and re-insert: the map's order is least recently seen first, so eviction is O(1).
     this.#machines.delete(sighting.mac);
-    this.#machines.set(sighting.mac, {
+    const machine: UnknownMachine = {
       mac: sighting.mac,
       firstSeen: previous?.firstSeen ?? now,
       lastSeen: now,
       count: (previous?.count ?? 0) + 1,
       arch: sighting.arch ?? previous?.arch,
-    });
+    };
+    this.#machines.set(sighting.mac, machine);
     while (this.#machines.size > MAX_UNKNOWN_MACHINES) {
       const oldest = this.#machines.keys().next().value as string;
       this.#machines.delete(oldest);
       this.#evicted++;
     }
     this.#scheduleFlush();
-    for (const listener of this.#listeners) listener();
+    for (const listener of this.#listeners) listener(machine);
   }
 
   /** Most recently seen first. */
@@ -86,8 +87,8 @@ export class UnknownMachines {
     return { machines: this.list(), sightings: this.#sightings, evicted: this.#evicted };
   }
 
-  /** Called after each sighting (the dashboard coalesces). Returns the unsubscribe function. */
-  onChange(listener: () => void): () => void {
+  /** Called with each sighting (the dashboard coalesces). Returns the unsubscribe function. */
+  onChange(listener: (machine: UnknownMachine) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

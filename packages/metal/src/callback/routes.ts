@@ -13,7 +13,8 @@ import type { z } from "zod";
 import type { Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";
-import type { StateStore } from "../state/store.js";
+import { move, stay, type MoveName } from "../state/lifecycle.js";
+import type { HostFieldUpdate, StateStore } from "../state/store.js";
 import type { HostRecord, TokenPurpose } from "../state/types.js";
 import {
   describeBodyError,
@@ -153,27 +154,34 @@ export async function registerCallbackRoutes(
     }
   }
 
-  /** Applies the accepting change, failing with 401 if the token was replaced or used meanwhile. */
+  /** Makes the accepting move, failing with 401 if the token was replaced or used meanwhile. */
   async function accept(
     record: HostRecord,
     purpose: TokenPurpose,
-    change: Parameters<StateStore["change"]>[1],
+    name: Extract<MoveName, "installerAccepted" | "firstBoot">,
+    step: string,
+    update: (current: HostRecord) => HostFieldUpdate = () => ({}),
   ) {
     const presented = record.tokens[purpose]?.sha256;
     try {
-      await deps.store.change(record.name, {
-        ...change,
-        update: (current) => {
-          const stored = current.tokens[purpose];
-          if (!stored || stored.sha256 !== presented || stored.usedAt !== undefined) {
-            throw new Refusal(401, `token of host "${record.name}" was replaced or used meanwhile`);
-          }
-          return {
-            ...change.update?.(current),
-            tokens: { ...current.tokens, [purpose]: { ...stored, usedAt: clock() } },
-          };
-        },
-      });
+      await deps.store.change(
+        record.name,
+        move(name, step, {
+          update: (current) => {
+            const stored = current.tokens[purpose];
+            if (!stored || stored.sha256 !== presented || stored.usedAt !== undefined) {
+              throw new Refusal(
+                401,
+                `token of host "${record.name}" was replaced or used meanwhile`,
+              );
+            }
+            return {
+              ...update(current),
+              tokens: { ...current.tokens, [purpose]: { ...stored, usedAt: clock() } },
+            };
+          },
+        }),
+      );
     } catch (error) {
       if (error instanceof PhaseConflictError) {
         throw new Refusal(
@@ -195,7 +203,7 @@ export async function registerCallbackRoutes(
     refusals.set(key, count);
     if (count > 1) return;
     await deps.store
-      .change(record.name, { expect: record.phase, step: `callback refused: ${step}` })
+      .change(record.name, stay(record.phase, `callback refused: ${step}`))
       .catch(() => undefined);
   }
 
@@ -228,12 +236,13 @@ export async function registerCallbackRoutes(
       await noteRefusal(record, refusal, mismatch.detail);
       throw refusal;
     }
-    await accept(record, "installer", {
-      expect: "pxe",
-      to: "installer",
-      step: `installer called back from ${facts.ip}; SSH host key pinned`,
-      update: () => ({ installer: { sshHostKey: facts.sshHostKey.trim(), ip: facts.ip, facts } }),
-    });
+    await accept(
+      record,
+      "installer",
+      "installerAccepted",
+      `installer called back from ${facts.ip}; SSH host key pinned`,
+      () => ({ installer: { sshHostKey: facts.sshHostKey.trim(), ip: facts.ip, facts } }),
+    );
     return { host: record.name, status: "accepted" };
   }
 
@@ -262,11 +271,7 @@ export async function registerCallbackRoutes(
       await noteRefusal(record, refusal, refusal.message);
       throw refusal;
     }
-    await accept(record, "first-boot", {
-      expect: "installed",
-      to: "ready",
-      step: `first boot called back from ${facts.ip}`,
-    });
+    await accept(record, "first-boot", "firstBoot", `first boot called back from ${facts.ip}`);
     return { host: record.name, status: "accepted" };
   }
 

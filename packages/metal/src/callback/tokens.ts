@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../state/file-store.js";
+import { stay } from "../state/lifecycle.js";
 import type { StateStore } from "../state/store.js";
 import type { HostRecord, Phase, TokenPurpose, TokenRecord } from "../state/types.js";
 
@@ -96,14 +97,15 @@ export async function mintFirstBootToken(
   clock: Clock = Date.now,
 ): Promise<string> {
   let token = "";
-  await store.change(host, {
-    expect: FIRST_BOOT_MINT_PHASES,
-    step: "first-boot token minted",
-    update: (current) => {
-      const minted = newToken(current.attempt, "first-boot", clock());
-      token = minted.token;
-      return { tokens: { ...current.tokens, "first-boot": minted.record } };
-    },
-  });
+  await store.change(
+    host,
+    stay(FIRST_BOOT_MINT_PHASES, "first-boot token minted", {
+      update: (current) => {
+        const minted = newToken(current.attempt, "first-boot", clock());
+        token = minted.token;
+        return { tokens: { ...current.tokens, "first-boot": minted.record } };
+      },
+    }),
+  );
   return token;
 }

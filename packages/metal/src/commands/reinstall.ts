@@ -13,7 +13,7 @@ import type { Command } from "commander";
 import { execa } from "execa";
 import { interfaceIpv4 } from "netboot";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
-import { sshOptions } from "../deploy/ssh.js";
+import { sshOptions } from "../ssh-options.js";
 import { runInstall } from "../install/orchestrator.js";
 import { openEventLog, PlainView } from "../install/progress.js";
 import { formatSummary } from "../install/summary.js";

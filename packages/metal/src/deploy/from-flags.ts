@@ -21,7 +21,7 @@ import { DeployUsageError } from "./errors.js";
 import type { DeployEvent } from "./events.js";
 import { KubeconfigFileAccess, type KubeAccess } from "./kube-access.js";
 import { describeDeployEvent, formatFailureReport } from "./output.js";
-import { sshOptions } from "./ssh.js";
+import { sshOptions } from "../ssh-options.js";
 import { resolveSshTrust } from "./ssh-trust.js";
 import {
   DEFAULT_TUNNEL_CONNECT_TIMEOUT_MS,

@@ -11,5 +11,4 @@ export * from "./events.js";
 export * from "./kube-access.js";
 export { describeDeployEvent, formatFailureReport } from "./output.js";
 export * from "./plan.js";
-export * from "./ssh.js";
 export * from "./ssh-tunnel.js";

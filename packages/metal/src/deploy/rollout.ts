@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { replaceFile } from "../state/durable-file.js";
 import { flakeReference } from "../inventory/flake-reference.js";
 import type { Host, Inventory } from "../inventory/types.js";
-import { runLogged } from "../install/run-logged.js";
+import { runLogged } from "../run-logged.js";
 import {
   renderCommand,
   type CommandValues,

@@ -18,7 +18,7 @@ import { drainNode } from "./drain.js";
 import type { DrainFlags } from "./drain-policy.js";
 import { CommandFailedError, DeployError, NodeNotReadyError } from "./errors.js";
 import type { DeployStep } from "./events.js";
-import type { LoggedRun } from "../install/run-logged.js";
+import type { LoggedRun } from "../run-logged.js";
 import type { ProgressRecorder } from "./recorders.js";
 import { setTimeout as sleep } from "node:timers/promises";
 

@@ -16,7 +16,7 @@ import { DEFAULT_INSTALL_COMMAND, expandTemplate } from "./command-template.js";
 import { prepareAttemptFiles } from "./host-files.js";
 import { createPinnedSsh } from "./pinned-ssh.js";
 import { retryDelayMs, type BackOff } from "./retry.js";
-import { runLogged, type LoggedRun } from "./run-logged.js";
+import { runLogged, type LoggedRun } from "../run-logged.js";
 import { move } from "../state/lifecycle.js";
 
 export interface HostInstallContext {

@@ -4,8 +4,8 @@
  * deleted). The proof is an SSH login to its inventory address that OpenSSH accepts only with
  * strict checking against the host key `metal secrets` generated for it (`--extra-files` put
  * exactly that key on the installed system; an installer or a stranger has another one), and
- * the admin key. The options are deploy's (deploy/ssh.ts: BatchMode, StrictHostKeyChecking=yes,
- * metal's known_hosts only); the line is secrets' (`knownHostsLine`). HostKeyAlias makes the
+ * the admin key. The options are every metal ssh's (ssh-options.ts: BatchMode,
+ * StrictHostKeyChecking=yes, metal's known_hosts only); the line is secrets' (`knownHostsLine`). HostKeyAlias makes the
  * lookup by host name, without the `[host]:port` form a non-standard port would otherwise need
  * (openssh/openssh-portable, sshconnect.c, get_hostfile_hostname_ipaddr).
  */
@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { sshOptions } from "../deploy/ssh.js";
+import { sshOptions } from "../ssh-options.js";
 import type { Host } from "../inventory/types.js";
 import { knownHostsLine } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";

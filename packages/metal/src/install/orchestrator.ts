@@ -25,16 +25,15 @@ import type { PowerDriver, PowerDrivers } from "../power/driver.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
 import { privatePaths } from "../secrets/layout.js";
 import type { StateStore } from "../state/store.js";
-import type { InstallOutputLine } from "../ui/dashboard-model.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";
-import { EventFeed } from "../ui/event-feed.js";
 import { HostContext } from "../ui/host-context.js";
+import { InstallEvents } from "../ui/install-events.js";
 import { FINAL_PHASES, move } from "../state/lifecycle.js";
 import type { Phase } from "../state/types.js";
 import { ConfigError } from "./errors.js";
 import { hostLogFile, installHost } from "./host-install.js";
 import type { ProgressEvent, ProgressView } from "./progress.js";
-import { fromNetbootEvent, fromStateEvent, progressMessage } from "./progress-events.js";
+import { toProgressEvent } from "./progress-events.js";
 import { pinnedSshProbe, type InstalledProbe } from "./installed-probe.js";
 import { prepareRun } from "./resume.js";
 import { DEFAULT_INSTALL_BACK_OFF, type BackOff } from "./retry.js";
@@ -164,12 +163,15 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
     names.map((name) => ({ name, phase: phaseOf(name), step: store.host(name)!.lastStep })),
     startedAt,
   );
-  const show = (event: ProgressEvent) => {
-    options.log?.(event);
-    view.show(event);
-  };
+  // The one stream every view reads: the terminal and the log here, the dashboard below.
+  const events = new InstallEvents({ labels: hosts, netbootEvents, store, unknownMachines });
+  const unsubscribeView = events.on((event) => {
+    const progress = toProgressEvent(event);
+    if (!progress) return;
+    options.log?.(progress);
+    view.show(progress);
+  });
 
-  const installOutput = new EventFeed<InstallOutputLine>();
   const installs = new AbortController();
   const stopInstalls = () => installs.abort();
   signal.addEventListener("abort", stopInstalls, { once: true });
@@ -194,24 +196,13 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
           callbackBaseUrl,
           backOff: options.backOff ?? DEFAULT_INSTALL_BACK_OFF,
           signal: installs.signal,
-          onLine: (name, line) => {
-            installOutput.emit({ host: name, line });
-            show(progressMessage(hosts, name, "output", "info", line));
-          },
+          onLine: (name, line) => events.output(name, line),
         },
         host,
       ),
     )
       .catch((error: unknown) =>
-        show(
-          progressMessage(
-            hosts,
-            host.name,
-            "server",
-            "error",
-            `install of ${host.name} stopped: ${errorText(error)}`,
-          ),
-        ),
+        events.message(host.name, "error", `install of ${host.name} stopped: ${errorText(error)}`),
       )
       .finally(() => active.delete(host.name));
     running.push(job);
@@ -260,8 +251,6 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
   };
 
   const unsubscribeState = store.on("event", (event) => {
-    const progress = fromStateEvent(event, hosts);
-    if (progress) show(progress);
     if (event.type === "host.phase") onPhase(event.host, event.to);
   });
 
@@ -274,10 +263,7 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
     httpPort: options.httpPort,
     events: netbootEvents,
   });
-  const unsubscribeNetboot = server.events.on((event: NetbootEvent) => {
-    pxeAddresses.observe(event);
-    show(fromNetbootEvent(event, hosts));
-  });
+  const unsubscribeNetboot = server.events.on((event: NetbootEvent) => pxeAddresses.observe(event));
   await registerCallbackRoutes(server.http.app, {
     inventory,
     store,
@@ -295,29 +281,19 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
         ...options.dashboard,
         inventory,
         store,
-        netbootEvents: server.events,
+        events,
         unknownMachines,
-        installOutput,
-        labels: hosts,
       });
-      show(
-        progressMessage(
-          hosts,
-          undefined,
-          "server",
-          "info",
-          `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
-        ),
+      events.message(
+        undefined,
+        "info",
+        `dashboard on ${dashboard.url} (metrics: ${dashboard.url}metrics)`,
       );
     }
-    show(
-      progressMessage(
-        hosts,
-        undefined,
-        "server",
-        "info",
-        `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
-      ),
+    events.message(
+      undefined,
+      "info",
+      `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
     );
     wake = startWakeLoop({
       store,
@@ -326,19 +302,10 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
       driverOf: (host) => drivers.get(host.name)!,
       ...(options.selfHealing ? { selfHealing: options.selfHealing } : {}),
       onError: (name, error) =>
-        show(
-          progressMessage(
-            hosts,
-            name,
-            "server",
-            "warn",
-            `power control failed: ${errorText(error)}`,
-          ),
-        ),
+        events.message(name, "warn", `power control failed: ${errorText(error)}`),
     });
     for (const name of names) onPhase(name, phaseOf(name));
-    if (options.onServing)
-      show(progressMessage(hosts, undefined, "server", "info", await options.onServing()));
+    if (options.onServing) events.message(undefined, "info", await options.onServing());
     const aborted = new Promise<void>((resolve) =>
       signal.aborted
         ? resolve()
@@ -355,6 +322,8 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
     await unknownMachines.close();
     unsubscribeNetboot();
     unsubscribeState();
+    events.close();
+    unsubscribeView();
     signal.removeEventListener("abort", stopInstalls);
     view.close();
   }

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import type { StateStore } from "../state/store.js";
 import type { Phase } from "../state/types.js";
-import { TAIL_LINES } from "./run-logged.js";
+import { TAIL_LINES } from "../run-logged.js";
 
 export const EXIT_ALL_READY = 0;
 export const EXIT_HOSTS_FAILED = 1;

@@ -10,6 +10,7 @@
 import type { Host } from "../inventory/types.js";
 import type { PowerDriver } from "../power/driver.js";
 import { PhaseConflictError } from "../state/errors.js";
+import { move, stay } from "../state/lifecycle.js";
 import type { StateStore } from "../state/store.js";
 import type { Phase } from "../state/types.js";
 
@@ -81,7 +82,7 @@ export function startWakeLoop(options: WakeLoopOptions): WakeLoop {
     await driver.on();
     track.poweredAt = now();
     if (store.host(host.name)?.phase === "pending")
-      await store.change(host.name, { expect: "pending", to: "waking", step: driver.powerOnStep });
+      await store.change(host.name, move("wakeSent", driver.powerOnStep));
   }
 
   /** A stuck host: cycle it while the budget lasts, then fail it with the reason. */
@@ -93,23 +94,24 @@ export function startWakeLoop(options: WakeLoopOptions): WakeLoop {
     why: string,
   ): Promise<void> {
     if (track.cycles >= healing.maxPowerCycles) {
-      await store.change(host.name, {
-        expect: phase,
-        to: "failed",
-        step: "gave up: stuck after power cycles",
-        reason:
-          `${why}, after ${track.cycles} power cycle${track.cycles === 1 ? "" : "s"}; ` +
-          "check its console through the BMC (does it PXE-boot? is the NIC first in the boot order?)",
-      });
+      await store.change(
+        host.name,
+        move("fail", "gave up: stuck after power cycles", {
+          from: phase,
+          reason:
+            `${why}, after ${track.cycles} power cycle${track.cycles === 1 ? "" : "s"}; ` +
+            "check its console through the BMC (does it PXE-boot? is the NIC first in the boot order?)",
+        }),
+      );
       return;
     }
     track.cycles++;
     await driver.cycle();
     track.poweredAt = now();
-    await store.change(host.name, {
-      expect: phase,
-      step: `power cycle ${track.cycles} of ${healing.maxPowerCycles}: ${why}`,
-    });
+    await store.change(
+      host.name,
+      stay(phase, `power cycle ${track.cycles} of ${healing.maxPowerCycles}: ${why}`),
+    );
   }
 
   async function tend(host: Host): Promise<void> {

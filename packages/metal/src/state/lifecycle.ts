@@ -5,6 +5,10 @@
  * applies it with compare-and-set on the phase and checks the condition against the record as
  * it is at that moment. docs/state.md draws the same table.
  *
+ * Every change a caller hands the store comes from here: `move(name, …)` for a phase move, or
+ * `stay(phases, step)` for a step (and fields) written while the host stays where it is.
+ * `test/state/lifecycle-callers.test.ts` proves that no source file writes a change around them.
+ *
  * Nothing goes backwards except: a retried install (`installing → installer`: the installer is
  * still up), `--reinstall` (a finished host starts a new attempt), a failed host retried, and a
  * host that failed waiting for its first boot waiting again (ADR 0181): it is installed, so it
@@ -36,6 +40,8 @@ const failedAfterInstall = (host: HostRecord) => host.failure?.phase === "instal
 export const MOVES = {
   wakeSent: { from: ["pending"], to: "waking", by: ["wake loop"] },
   firstDhcp: { from: ["pending", "waking"], to: "pxe", by: ["boot policy"] },
+  /** The installer script's token is minted; a host whose DHCP went unseen is in `pxe` now. */
+  installerScriptServed: { from: ["pending", "waking", "pxe"], to: "pxe", by: ["boot policy"] },
   installerAccepted: { from: ["pxe"], to: "installer", by: ["callback API"] },
   installStarted: { from: ["installer"], to: "installing", by: ["install"] },
   /** The install command failed, or metal restarted mid-install: the installer still answers. */
@@ -83,8 +89,10 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = ((
     ready: [],
     failed: [],
   };
+  // A move whose target is its start (installerScriptServed from pxe) changes no phase.
   for (const move of Object.values(MOVES) as readonly Move[])
-    for (const from of move.from) if (!table[from].includes(move.to)) table[from].push(move.to);
+    for (const from of move.from)
+      if (from !== move.to && !table[from].includes(move.to)) table[from].push(move.to);
   return table;
 })();
 
@@ -124,4 +132,16 @@ export function move(
       `move ${name} cannot start from ${outside.join(", ")} (only ${allowed.join(", ")})`,
     );
   return { expect, to, step, ...rest, ...(when ? { when } : {}) };
+}
+
+/**
+ * A step (and the fields it sets) for a host that stays in its phase: the change applies only
+ * while the host is in one of `phases` (compare-and-set), and never moves it.
+ */
+export function stay(
+  phases: Phase | readonly Phase[],
+  step: string,
+  extra: Pick<HostChange, "update"> = {},
+): HostChange {
+  return { expect: phases, step, ...extra };
 }

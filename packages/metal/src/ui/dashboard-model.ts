@@ -1,14 +1,14 @@
 /**
- * What the dashboard shows, kept up to date from the three event sources (netboot, the state
- * store, deploy) plus install output lines: one card per inventory host with its timeline,
+ * What the dashboard shows, kept up to date from the install's one labelled event stream
+ * (install-events.ts: netboot, state, unknown machines, install output) and deploy's events: one card per inventory host with its timeline,
  * downloads, log tail and hints, the machines seen but not in the inventory, and the deploy.
  * Every change is published as a small update (one host card, the unknown machines that
  * changed, the deploy) so the page replaces just that part; the unknown list is recomputed at
  * most once per UNKNOWN_REFRESH_MS however often machines are seen (a LAN can send thousands of
  * PXE packets a second), and only the entries that changed are sent.
  */
-import { describeEvent, type NetbootEvent, type NetbootEvents } from "netboot";
-import type { Host, Inventory } from "../inventory/types.js";
+import { describeEvent, type NetbootEvent } from "netboot";
+import type { Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import type {
   HostRecord,
@@ -21,8 +21,8 @@ import { unknownMachineStatuses, type UnknownMachineStatus } from "../status/rep
 import { applyDeployEvent, type DashboardDeployEvent, type DeployView } from "./deploy-view.js";
 import { EventFeed, type EventSubscription } from "./event-feed.js";
 import { hintsFor, type Hint, type HostObservations } from "./hints.js";
-import { HostContext } from "./host-context.js";
-import type { PeerDirectory } from "./peer-directory.js";
+import type { HostLabels } from "./host-context.js";
+import type { InstallEvent } from "./install-events.js";
 
 export type TimelineLevel = "info" | "warn" | "error";
 
@@ -87,11 +87,6 @@ export interface UnknownMachineSource {
   onChange(listener: () => void): () => void;
 }
 
-export interface InstallOutputLine {
-  readonly host: string;
-  readonly line: string;
-}
-
 /**
  * Without a store (a `metal deploy` dashboard), there are no host cards and no unknown
  * machines: the page shows the deploy alone.
@@ -99,13 +94,11 @@ export interface InstallOutputLine {
 export interface DashboardSources {
   readonly inventory: Inventory;
   readonly store?: StateStore | undefined;
-  readonly netbootEvents?: NetbootEvents | undefined;
+  /** The install's one stream, labelled by the labeller every view shares (install-events.ts). */
+  readonly events?: EventSubscription<InstallEvent> | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
-  readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   /** PXE clients outside the inventory (kept by the boot policy, in memory: boot/unknown-machines.ts). */
   readonly unknownMachines?: UnknownMachineSource | undefined;
-  /** The labeller the other views use (its peer directory is shared); default: a new one. */
-  readonly labels?: HostContext | undefined;
   readonly unknownRefreshMs?: number;
   readonly clock?: () => number;
 }
@@ -131,8 +124,6 @@ export class DashboardModel {
   readonly #clock: () => number;
   readonly #cards = new Map<string, HostCard>();
   readonly #seen = new Map<string, Counters>();
-  readonly #hostsByMac: Map<string, Host>;
-  readonly #peers: PeerDirectory;
   readonly #updates = new EventFeed<DashboardUpdate>();
   readonly #unsubscribe: Array<() => void>;
   readonly #unknownSource: UnknownMachineSource | undefined;
@@ -146,8 +137,6 @@ export class DashboardModel {
   constructor(sources: DashboardSources) {
     this.#sources = sources;
     this.#clock = sources.clock ?? Date.now;
-    this.#peers = (sources.labels ?? new HostContext(sources.inventory, sources.store)).peers;
-    this.#hostsByMac = new Map(sources.inventory.hosts.map((host) => [host.mac, host]));
     for (const host of sources.store ? sources.inventory.hosts : []) {
       const card: HostCard = {
         name: host.name,
@@ -190,14 +179,8 @@ export class DashboardModel {
       ...(this.#unknownSource
         ? [this.#unknownSource.onChange(() => this.#scheduleUnknownRefresh())]
         : []),
-      ...(sources.netbootEvents
-        ? [sources.netbootEvents.on((event) => this.#onNetboot(event))]
-        : []),
-      ...(sources.store ? [sources.store.on("event", (event) => this.#onState(event))] : []),
+      ...(sources.events ? [sources.events.on((event) => this.#onInstallEvent(event))] : []),
       ...(sources.deployEvents ? [sources.deployEvents.on((event) => this.#onDeploy(event))] : []),
-      ...(sources.installOutput
-        ? [sources.installOutput.on((output) => this.#onOutput(output))]
-        : []),
     ];
   }
 
@@ -241,7 +224,6 @@ export class DashboardModel {
     const seen = this.#seen.get(card.name)!;
     seen.phase = record.phase;
     seen.failureReason = record.failure?.reason;
-    if (record.installer) this.#peers.remember(record.installer.ip, card.mac);
   }
 
   #unknownMachines(): readonly UnknownMachineStatus[] {
@@ -292,12 +274,26 @@ export class DashboardModel {
     this.#publish(card);
   }
 
-  #onNetboot(event: NetbootEvent): void {
-    const mac = this.#peers.learn(event);
-    const host = mac === undefined ? undefined : this.#hostsByMac.get(mac);
-    if (!host) return;
-    const card = this.#cards.get(host.name)!;
-    const seen = this.#seen.get(host.name)!;
+  #onInstallEvent(event: InstallEvent): void {
+    switch (event.source) {
+      case "netboot":
+        return this.#onNetboot(event.event, event.labels);
+      case "state":
+        return this.#onState(event.event);
+      case "output":
+        if (event.labels.host !== undefined) this.#onOutput(event.labels.host, event.line);
+        return;
+      case "unknown":
+      case "server":
+        // Unknown machines come from their source as coalesced deltas; metal's messages are the terminal's.
+        return;
+    }
+  }
+
+  #onNetboot(event: NetbootEvent, labels: HostLabels): void {
+    const card = labels.host === undefined ? undefined : this.#cards.get(labels.host);
+    const seen = labels.host === undefined ? undefined : this.#seen.get(labels.host);
+    if (!card || !seen) return;
     const described = describeEvent(event);
     switch (event.type) {
       case "dhcp.request":
@@ -382,13 +378,11 @@ export class DashboardModel {
     if (this.#deploy) this.#updates.emit({ kind: "deploy", deploy: this.#deploy });
   }
 
-  #onOutput(output: InstallOutputLine): void {
-    const card = this.#cards.get(output.host);
+  #onOutput(host: string, output: string): void {
+    const card = this.#cards.get(host);
     if (!card) return;
     const line =
-      output.line.length > MAX_LOG_LINE_CHARS
-        ? `${output.line.slice(0, MAX_LOG_LINE_CHARS - 1)}…`
-        : output.line;
+      output.length > MAX_LOG_LINE_CHARS ? `${output.slice(0, MAX_LOG_LINE_CHARS - 1)}…` : output;
     card.logTail = [...card.logTail, line].slice(-MAX_LOG_TAIL_LINES);
     this.#publish(card);
   }

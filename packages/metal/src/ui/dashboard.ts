@@ -7,21 +7,20 @@
  * (escape.ts).
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import type { NetbootEvents } from "netboot";
+import type { NetbootEvent } from "netboot";
 import type { Inventory } from "../inventory/types.js";
 import type { StateStore } from "../state/store.js";
 import {
   DashboardModel,
   type DashboardSnapshot,
-  type InstallOutputLine,
   type UnknownMachineSource,
 } from "./dashboard-model.js";
 import type { DashboardDeployEvent } from "./deploy-view.js";
 import type { EventSubscription } from "./event-feed.js";
 import { escapeStrings, PAGE_TEXT } from "./escape.js";
 import { HEARTBEAT_MS, registerEventStream, type EventStreamOptions } from "./event-stream.js";
-import type { HostContext } from "./host-context.js";
 import { isOwnHost } from "./host-header.js";
+import type { InstallEvent } from "./install-events.js";
 import { Metrics, registerMetricsRoute } from "./metrics.js";
 import { registerStaticAssets } from "./static-assets.js";
 
@@ -32,14 +31,14 @@ export interface DashboardOptions {
   readonly inventory: Inventory;
   /** The install state; without it (a deploy dashboard) the page shows the deploy alone. */
   readonly store?: StateStore | undefined;
-  readonly netbootEvents?: NetbootEvents | undefined;
+  /**
+   * The install's one event stream, labelled by the labeller the terminal and the log use, so
+   * all views name a machine alike (install-events.ts); install output becomes each host's log tail.
+   */
+  readonly events?: EventSubscription<InstallEvent> | undefined;
   readonly deployEvents?: EventSubscription<DashboardDeployEvent> | undefined;
-  /** Lines of install output (nixos-anywhere), shown as each host's log tail. */
-  readonly installOutput?: EventSubscription<InstallOutputLine> | undefined;
   /** PXE clients outside the inventory (kept by the boot policy, in memory). */
   readonly unknownMachines?: UnknownMachineSource | undefined;
-  /** The host labeller the terminal and the log use, so all views name a machine alike. */
-  readonly labels?: HostContext | undefined;
   /** Where the page lives on the app, e.g. "/dashboard" on the boot server. Default: "/". */
   readonly prefix?: string;
   /** Serve /metrics next to the page (default true). */
@@ -66,7 +65,7 @@ export async function registerDashboard(
     options.metrics === false
       ? undefined
       : new Metrics({
-          netbootEvents: options.netbootEvents,
+          netbootEvents: options.events && netbootEventsOf(options.events),
           store: options.store,
           inventory: options.inventory,
           deployEvents: options.deployEvents,
@@ -132,5 +131,15 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
     ...dashboard,
     url: `http://${hostPart}:${port}/`,
     close: () => app.close(),
+  };
+}
+
+/** The netboot events of the install's stream, for the metrics (which count, not label). */
+function netbootEventsOf(events: EventSubscription<InstallEvent>): EventSubscription<NetbootEvent> {
+  return {
+    on: (listener) =>
+      events.on((event) => {
+        if (event.source === "netboot") listener(event.event);
+      }),
   };
 }

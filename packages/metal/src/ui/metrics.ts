@@ -4,7 +4,7 @@
  * deploy steps. Each Metrics owns its registry (never prom-client's global one), so two servers
  * in one process, or two tests, never see each other's counts. docs/dashboard.md lists the names.
  */
-import type { NetbootEvent, NetbootEvents } from "netboot";
+import type { NetbootEvent } from "netboot";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { FastifyInstance } from "fastify";
 import type { Inventory } from "../inventory/types.js";
@@ -33,7 +33,7 @@ export function ignoreReasonClass(reason: string): string {
 }
 
 export interface MetricsSources {
-  readonly netbootEvents?: NetbootEvents | undefined;
+  readonly netbootEvents?: EventSubscription<NetbootEvent> | undefined;
   readonly store?: StateStore | undefined;
   /** Its hosts not in the state yet count as pending. */
   readonly inventory?: Inventory | undefined;

@@ -5,7 +5,7 @@ import {
   parseBootFiles,
   renderCommand,
 } from "../../src/deploy/command-templates.js";
-import { sshOptions } from "../../src/deploy/ssh.js";
+import { sshOptions } from "../../src/ssh-options.js";
 
 const values = { flake: "/etc/cluster", host: "node2", address: "192.168.1.12" };
 const ssh = sshOptions({

@@ -32,7 +32,7 @@ import { KUBECTL_DRAIN_DEFAULTS } from "../../src/deploy/drain-policy.js";
 import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
 import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
-import { sshOptions } from "../../src/deploy/ssh.js";
+import { sshOptions } from "../../src/ssh-options.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { inventory } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDeploy } from "../../src/deploy/rollout.js";
 import { KUBECTL_DRAIN_DEFAULTS } from "../../src/deploy/drain-policy.js";
 import { KubeAccessError } from "../../src/deploy/errors.js";
-import { sshOptions } from "../../src/deploy/ssh.js";
+import { sshOptions } from "../../src/ssh-options.js";
 import { SshTunnelAccess } from "../../src/deploy/ssh-tunnel.js";
 import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";

@@ -9,13 +9,8 @@ import { join } from "node:path";
 import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { UnknownMachine } from "../../src/state/types.js";
-import type {
-  DashboardSnapshot,
-  InstallOutputLine,
-  UnknownMachineSource,
-} from "../../src/ui/dashboard-model.js";
+import type { DashboardSnapshot, UnknownMachineSource } from "../../src/ui/dashboard-model.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
-import { EventFeed } from "../../src/ui/event-feed.js";
 import { fixture, type Fixture } from "../helpers.js";
 
 const UNKNOWN_MACHINES = 2000;
@@ -102,7 +97,6 @@ describe("the dashboard's live feed", () => {
   let env: Fixture;
   let dashboard: RunningDashboard;
   const unknown = new MemoryUnknownMachines();
-  const installOutput = new EventFeed<InstallOutputLine>();
 
   beforeEach(async () => {
     env = await fixture();
@@ -110,7 +104,6 @@ describe("the dashboard's live feed", () => {
       port: 0,
       inventory: env.inventory,
       store: env.store,
-      installOutput,
       unknownMachines: unknown,
       unknownRefreshMs: 20,
       heartbeatMs: 50,

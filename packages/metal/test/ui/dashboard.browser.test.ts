@@ -11,10 +11,9 @@ import { NetbootEvents } from "netboot";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
-import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
-import { EventFeed } from "../../src/ui/event-feed.js";
-import { loadRecording, replay, type Recording } from "./support/replay.js";
+import type { InstallEvents } from "../../src/ui/install-events.js";
+import { installEventsOver, loadRecording, replay, type Recording } from "./support/replay.js";
 import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -43,22 +42,22 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
   let context: BrowserContext;
   let page: Page;
   const netbootEvents = new NetbootEvents();
-  const installOutput = new EventFeed<InstallOutputLine>();
   const unknownMachines = new UnknownMachines();
-  const targets = () => ({ store: env.store, netbootEvents, installOutput, unknownMachines });
+  let events: InstallEvents;
+  const targets = () => ({ store: env.store, netbootEvents, events, unknownMachines });
 
   beforeAll(async () => {
     env = await fixture();
     // The recording is replayed now: the store stamps its events with the real time.
     Object.defineProperty(env, "now", { get: () => Date.now() });
     recording = await loadRecording();
+    events = installEventsOver(env.inventory, { store: env.store, netbootEvents, unknownMachines });
     dashboard = await startDashboard({
       port: 0,
       inventory: env.inventory,
       store: env.store,
-      netbootEvents,
+      events,
       unknownMachines,
-      installOutput,
     });
     profile = await mkdtemp(join(tmpdir(), "metal-chromium-"));
     context = await chromium.launchPersistentContext(profile, {
@@ -168,9 +167,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser", () => {
         port,
         inventory: env.inventory,
         store: env.store,
-        netbootEvents,
+        events,
         unknownMachines,
-        installOutput,
       });
       // EventSource waits the server's `retry` (2 s) between attempts.
       await expect

@@ -3,7 +3,7 @@ import Fastify from "fastify";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
-import type { DashboardSnapshot, InstallOutputLine } from "../../src/ui/dashboard-model.js";
+import type { DashboardSnapshot } from "../../src/ui/dashboard-model.js";
 import {
   registerDashboard,
   startDashboard,
@@ -11,7 +11,14 @@ import {
 } from "../../src/ui/dashboard.js";
 import type { DashboardDeployEvent } from "../../src/ui/deploy-view.js";
 import { EventFeed } from "../../src/ui/event-feed.js";
-import { loadRecording, replay, replayStep, type Recording } from "./support/replay.js";
+import type { InstallEvents } from "../../src/ui/install-events.js";
+import {
+  installEventsOver,
+  loadRecording,
+  replay,
+  replayStep,
+  type Recording,
+} from "./support/replay.js";
 import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 
 const HEARTBEAT_MS = 100;
@@ -21,7 +28,7 @@ describe("the dashboard server", () => {
   let recording: Recording;
   let dashboard: RunningDashboard;
   const netbootEvents = new NetbootEvents();
-  const installOutput = new EventFeed<InstallOutputLine>();
+  let events: InstallEvents;
   const deployEvents = new EventFeed<DashboardDeployEvent>();
 
   let unknownMachines: UnknownMachines;
@@ -32,13 +39,13 @@ describe("the dashboard server", () => {
     // The recording is replayed now: the store stamps its events with the real time.
     Object.defineProperty(env, "now", { get: () => Date.now() });
     recording = await loadRecording();
+    events = installEventsOver(env.inventory, { store: env.store, netbootEvents, unknownMachines });
     dashboard = await startDashboard({
       port: 0,
       inventory: env.inventory,
       store: env.store,
-      netbootEvents,
+      events,
       unknownMachines,
-      installOutput,
       deployEvents,
       heartbeatMs: HEARTBEAT_MS,
     });
@@ -46,10 +53,11 @@ describe("the dashboard server", () => {
 
   afterEach(async () => {
     await dashboard.close();
+    events.close();
     await env.cleanup();
   });
 
-  const targets = () => ({ store: env.store, netbootEvents, installOutput, unknownMachines });
+  const targets = () => ({ store: env.store, netbootEvents, events, unknownMachines });
   const snapshot = async () =>
     (await (await fetch(new URL("api/snapshot", dashboard.url))).json()) as DashboardSnapshot;
 
@@ -215,7 +223,6 @@ describe("the dashboard as a plugin", () => {
         prefix: "/dashboard",
         inventory: env.inventory,
         store: env.store,
-        netbootEvents: new NetbootEvents(),
       });
       // A real listener: the dashboard checks the Host header against the address it was reached on.
       await app.listen({ host: "127.0.0.1", port: 0 });

@@ -3,10 +3,8 @@ import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixture, type Fixture } from "../helpers.js";
-import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
-import { EventFeed } from "../../src/ui/event-feed.js";
 import { createHostLogger } from "../../src/ui/host-log.js";
-import { loadRecording, replay } from "./support/replay.js";
+import { installEventsOver, loadRecording, replay } from "./support/replay.js";
 
 interface JsonLine {
   readonly level: number;
@@ -40,13 +38,10 @@ describe("the host logger", () => {
     });
     const detach = logger.attach({ netbootEvents, store: env.store });
     const recording = await loadRecording();
-    const targets = {
-      store: env.store,
-      netbootEvents,
-      installOutput: new EventFeed<InstallOutputLine>(),
-      unknownMachines: new UnknownMachines(),
-    };
-    await replay([...recording.phases.start, ...recording.phases.finish], targets);
+    const sources = { store: env.store, netbootEvents, unknownMachines: new UnknownMachines() };
+    const events = installEventsOver(env.inventory, sources);
+    await replay([...recording.phases.start, ...recording.phases.finish], { ...sources, events });
+    events.close();
     detach();
   }
 

@@ -9,13 +9,13 @@ import { PassThrough } from "node:stream";
 import { NetbootEvents, type NetbootEvent } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JsonView, LiveView, openEventLog, PlainView } from "../../src/install/progress.js";
-import { fromNetbootEvent } from "../../src/install/progress-events.js";
+import { toProgressEvent } from "../../src/install/progress-events.js";
+import type { ProgressEvent } from "../../src/install/progress.js";
 import { HostContext } from "../../src/ui/host-context.js";
 import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js";
-import type { InstallOutputLine } from "../../src/ui/dashboard-model.js";
 import { escapeControl } from "../../src/ui/escape.js";
-import { EventFeed } from "../../src/ui/event-feed.js";
 import { createHostLogger } from "../../src/ui/host-log.js";
+import { InstallEvents } from "../../src/ui/install-events.js";
 import { fixture, type Fixture } from "../helpers.js";
 
 /** Clear screen, retitle the window, a C1 CSI, a forged log line, a right-to-left override. */
@@ -89,8 +89,16 @@ describe("every view, fed hostile client-supplied text", () => {
   });
 
   const progressEvents = () => {
-    const hosts = new HostContext(env.inventory, env.store);
-    return hostileEvents(Date.now()).map((event) => fromNetbootEvent(event, hosts));
+    const netbootEvents = new NetbootEvents();
+    const events = new InstallEvents({
+      labels: new HostContext(env.inventory, env.store),
+      netbootEvents,
+    });
+    const shown: ProgressEvent[] = [];
+    events.on((event) => shown.push(toProgressEvent(event)!));
+    for (const event of hostileEvents(Date.now())) netbootEvents.emit(event);
+    events.close();
+    return shown;
   };
 
   it("terminal table, plain lines and JSON view show it escaped", () => {
@@ -170,19 +178,24 @@ describe("every view, fed hostile client-supplied text", () => {
   describe("the dashboard", () => {
     let dashboard: RunningDashboard;
     const netbootEvents = new NetbootEvents();
-    const installOutput = new EventFeed<InstallOutputLine>();
+    let events: InstallEvents;
     beforeEach(async () => {
+      events = new InstallEvents({
+        labels: new HostContext(env.inventory, env.store),
+        netbootEvents,
+        store: env.store,
+      });
       dashboard = await startDashboard({
         port: 0,
         inventory: env.inventory,
         store: env.store,
-        netbootEvents,
-        installOutput,
+        events,
         stream: { coalesceMs: 5 },
       });
     });
     afterEach(async () => {
       await dashboard.close();
+      events.close();
     });
 
     it("sends it escaped in the snapshot and the live feed", async () => {
@@ -201,7 +214,7 @@ describe("every view, fed hostile client-supplied text", () => {
       };
       await readUntil(/event: snapshot\n/);
       for (const event of hostileEvents(Date.now())) netbootEvents.emit(event);
-      installOutput.emit({ host: "node1", line: HOSTILE });
+      events.output("node1", HOSTILE);
       await readUntil(/"logTail":\["boot/);
       controller.abort();
       expect(text).toContain("\\\\x1b[2J");

@@ -66,8 +66,8 @@ const OCTET_MODE = "octet";
 /**
  * How long after a transfer the client ended (its last ACK, or its ERROR) an identical request
  * from the same address and port counts as a repeat of the old one, not a new read. Firmware
- * repeats a request until it hears from the server (RFC 1350 §2; edk2 every 4 s), so a repeat sent before our first reply arrived can reach us after the transfer is
- * over: the tsize probe of edk2 ends at once with ERROR 8, then edk2 closes its port. Started
+ * repeats a request until it hears from the server (RFC 1350 §2; edk2 every 4 s), so a repeat
+ * sent before our first reply arrived can reach us after the transfer is over: the tsize probe of edk2 ends at once with ERROR 8, then edk2 closes its port. Started
  * anew, that repeat would send into a closed port and hold a slot until it gave up. Seconds
  * cover a repeat delayed in a loaded server's socket queue; a client reading the same file again
  * from the same port sooner than this is answered when its own retry comes after the window.
@@ -155,6 +155,8 @@ export class TftpServer {
   readonly #root: string | undefined;
   readonly #source: TftpFileSource;
   readonly #sessions = new Map<string, Session>();
+  /** Every session until its file and socket are closed (a slot is freed before that). */
+  readonly #unfinished = new Set<Promise<void>>();
   /** By peer (address:port), oldest first; see REPEATED_REQUEST_WINDOW_MS. */
   readonly #ended = new Map<string, EndedRequest>();
   /** Transfers in progress per client address. */
@@ -240,7 +242,7 @@ export class TftpServer {
     for (const session of this.#sessions.values()) {
       session.transfer?.abort(SHUTDOWN_REASON, TftpErrorText.shuttingDown);
     }
-    await Promise.all([...this.#sessions.values()].map((session) => session.finished));
+    await Promise.all(this.#unfinished);
   }
 
   #onRequest(bytes: Buffer, from: dgram.RemoteInfo): void {
@@ -322,6 +324,8 @@ export class TftpServer {
         .finally(release),
     };
     this.#sessions.set(peer, session);
+    this.#unfinished.add(session.finished);
+    void session.finished.then(() => this.#unfinished.delete(session.finished));
   }
 
   /** An identical request from `peer` whose transfer the client ended moments ago. */

@@ -431,6 +431,28 @@ describe("TftpServer and requests a flaky network repeats", () => {
     client.close();
   });
 
+  it("frees a transfer's slot when it ends, not when its file is closed (a busy thread pool)", async () => {
+    // close() of a file waits in libuv's thread pool behind other reads: here, until the end.
+    const bytes = Buffer.from("first stage");
+    const pendingCloses: Array<() => void> = [];
+    const source: TftpFileSource = async () => ({
+      size: bytes.length,
+      read: async (position, length) => bytes.subarray(position, position + length),
+      close: () => new Promise<void>((resolve) => pendingCloses.push(resolve)),
+    });
+    const server = new TftpServer({ source, address: "127.0.0.1", port: 0, maxTransfers: 1 });
+    const address = await server.start();
+    const first = await tftpGet(address, "ipxe.efi");
+    expect(first.data.toString()).toBe("first stage");
+    await expect.poll(() => server.activeTransfers).toBe(0);
+    const second = await tftpGet(address, "ipxe.efi");
+    expect(second.error).toBeUndefined();
+    expect(second.data.toString()).toBe("first stage");
+    await expect.poll(() => pendingCloses.length).toBe(2);
+    for (const close of pendingCloses) close();
+    await server.close();
+  });
+
   it("releases the slot of a transfer whose first reply is never acknowledged after few retransmissions", async () => {
     const { server, address, events } = await startServer({ timeoutMs: 20 });
     const silent = await silentClient(address);

@@ -2,15 +2,16 @@
  * Plays a recorded install (fixtures/install-three-hosts.json) into the real sources the
  * dashboard listens to: netboot events onto a NetbootEvents bus, phase changes through the state
  * store's compare-and-set (so only legal transitions replay), unknown machines into the boot
- * policy's in-memory list, install output through an EventFeed.
+ * policy's in-memory list, install output through the install's one event stream.
  */
 import { readFile } from "node:fs/promises";
 import { DhcpPort, type Mac, type NetbootEventInput, type NetbootEvents } from "netboot";
 import type { UnknownMachines } from "../../../src/boot/unknown-machines.js";
+import type { Inventory } from "../../../src/inventory/types.js";
 import type { StateStore } from "../../../src/state/store.js";
 import type { InstallerFacts, Phase } from "../../../src/state/types.js";
-import type { EventFeed } from "../../../src/ui/event-feed.js";
-import type { InstallOutputLine } from "../../../src/ui/dashboard-model.js";
+import { HostContext } from "../../../src/ui/host-context.js";
+import { InstallEvents } from "../../../src/ui/install-events.js";
 
 export type RecordedStep =
   | { readonly source: "netboot"; readonly event: NetbootEventInput }
@@ -39,8 +40,16 @@ export async function loadRecording(): Promise<Recording> {
 export interface ReplayTargets {
   readonly store: StateStore;
   readonly netbootEvents: NetbootEvents;
-  readonly installOutput: EventFeed<InstallOutputLine>;
+  readonly events: InstallEvents;
   readonly unknownMachines: UnknownMachines;
+}
+
+/** The install's one labelled stream over these sources, built as the orchestrator builds it. */
+export function installEventsOver(
+  inventory: Inventory,
+  sources: Omit<ReplayTargets, "events">,
+): InstallEvents {
+  return new InstallEvents({ labels: new HostContext(inventory, sources.store), ...sources });
 }
 
 export async function replay(
@@ -68,7 +77,7 @@ export async function replayStep(step: RecordedStep, targets: ReplayTargets): Pr
       });
       return;
     case "output":
-      targets.installOutput.emit({ host: step.host, line: step.line });
+      targets.events.output(step.host, step.line);
       return;
     case "state": {
       const current = targets.store.host(step.host)!.phase;

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runLogged, TAIL_LINES } from "../../src/install/run-logged.js";
+import { runLogged, TAIL_LINES } from "../src/run-logged.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,6 @@
 /**
- * SSH options every deploy connection uses: batch mode and strict host key checking against a
+ * SSH options every metal connection uses (deploy's switches and tunnel, install's installed
+ * probe, reinstall's network-boot login): batch mode and strict host key checking against a
  * known_hosts file metal controls, never the user's trust-on-first-use defaults.
  */
 export interface SshSettings {
