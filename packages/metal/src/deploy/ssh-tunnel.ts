@@ -165,7 +165,7 @@ async function waitForPort(
           `${String(result.stderr).trim() || result.shortMessage}`,
       );
     }
-    if (await accepts(port)) return;
+    if (await acceptsOnLoopback(port)) return;
     await sleep(PORT_PROBE_INTERVAL_MS);
   }
   tunnel.process.kill("SIGTERM");
@@ -174,7 +174,8 @@ async function waitForPort(
   );
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port` now (the tunnel's local end). */
+export function acceptsOnLoopback(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     socket.once("connect", () => {

@@ -22,7 +22,6 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,10 +33,10 @@ import type { DeployEvent } from "../../src/deploy/events.js";
 import { KubeconfigFileAccess } from "../../src/deploy/kube-access.js";
 import { runDeploy, type DeployOptions } from "../../src/deploy/rollout.js";
 import { sshOptions } from "../../src/ssh-options.js";
-import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { inventory } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 43_000 + (process.pid % 1000);
 const CONFIRM_TIMEOUT_MS = 3_000;
@@ -106,21 +105,7 @@ echo "switch-to-configuration $1 $top" >> /nix/node.log
 cp "$top/etc/authorized_keys" /root/.ssh/authorized_keys
 `;
 
-function agent(): Host {
-  return {
-    name: "a1",
-    mac: "52:54:00:00:00:04",
-    address: "127.0.0.1",
-    prefixLength: 8,
-    role: "agent",
-    init: false,
-    disk: "/dev/vda",
-    arch: "x86_64",
-    firstStage: undefined,
-    rootSize: "64G",
-    interface: undefined,
-  };
-}
+const A1 = loopbackHost("a1", { mac: "52:54:00:00:00:04" });
 
 describe.skipIf(process.getuid?.() !== 0)(
   "rollback watchdog on a real SSH target",
@@ -178,19 +163,11 @@ ssh $NIX_SSHOPTS "$target" /nix/var/nix/profiles/system/bin/switch-to-configurat
         `mount --bind "${join(tools, "systemctl")}" /usr/bin/systemctl`,
       ];
       await mkdir(nix);
-      dropbear = execa(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          `${binds.join(" && ")} && exec dropbear -F -E -s -p 127.0.0.1:${SSH_PORT} -r "${join(dir, "host_key")}"`,
-        ],
-        { reject: false },
-      );
-      for (let attempt = 0; attempt < 100 && !(await accepts(SSH_PORT)); attempt++) await sleep(50);
+      ({ dropbear } = await startLoopbackDropbear({
+        port: SSH_PORT,
+        hostKey: join(dir, "host_key"),
+        mounts: binds,
+      }));
       ssh = sshOptions({
         knownHostsFile: join(dir, "known_hosts"),
         identityFile: join(dir, "id"),
@@ -254,7 +231,7 @@ ssh $NIX_SSHOPTS "$target" /nix/var/nix/profiles/system/bin/switch-to-configurat
 
     function options(onEvent: (event: DeployEvent) => void = () => undefined): DeployOptions {
       return {
-        inventory: inventory([{ ...agent(), name: "s1", role: "server", init: true }, agent()]),
+        inventory: inventory([{ ...A1, name: "s1", role: "server", init: true }, A1]),
         only: ["a1"],
         parallel: 1,
         reboot: "never",
@@ -356,14 +333,3 @@ ssh $NIX_SSHOPTS "$target" /nix/var/nix/profiles/system/bin/switch-to-configurat
     });
   },
 );
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}

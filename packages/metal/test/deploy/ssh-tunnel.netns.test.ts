@@ -5,10 +5,8 @@
  * mounted over /root; the machine's own /root is never touched.
  */
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDeploy } from "../../src/deploy/rollout.js";
@@ -20,25 +18,10 @@ import type { Host } from "../../src/inventory/types.js";
 import { FakeKubeApi } from "./fake-kube-api.js";
 import { inventory, testCommands, writeActivationScript } from "./harness.js";
 import { selfSignedCertificate } from "./tls.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const SSH_PORT = 42_000 + (process.pid % 1000);
 const CONNECT_TIMEOUT_MS = 15_000;
-
-function server(name: string, init: boolean): Host {
-  return {
-    name,
-    mac: "52:54:00:00:00:01",
-    address: "127.0.0.1",
-    prefixLength: 8,
-    role: "server",
-    init,
-    disk: "/dev/vda",
-    arch: "x86_64",
-    firstStage: undefined,
-    rootSize: "64G",
-    interface: undefined,
-  };
-}
 
 describe.skipIf(process.getuid?.() !== 0)(
   "Kubernetes API through an SSH tunnel to a server",
@@ -73,19 +56,12 @@ describe.skipIf(process.getuid?.() !== 0)(
       remoteKubeconfig = join(dir, "k3s.yaml");
       await writeFile(remoteKubeconfig, api.kubeconfig(await api.start(tls), tls.cert));
 
-      dropbear = execa(
-        "unshare",
-        [
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          `mount --bind "${home}" /root && exec dropbear -F -E -s -p 127.0.0.1:${SSH_PORT} -r "${join(dir, "host_key")}" -P "${join(dir, "dropbear.pid")}"`,
-        ],
-        { reject: false },
-      );
-      for (let attempt = 0; attempt < 100 && !(await accepts(SSH_PORT)); attempt++) await sleep(50);
+      ({ dropbear } = await startLoopbackDropbear({
+        port: SSH_PORT,
+        hostKey: join(dir, "host_key"),
+        mounts: [`mount --bind "${home}" /root`],
+        pidFile: join(dir, "dropbear.pid"),
+      }));
     });
 
     afterAll(async () => {
@@ -96,12 +72,18 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     function access(knownHostsFile = knownHosts): SshTunnelAccess {
-      return new SshTunnelAccess([server("s2", false), server("s1", true)], {
-        sshCommand: "ssh",
-        sshOptions: sshOptions({ knownHostsFile, identityFile: join(dir, "id"), port: SSH_PORT }),
-        remoteKubeconfig,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      });
+      return new SshTunnelAccess(
+        [
+          loopbackHost("s2", { role: "server" }),
+          loopbackHost("s1", { role: "server", init: true }),
+        ],
+        {
+          sshCommand: "ssh",
+          sshOptions: sshOptions({ knownHostsFile, identityFile: join(dir, "id"), port: SSH_PORT }),
+          remoteKubeconfig,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        },
+      );
     }
 
     it("reads the kubeconfig on the server into memory and reaches the API through a local forward", async () => {
@@ -140,10 +122,14 @@ describe.skipIf(process.getuid?.() !== 0)(
 
     it("runs a whole deploy through the tunnel", async () => {
       const script = await writeActivationScript(dir);
-      const agent: Host = { ...server("a1", false), role: "agent" };
+      const agent: Host = loopbackHost("a1");
       const events: string[] = [];
       const outcome = await runDeploy({
-        inventory: inventory([server("s1", true), server("s2", false), agent]),
+        inventory: inventory([
+          loopbackHost("s1", { role: "server", init: true }),
+          loopbackHost("s2", { role: "server" }),
+          agent,
+        ]),
         only: ["a1"],
         parallel: 1,
         reboot: "auto",
@@ -169,14 +155,3 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
   },
 );
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}

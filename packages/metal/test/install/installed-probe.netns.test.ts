@@ -6,43 +6,17 @@
  * with a temp directory mounted over /root; the machine's own /root is never touched.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedSshProbe } from "../../src/install/installed-probe.js";
-import type { Host } from "../../src/inventory/types.js";
 import { privatePaths } from "../../src/secrets/layout.js";
+import { loopbackHost, startLoopbackDropbear } from "../helpers/loopback-target.js";
 
 const BASE_PORT = 43_000 + (process.pid % 1000) * 2;
 const INSTALLED_PORT = BASE_PORT;
 const STRANGER_PORT = BASE_PORT + 1;
-
-function host(name: string): Host {
-  return {
-    name,
-    mac: "52:54:00:00:00:01",
-    address: "127.0.0.1",
-    prefixLength: 8,
-    role: "agent",
-    init: false,
-    disk: "/dev/vda",
-    arch: "x86_64",
-    firstStage: undefined,
-    rootSize: "64G",
-    interface: undefined,
-  };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
 
 describe.skipIf(process.getuid?.() !== 0)(
   "is this host installed? (SSH with its pinned key)",
@@ -52,21 +26,13 @@ describe.skipIf(process.getuid?.() !== 0)(
     const servers: ResultPromise[] = [];
 
     async function startDropbear(hostKey: string, port: number, home: string): Promise<void> {
-      servers.push(
-        execa(
-          "unshare",
-          [
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            `mount --bind "${home}" /root && exec dropbear -F -E -s -p 127.0.0.1:${port} -r "${hostKey}" -P "${join(dir, `dropbear-${port}.pid`)}"`,
-          ],
-          { reject: false },
-        ),
-      );
-      for (let attempt = 0; attempt < 100 && !(await accepts(port)); attempt++) await sleep(50);
+      const { dropbear } = await startLoopbackDropbear({
+        port,
+        hostKey,
+        mounts: [`mount --bind "${home}" /root`],
+        pidFile: join(dir, `dropbear-${port}.pid`),
+      });
+      servers.push(dropbear);
     }
 
     beforeAll(async () => {
@@ -103,17 +69,25 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     it("says installed when the host answers with its pinned host key", async () => {
-      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node1"))).toBe(true);
+      expect(
+        await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(loopbackHost("node1")),
+      ).toBe(true);
     });
 
     it("says not installed when another key answers on the host's address", async () => {
-      expect(await pinnedSshProbe({ secretsDir, port: STRANGER_PORT })(host("node1"))).toBe(false);
+      expect(await pinnedSshProbe({ secretsDir, port: STRANGER_PORT })(loopbackHost("node1"))).toBe(
+        false,
+      );
     });
 
     it("says not installed when nothing answers, or when no key was pinned for the host", async () => {
       const closedPort = BASE_PORT + 2_000;
-      expect(await pinnedSshProbe({ secretsDir, port: closedPort })(host("node1"))).toBe(false);
-      expect(await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(host("node2"))).toBe(false);
+      expect(await pinnedSshProbe({ secretsDir, port: closedPort })(loopbackHost("node1"))).toBe(
+        false,
+      );
+      expect(
+        await pinnedSshProbe({ secretsDir, port: INSTALLED_PORT })(loopbackHost("node2")),
+      ).toBe(false);
     });
   },
 );
