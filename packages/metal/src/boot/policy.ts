@@ -98,7 +98,7 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
         await store.change(host.name, {
           expect: ["pending", "waking"],
           to: "pxe",
-          step: `PXE: DHCP from ${describeFirmware(machine)} firmware`,
+          step: `${machine.httpBoot ? "UEFI HTTP boot" : "PXE"}: DHCP from ${describeFirmware(machine)} firmware`,
         });
       }
       // The DHCP answer only picks the first stage; the token goes into the script below.
