@@ -14,7 +14,11 @@ import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
-const PREFIX = "mlabt";
+/**
+ * One prefix per run, in letters (lab down reads a PID after the prefix): `lab down` removes every
+ * namespace with its prefix, so a fixed one lets a concurrent run's teardown remove this lab.
+ */
+const PREFIX = `mlabt${String(process.pid).replace(/\d/g, (digit) => String.fromCharCode(0x61 + Number(digit)))}`;
 const LAB_TIMEOUT_MS = 10 * 60 * 1000;
 const HOSTS = ["node1", "node2", "node3"];
 /** examples/lab.toml's UEFI HTTP boot machine. */
