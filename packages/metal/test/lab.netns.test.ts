@@ -1,10 +1,10 @@
 /**
  * The virtual lab end to end: `metal lab up` builds three QEMU machines (node1 UEFI with OVMF's
- * own PXE, node2 and node3 BIOS with iPXE), wakes them with Wake-on-LAN through the real
- * `metal install`, installs each over SSH, and sees each installed system call back from its
- * disk. Then a rerun of `metal install` exits 0 at once and installs nothing, and
- * `metal reinstall node1 --yes` installs the UEFI machine again: over SSH, efibootmgr sets
- * BootNext to OVMF's network boot entry.
+ * own PXE, node2 BIOS with iPXE, node3 UEFI HTTP boot: OVMF with its PXE off), wakes them with
+ * Wake-on-LAN through the real `metal install`, installs each over SSH, and sees each installed
+ * system call back from its disk. Then a rerun of `metal install` exits 0 at once and installs
+ * nothing, and `metal reinstall node1 --yes` installs the UEFI PXE machine again: over SSH,
+ * efibootmgr sets BootNext to OVMF's network boot entry.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,6 +24,8 @@ const LAB_TIMEOUT_MS = 10 * 60 * 1000;
 /** The UEFI reinstall: one more PXE boot and install of one machine (~1.5 min on an idle machine). */
 const REINSTALL_TIMEOUT_MS = 5 * 60 * 1000;
 const HOSTS = ["node1", "node2", "node3"];
+/** examples/lab.toml's UEFI HTTP boot machine. */
+const HTTP_BOOT_HOST = "node3";
 
 let work: string;
 
@@ -43,6 +45,13 @@ async function namespacesLeft(): Promise<string[]> {
   return stdout.split("\n").filter((line) => line.startsWith(PREFIX));
 }
 
+async function jsonLines(file: string): Promise<Record<string, unknown>[]> {
+  return (await readFile(file, "utf8"))
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 async function waitForLine(output: () => string, text: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!output().includes(text)) {
@@ -53,7 +62,7 @@ async function waitForLine(output: () => string, text: string, timeoutMs: number
 
 describe("metal lab", () => {
   it(
-    "installs a UEFI and two BIOS machines through to ready; a rerun of metal install in the lab exits 0 at once; metal reinstall boots the UEFI machine from the network once through BootNext; metal lab down removes it all",
+    "installs a UEFI PXE, a BIOS and a UEFI HTTP boot machine through to ready; a rerun of metal install in the lab exits 0 at once; metal reinstall boots the UEFI PXE machine from the network once through BootNext; metal lab down removes it all",
     async () => {
       const lab = execa(
         "node",
@@ -82,6 +91,25 @@ describe("metal lab", () => {
         const serial = await readFile(join(paths.machines, host, "serial.log"), "utf8");
         expect(serial).toContain(`metal-lab: installed system ${host} up`);
       }
+
+      // node3's firmware HTTP-booted: asked as HTTPClient, was offered only URLs (never a TFTP
+      // first stage), fetched ipxe.efi over HTTP and nothing over TFTP (metal's own event log).
+      const steps = (await jsonLines(join(paths.state, "events.jsonl"))).filter(
+        (event) => event.host === HTTP_BOOT_HOST && event.type === "host.phase",
+      );
+      expect(steps.map((event) => event.step)).toContain(
+        "UEFI HTTP boot: DHCP from uefi-x64 firmware",
+      );
+      const netboot = (await jsonLines(join(paths.state, "logs", "install.jsonl")))
+        .filter((line) => line.host === HTTP_BOOT_HOST && line.kind === "netboot")
+        .map((line) => String(line.msg));
+      expect(netboot.some((msg) => /^DHCP DISCOVER .*HTTPClient:Arch:00016/.test(msg))).toBe(true);
+      const replies = netboot.filter((msg) => /^DHCP (OFFER|ACK) /.test(msg));
+      expect(replies.length).toBeGreaterThan(0);
+      for (const reply of replies) expect(reply).toMatch(/ boots http:\/\//);
+      expect(replies[0]).toMatch(/ boots http:\/\/\S+\/ipxe\/ipxe\.efi /);
+      expect(netboot.some((msg) => /^HTTP \S+ got \S*\/ipxe\.efi \(200, /.test(msg))).toBe(true);
+      expect(netboot.filter((msg) => msg.startsWith("TFTP"))).toEqual([]);
 
       // The rerun, where the first run ran: metal's namespace on the running lab's bridge.
       const record = JSON.parse(await readFile(paths.record, "utf8")) as { metalNamespace: string };

@@ -41,6 +41,8 @@ export interface DhcpReplyEvent extends Base {
   readonly port: number;
   readonly to: string;
   readonly firmware: Firmware;
+  /** A UEFI HTTP boot client: its boot file is a URL, and it never asks on 4011 or by TFTP. */
+  readonly httpBoot: boolean;
   readonly bootFile: string;
   readonly nextServer: string;
 }

@@ -11,6 +11,8 @@ export interface MachineInfo {
   /** Option 93 value, when the request carried one (DHCP stage only). */
   readonly arch?: number | undefined;
   readonly firmware?: Firmware | undefined;
+  /** DHCP stage: UEFI HTTP boot firmware (option 93 = 15/16/19/20 or `HTTPClient`), which gets a URL. */
+  readonly httpBoot?: boolean | undefined;
   /** Option 97 client machine identifier (SMBIOS UUID), as lower-case text. */
   readonly uuid?: string | undefined;
   /** Script stage: the address the HTTP request came from (the requester of the script). */

@@ -112,7 +112,10 @@ export async function createBootPolicy(options: BootPolicyOptions): Promise<Boot
       if (record.phase !== "pxe") {
         await store.change(
           host.name,
-          move("firstDhcp", `PXE: DHCP from ${describeFirmware(machine)} firmware`),
+          move(
+            "firstDhcp",
+            `${machine.httpBoot ? "UEFI HTTP boot" : "PXE"}: DHCP from ${describeFirmware(machine)} firmware`,
+          ),
         );
       }
       // The DHCP answer only picks the first stage; the token goes into the script below.

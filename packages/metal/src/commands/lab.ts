@@ -43,7 +43,7 @@ export function registerLab(program: Command): void {
 
   withCommon(lab.command("up", { isDefault: true }))
     .description(
-      "build the lab (3 machines: UEFI + BIOS), run metal install against it, keep it running",
+      "build the lab (3 machines: UEFI PXE, BIOS, UEFI HTTP boot), run metal install against it, keep it running",
     )
     .option("--inventory <file>", "the lab inventory", DEFAULT_LAB_INVENTORY)
     .option("--down-after", "remove the lab when metal install has finished")

@@ -158,8 +158,10 @@ export class DashboardModel {
         phase: "pending",
         offers: 0,
         uefi: false,
+        httpBoot: false,
         requestsOn4011: 0,
         tftpStarted: 0,
+        httpFirstStage: false,
         tftpErrors: 0,
         scriptServed: false,
         abortedDownloads: 0,
@@ -305,6 +307,8 @@ export class DashboardModel {
       case "dhcp.reply":
         if (event.port === 67) seen.offers++;
         seen.uefi = event.firmware.startsWith("uefi");
+        // iPXE's own request after an HTTP boot is a PXE one: the machine stays an HTTP booter.
+        seen.httpBoot ||= event.httpBoot;
         break;
       case "tftp.start":
         seen.tftpStarted++;
@@ -316,6 +320,9 @@ export class DashboardModel {
         seen.scriptServed = true;
         break;
       case "http.file.start":
+        // Before any script, the only file a machine fetches over HTTP is its first stage
+        // (UEFI HTTP boot); iPXE ROMs fetch their script first.
+        if (!seen.scriptServed) seen.httpFirstStage = true;
         card.downloads = [
           ...card.downloads.filter((download) => download.path !== event.path),
           {

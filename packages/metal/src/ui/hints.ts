@@ -13,8 +13,12 @@ export interface HostObservations {
   readonly offers: number;
   /** The last offer went to UEFI firmware (which then should ask on 4011 or fetch by TFTP). */
   readonly uefi: boolean;
+  /** An offer went to UEFI HTTP boot firmware: it fetches a URL and never asks on 4011. */
+  readonly httpBoot: boolean;
   readonly requestsOn4011: number;
   readonly tftpStarted: number;
+  /** A file was downloaded over HTTP before any script: the first stage of UEFI HTTP boot. */
+  readonly httpFirstStage: boolean;
   readonly tftpErrors: number;
   /** iPXE fetched its script (it took our offer and reached HTTP). */
   readonly scriptServed: boolean;
@@ -42,14 +46,24 @@ interface Rule extends Hint {
 }
 
 const nothingFetched = (seen: HostObservations) =>
-  seen.tftpStarted === 0 && !seen.scriptServed && seen.offers >= OFFERS_BEFORE_SUSPICION;
+  seen.tftpStarted === 0 &&
+  !seen.httpFirstStage &&
+  !seen.scriptServed &&
+  seen.offers >= OFFERS_BEFORE_SUSPICION;
 
 export const HINT_RULES: readonly Rule[] = [
   {
     id: "uefi-4011-unanswered",
     symptom: "UEFI client got our offers but never asked on port 4011, and fetched nothing",
     fix: "UEFI firmware asks the boot server on UDP 4011 and got no answer: check the firewall for UDP 4011 (and 69) on this machine",
-    matches: (seen) => seen.uefi && seen.requestsOn4011 === 0 && nothingFetched(seen),
+    matches: (seen) =>
+      seen.uefi && !seen.httpBoot && seen.requestsOn4011 === 0 && nothingFetched(seen),
+  },
+  {
+    id: "http-boot-url-unfetched",
+    symptom: "UEFI HTTP boot client got our offers (an http:// URL) but fetched nothing",
+    fix: "the firmware did not download the URL in the offer: check that this server's HTTP port is reachable over TCP from the machine, and that its firmware setup allows HTTP (not only HTTPS) boot URLs",
+    matches: (seen) => seen.httpBoot && nothingFetched(seen),
   },
   {
     id: "proxy-offer-ignored",

@@ -3,7 +3,10 @@
  * events only name the peer's address (TFTP has no MAC), so the dashboard, the metrics and the
  * logs attribute a transfer to a machine through this table. A proxyDHCP server never hands out
  * addresses; it learns a client's address when the client first speaks from it (a 4011 REQUEST,
- * an iPXE script or file request over HTTP).
+ * an iPXE script or file request over HTTP), or from the address its broadcast REQUEST asks the
+ * home router for (option 50, RFC 2131 §4.3.2): UEFI HTTP boot firmware never asks on 4011 and
+ * fetches its first stage over HTTP with no MAC in the URL (docs/http-boot.md), so that address
+ * is the only tie between the download and the machine.
  */
 import type { NetbootEvent } from "netboot";
 
@@ -16,8 +19,10 @@ export class PeerDirectory {
   learn(event: NetbootEvent): string | undefined {
     switch (event.type) {
       case "dhcp.request":
-        if (event.from !== UNASSIGNED && event.relay === undefined)
-          this.#macByAddress.set(event.from, event.mac);
+        if (event.relay !== undefined) return event.mac;
+        if (event.from !== UNASSIGNED) this.#macByAddress.set(event.from, event.mac);
+        else if (event.message === "REQUEST" && event.requestedAddress !== undefined)
+          this.#macByAddress.set(event.requestedAddress, event.mac);
         return event.mac;
       case "http.script":
         this.#macByAddress.set(event.peer, event.mac);

@@ -59,6 +59,22 @@ describe("boot policy", () => {
     });
   });
 
+  it("names UEFI HTTP boot in the step of a host whose firmware asked as an HTTP boot client", async () => {
+    await walkTo(f.store, "node1", "waking");
+    const decision = await policy({
+      mac: NODE1,
+      stage: "dhcp",
+      firmware: "uefi-x64",
+      arch: 16,
+      httpBoot: true,
+    });
+    expect(decision).toMatchObject({ action: "boot" });
+    expect(f.store.host("node1")).toMatchObject({
+      phase: "pxe",
+      lastStep: "UEFI HTTP boot: DHCP from uefi-x64 firmware",
+    });
+  });
+
   it("mints a token at script stage and puts callback, token, host and BOOTIF on the cmdline", async () => {
     wired.dhcpRequest(NODE1, NODE1_DHCP);
     await policy({ mac: NODE1, stage: "dhcp", firmware: "bios", arch: 0 });

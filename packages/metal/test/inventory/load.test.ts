@@ -38,7 +38,7 @@ describe("loadInventory", () => {
     expect(inventory.lab?.machines).toEqual([
       { host: "node1", firmware: "uefi", boot: "pxe", diskSize: "4G", memory: "512M" },
       { host: "node2", firmware: "bios", boot: "pxe", diskSize: "4G", memory: "512M" },
-      { host: "node3", firmware: "bios", boot: "pxe", diskSize: "4G", memory: "512M" },
+      { host: "node3", firmware: "uefi", boot: "http", diskSize: "4G", memory: "512M" },
     ]);
   });
 

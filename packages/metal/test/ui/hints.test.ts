@@ -6,8 +6,10 @@ const quiet: HostObservations = {
   phase: "pxe",
   offers: 0,
   uefi: false,
+  httpBoot: false,
   requestsOn4011: 0,
   tftpStarted: 0,
+  httpFirstStage: false,
   tftpErrors: 0,
   scriptServed: false,
   abortedDownloads: 0,
@@ -26,6 +28,12 @@ describe("failure hints", () => {
   it("suspects the firewall on UDP 4011 when UEFI firmware keeps taking offers but never asks there", () => {
     expect(ids({ offers: 3, uefi: true })).toEqual(["uefi-4011-unanswered"]);
     expect(ids({ offers: 3, uefi: true, requestsOn4011: 1 })).toEqual([]);
+  });
+
+  it("points a UEFI HTTP boot client that fetched nothing at the HTTP port, never at 4011", () => {
+    expect(ids({ offers: 3, uefi: true, httpBoot: true })).toEqual(["http-boot-url-unfetched"]);
+    expect(ids({ offers: 3, uefi: true, httpBoot: true, httpFirstStage: true })).toEqual([]);
+    expect(ids({ offers: 3, uefi: true, httpFirstStage: true })).toEqual([]);
   });
 
   it("suggests router options 66/67 when BIOS firmware ignores the proxy offer", () => {

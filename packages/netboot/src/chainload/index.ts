@@ -72,6 +72,7 @@ export function chainload(options: ChainloadOptions): BootFileSource {
       mac: client.mac,
       arch: client.arch.code,
       firmware: client.arch.firmware,
+      httpBoot: client.httpBoot,
       uuid: client.uuid,
       stage: "dhcp",
     });

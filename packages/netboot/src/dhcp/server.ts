@@ -370,6 +370,7 @@ export class ProxyDhcpServer {
         port,
         to: `${address}:${destinationPort}`,
         firmware: pxe.arch.firmware,
+        httpBoot: pxe.httpBoot,
         bootFile: outcome.bootFile,
         nextServer: this.#options.serverAddress,
       });

@@ -56,8 +56,24 @@ describe("chainload: the boot file a PXE client gets", () => {
       httpBaseUrl: HTTP_BASE,
     });
     expect(files(client(7, { uuid: "u" }))).toEqual({ ignore: "boot policy: not in cluster.toml" });
+    expect(files(client(16))).toEqual({ ignore: "boot policy: not in cluster.toml" });
     expect(asked).toEqual([
-      { mac: "52:54:00:77:00:01", arch: 7, firmware: "uefi-x64", uuid: "u", stage: "dhcp" },
+      {
+        mac: "52:54:00:77:00:01",
+        arch: 7,
+        firmware: "uefi-x64",
+        httpBoot: false,
+        uuid: "u",
+        stage: "dhcp",
+      },
+      {
+        mac: "52:54:00:77:00:01",
+        arch: 16,
+        firmware: "uefi-x64",
+        httpBoot: true,
+        uuid: undefined,
+        stage: "dhcp",
+      },
     ]);
     const later = chainload({
       policy: async () => ({ action: "local", firstStage: "snponly.efi" }),

@@ -15,6 +15,7 @@ describe("describeEvent", () => {
       port: 68,
       to: "255.255.255.255",
       firmware: "uefi-x64",
+      httpBoot: false,
       bootFile: "ipxe.efi",
       nextServer: "10.77.0.2",
     });
