@@ -195,7 +195,14 @@ describe("ProxyDhcpServer", () => {
     socket.send(pxeRequest(), server.boundPorts.pxe as number, LOOPBACK);
     await replied;
     expect(asked).toEqual([
-      { mac: "52:54:00:77:00:01", arch: 7, firmware: "uefi-x64", uuid: undefined, stage: "dhcp" },
+      {
+        mac: "52:54:00:77:00:01",
+        arch: 7,
+        firmware: "uefi-x64",
+        uuid: undefined,
+        stage: "dhcp",
+        httpBoot: false,
+      },
     ]);
   });
 
