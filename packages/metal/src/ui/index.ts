@@ -6,5 +6,4 @@ export * from "./hints.js";
 export * from "./metrics.js";
 export * from "./peer-directory.js";
 export * from "./host-context.js";
-export * from "./host-log.js";
 export * from "./install-events.js";
