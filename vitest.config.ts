@@ -15,6 +15,9 @@ export default defineConfig({
           // Several tests start the real CLI or a server process; on two busy cores a start
           // alone has taken several seconds, so vitest's 5 s default fails them for nothing.
           testTimeout: 30_000,
+          // vitest's default is one worker fewer than the cores: one worker on two cores, where
+          // most unit files wait on processes they start (the CLI, ssh, nix) rather than compute.
+          maxWorkers: 3,
           exclude: ["**/*.netns.test.ts", "**/node_modules/**"],
         },
       },
