@@ -80,8 +80,8 @@ export interface InstallRunOptions {
   /** SIGINT/SIGTERM: stop installs and servers, keep the state, return an interrupted summary. */
   readonly signal: AbortSignal;
   /**
-   * Called once PXE is served and the hosts are being powered on: `metal reinstall` makes its
-   * running host boot from the network here. Its text becomes a server line in the timeline.
+   * Called once PXE is served, before the wake loop powers any host on: `metal reinstall` makes
+   * its running host boot from the network here. Its text becomes a server line in the timeline.
    */
   readonly onServing?: () => Promise<string>;
   /** Serve the web dashboard and /metrics here while the run lasts (docs/dashboard.md). */
@@ -295,6 +295,9 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
       "info",
       `serving PXE and the callback API on ${network.address} (HTTP ${server.httpUrl})`,
     );
+    // Before the wake loop: a reinstalled host's network boot is arranged first, or the loop's
+    // power-on would boot it from its disk once more before the BMC's one-time PXE cycle.
+    if (options.onServing) events.message(undefined, "info", await options.onServing());
     wake = startWakeLoop({
       store,
       hosts: inventory.hosts,
@@ -305,7 +308,6 @@ export async function runInstall(options: InstallRunOptions): Promise<InstallSum
         events.message(name, "warn", `power control failed: ${errorText(error)}`),
     });
     for (const name of names) onPhase(name, phaseOf(name));
-    if (options.onServing) events.message(undefined, "info", await options.onServing());
     const aborted = new Promise<void>((resolve) =>
       signal.aborted
         ? resolve()
