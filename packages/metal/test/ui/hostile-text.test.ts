@@ -1,11 +1,10 @@
 /**
  * Text that machines on the LAN choose (TFTP file names, DHCP vendor and user class, HTTP paths,
  * install output) sent hostile to every view: terminal table, plain lines, JSON view, the JSON
- * event log, metal's host log and the dashboard (snapshot and live feed).
+ * event log and the dashboard (snapshot and live feed).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { NetbootEvents, type NetbootEvent } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JsonView, LiveView, openEventLog, PlainView } from "../../src/install/progress.js";
@@ -16,47 +15,21 @@ import { startDashboard, type RunningDashboard } from "../../src/ui/dashboard.js
 import { escapeControl } from "../../src/ui/escape.js";
 import { InstallEvents } from "../../src/ui/install-events.js";
 import { fixture, type Fixture } from "../helpers.js";
+import { capture, NODE1_PEER, tftpFromNode1 } from "./support/node1-tftp.js";
 
 /** Clear screen, retitle the window, a C1 CSI, a forged log line, a right-to-left override. */
 const HOSTILE = "boot\x1b[2J\x1b]0;pwned\x07\x9b31m\nINFO: node2 ready\u202egnp.exe";
 /** Any raw control or bidi code point except the newline that ends each line a view writes. */
 // eslint-disable-next-line no-control-regex -- looking for raw control characters
 const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
-const NODE1_MAC = "52:54:00:77:00:01";
-const NODE1_PEER = "10.77.0.101";
-
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: string[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
-  return { stream, text: () => chunks.join("") };
-}
-
+/** node1 naming everything it may choose hostile; then a failed TFTP read and an HTTP file. */
 function hostileEvents(time: number): NetbootEvent[] {
   return [
-    {
-      type: "dhcp.request",
-      time,
-      mac: NODE1_MAC,
-      xid: 1,
-      message: "REQUEST",
-      port: 4011,
-      from: NODE1_PEER,
-      arch: 7,
+    ...tftpFromNode1(time, {
       vendorClass: `PXEClient${HOSTILE}`,
       userClass: HOSTILE,
-      isIpxe: false,
-      relay: undefined,
-    },
-    {
-      type: "tftp.start",
-      time,
-      peer: NODE1_PEER,
       file: HOSTILE,
-      size: 10,
-      blksize: 1468,
-      windowsize: 1,
-    },
+    }),
     { type: "tftp.error", time, peer: NODE1_PEER, file: HOSTILE, reason: `no file ${HOSTILE}` },
     {
       type: "http.file.start",
@@ -67,7 +40,7 @@ function hostileEvents(time: number): NetbootEvent[] {
       bytes: 1,
       size: 1,
     },
-  ] as NetbootEvent[];
+  ];
 }
 
 describe("escaping control characters", () => {

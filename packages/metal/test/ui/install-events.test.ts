@@ -2,8 +2,7 @@
  * The install's one event stream: the terminal and the dashboard subscribe to the same labelled
  * events, so they name a machine alike and both report a machine outside the inventory.
  */
-import { PassThrough } from "node:stream";
-import { NetbootEvents, type NetbootEvent } from "netboot";
+import { NetbootEvents } from "netboot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UnknownMachines } from "../../src/boot/unknown-machines.js";
 import { toProgressEvent } from "../../src/install/progress-events.js";
@@ -12,46 +11,17 @@ import { DashboardModel } from "../../src/ui/dashboard-model.js";
 import { HostContext } from "../../src/ui/host-context.js";
 import { InstallEvents } from "../../src/ui/install-events.js";
 import { fixture, type Fixture } from "../helpers.js";
+import { capture, tftpFromNode1 } from "./support/node1-tftp.js";
 
-const NODE1_MAC = "52:54:00:77:00:01";
-const NODE1_PEER = "10.77.0.101";
 const STRANGER_MAC = "02:00:00:00:00:99";
 
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: string[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
-  return { stream, text: () => chunks.join("") };
-}
-
-/** The 4011 REQUEST that names node1's address, then a TFTP transfer from it (TFTP has no MAC). */
-function tftpFromNode1(time: number): NetbootEvent[] {
-  return [
-    {
-      type: "dhcp.request",
-      time,
-      mac: NODE1_MAC,
-      xid: 1,
-      message: "REQUEST",
-      port: 4011,
-      from: NODE1_PEER,
-      arch: 7,
-      vendorClass: "PXEClient:Arch:00007",
-      userClass: undefined,
-      isIpxe: false,
-      relay: undefined,
-    },
-    {
-      type: "tftp.start",
-      time,
-      peer: NODE1_PEER,
-      file: "ipxe.efi",
-      size: 10,
-      blksize: 1468,
-      windowsize: 1,
-    },
-  ] as NetbootEvent[];
-}
+/** A genuine OVMF machine asking for its first stage. */
+const tftpFromGenuineNode1 = (time: number) =>
+  tftpFromNode1(time, {
+    vendorClass: "PXEClient:Arch:00007",
+    userClass: undefined,
+    file: "ipxe.efi",
+  });
 
 describe("the install's one event stream", () => {
   let env: Fixture;
@@ -105,7 +75,7 @@ describe("the install's one event stream", () => {
   });
 
   it("names the host of a TFTP line in the terminal, as the dashboard's card does", () => {
-    for (const event of tftpFromNode1(Date.now())) netbootEvents.emit(event);
+    for (const event of tftpFromGenuineNode1(Date.now())) netbootEvents.emit(event);
     expect(plain.text()).toMatch(/ node1 \[pending\] TFTP 10\.77\.0\.101 started ipxe\.efi/);
     const card = dashboard.snapshot().hosts.find((host) => host.name === "node1")!;
     expect(card.timeline.map((entry) => entry.text)).toContainEqual(
