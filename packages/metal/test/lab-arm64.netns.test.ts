@@ -12,11 +12,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { CLI } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labImages, labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const INVENTORY = new URL("../../../examples/lab-arm64.toml", import.meta.url).pathname;
 const PREFIX = "mlaba";
 const LAB_TIMEOUT_MS = 12 * 60 * 1000;

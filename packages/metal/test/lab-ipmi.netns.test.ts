@@ -17,11 +17,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
+import { CLI, labFlags, metalIn } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const PREFIX = "mlabi";
 const LAB_TIMEOUT_MS = 20 * 60 * 1000;
 const BMC_ADDRESS = "10.77.0.111";
@@ -156,24 +156,15 @@ describe("metal lab with a simulated IPMI BMC", () => {
       // The operator's view, from metal's namespace on the lab bridge.
       const record = JSON.parse(await readFile(paths.record, "utf8")) as { metalNamespace: string };
       const power = (action: string) =>
-        execa(
-          "ip",
-          [
-            "netns",
-            "exec",
-            record.metalNamespace,
-            "node",
-            CLI,
-            "power",
-            "node1",
-            action,
-            "--inventory",
-            paths.inventory,
-            "--secrets-dir",
-            paths.secrets,
-          ],
-          { reject: false, all: true, encoding: "utf8" },
-        );
+        metalIn(record.metalNamespace, [
+          "power",
+          "node1",
+          action,
+          "--inventory",
+          paths.inventory,
+          "--secrets-dir",
+          paths.secrets,
+        ]);
       const on = await power("status");
       expect([on.exitCode, on.stdout], on.all).toEqual([0, "node1: on"]);
       const off = await power("off");
@@ -186,26 +177,7 @@ describe("metal lab with a simulated IPMI BMC", () => {
       // Reinstall the Wake-on-LAN BIOS machine over SSH, from the same namespace.
       expect(state.hosts.node2).toMatchObject({ phase: "ready", attempt: 1 });
       const reinstall = (host: string) =>
-        execa(
-          "ip",
-          [
-            "netns",
-            "exec",
-            record.metalNamespace,
-            "node",
-            CLI,
-            "reinstall",
-            host,
-            "--yes",
-            "--inventory",
-            paths.inventory,
-            "--installer",
-            paths.installer,
-            "--secrets-dir",
-            paths.secrets,
-          ],
-          { reject: false, all: true, encoding: "utf8" },
-        );
+        metalIn(record.metalNamespace, ["reinstall", host, "--yes", ...labFlags(paths)]);
       const overSsh = await reinstall("node2");
       expect(overSsh.exitCode, overSsh.all).toBe(0);
       expect(overSsh.all).toContain(

@@ -10,11 +10,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { CLI, labFlags, metalIn } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 /**
  * One prefix per run, in letters (lab down reads a PID after the prefix): `lab down` removes every
  * namespace with its prefix, so a fixed one lets a concurrent run's teardown remove this lab.
@@ -116,24 +116,7 @@ describe("metal lab", () => {
       const logsBefore = await Promise.all(
         HOSTS.map((host) => readFile(join(paths.state, "logs", `${host}.log`), "utf8")),
       );
-      const rerun = await execa(
-        "ip",
-        [
-          "netns",
-          "exec",
-          record.metalNamespace,
-          "node",
-          CLI,
-          "install",
-          "--inventory",
-          paths.inventory,
-          "--installer",
-          paths.installer,
-          "--secrets-dir",
-          paths.secrets,
-        ],
-        { reject: false, all: true, encoding: "utf8" },
-      );
+      const rerun = await metalIn(record.metalNamespace, ["install", ...labFlags(paths)]);
       expect(rerun.exitCode, rerun.all).toBe(0);
       expect(rerun.all).toContain("all 3 hosts ready");
       expect(rerun.all).not.toContain("serving PXE");
@@ -146,26 +129,12 @@ describe("metal lab", () => {
       // Reinstall the ready UEFI machine over SSH with its pinned key: the installed system's
       // efibootmgr sets BootNext to OVMF's network entry; OVMF boots it once, then its disk.
       const uefiSerial = join(paths.machines, "node1", "serial.log");
-      const reinstall = await execa(
-        "ip",
-        [
-          "netns",
-          "exec",
-          record.metalNamespace,
-          "node",
-          CLI,
-          "reinstall",
-          "node1",
-          "--yes",
-          "--inventory",
-          paths.inventory,
-          "--installer",
-          paths.installer,
-          "--secrets-dir",
-          paths.secrets,
-        ],
-        { reject: false, all: true, encoding: "utf8" },
-      );
+      const reinstall = await metalIn(record.metalNamespace, [
+        "reinstall",
+        "node1",
+        "--yes",
+        ...labFlags(paths),
+      ]);
       expect(reinstall.exitCode, reinstall.all).toBe(0);
       expect(reinstall.all).toMatch(
         /node1: BootNext set to Boot[0-9A-F]{4} \(network\) over SSH and rebooted/,

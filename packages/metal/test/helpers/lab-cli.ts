@@ -1,0 +1,32 @@
+/**
+ * The built metal CLI as the lab tests run it: `metal lab …` from this namespace, and any other
+ * command from metal's namespace on a running lab's bridge, where an operator's machine sits.
+ */
+import { execa } from "execa";
+
+export const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
+
+/** The flags that point a command at a lab's inventory, stand-in installer and secrets. */
+export function labFlags(paths: {
+  readonly inventory: string;
+  readonly installer: string;
+  readonly secrets: string;
+}): string[] {
+  return [
+    "--inventory",
+    paths.inventory,
+    "--installer",
+    paths.installer,
+    "--secrets-dir",
+    paths.secrets,
+  ];
+}
+
+/** Runs `metal ARGS` inside `namespace`; never rejects, output merged in `all`. */
+export function metalIn(namespace: string, args: readonly string[]) {
+  return execa("ip", ["netns", "exec", namespace, "node", CLI, ...args], {
+    reject: false,
+    all: true,
+    encoding: "utf8",
+  });
+}
