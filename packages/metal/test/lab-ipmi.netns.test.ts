@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
+import { LAB_CLUSTER_AND_NETWORK } from "./helpers/inventory-toml.js";
 import { CLI, labFlags, metalIn } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
@@ -26,17 +27,7 @@ const PREFIX = "mlabi";
 const LAB_TIMEOUT_MS = 20 * 60 * 1000;
 const BMC_ADDRESS = "10.77.0.111";
 
-const INVENTORY = `
-[cluster]
-name = "lab"
-domain = "lab.home.arpa"
-
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
+const INVENTORY = `${LAB_CLUSTER_AND_NETWORK}
 
 [install]
 root_size = "1G"

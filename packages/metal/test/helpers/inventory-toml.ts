@@ -13,12 +13,15 @@ gateway = "10.77.0.1"
 dns = ["10.77.0.1"]
 vip = "10.77.0.10"`;
 
-/** One init server on the lab network (node1 of examples/lab.toml), every optional field left out. */
-export const ONE_SERVER_INVENTORY = `
+/** examples/lab.toml's cluster and network: what every lab inventory of a test starts with. */
+export const LAB_CLUSTER_AND_NETWORK = `
 [cluster]
 name = "lab"
 domain = "lab.home.arpa"
-${LAB_NETWORK}
+${LAB_NETWORK}`;
+
+/** One init server on the lab network (node1 of examples/lab.toml), every optional field left out. */
+export const ONE_SERVER_INVENTORY = `${LAB_CLUSTER_AND_NETWORK}
 [[hosts]]
 name = "node1"
 mac = "52:54:00:77:00:01"

@@ -1,20 +1,11 @@
 /** Lab machines of aarch64 hosts (ADR 0300): AAVMF with its own PXE, nothing else. */
 import { describe, expect, it } from "vitest";
-import { InventoryError } from "../../src/inventory/errors.js";
 import { loadInventory, parseInventory } from "../../src/inventory/load.js";
+import { inventoryIssues, LAB_CLUSTER_AND_NETWORK } from "../helpers/inventory-toml.js";
 
 const LAB_ARM64 = new URL("../../../../examples/lab-arm64.toml", import.meta.url).pathname;
 
-const ARM64_HOST = `
-[cluster]
-name = "lab"
-domain = "lab.home.arpa"
-[network]
-interface = "eth0"
-subnet = "10.77.0.0/24"
-gateway = "10.77.0.1"
-dns = ["10.77.0.1"]
-vip = "10.77.0.10"
+const ARM64_HOST = `${LAB_CLUSTER_AND_NETWORK}
 [[hosts]]
 name = "arm1"
 mac = "52:54:00:77:00:21"
@@ -28,16 +19,6 @@ host = "arm1"
 disk_size = "80G"
 `;
 
-function issuesOf(text: string): string[] {
-  try {
-    parseInventory(text, "test.toml");
-  } catch (error) {
-    if (error instanceof InventoryError) return error.issues.map((issue) => issue.message);
-    throw error;
-  }
-  throw new Error("expected the inventory to be rejected");
-}
-
 describe("lab machines of aarch64 hosts", () => {
   it("loads examples/lab-arm64.toml: one aarch64 host on a UEFI PXE machine", async () => {
     const inventory = await loadInventory(LAB_ARM64);
@@ -48,12 +29,12 @@ describe("lab machines of aarch64 hosts", () => {
   });
 
   it("refuses BIOS, HTTP boot and a simulated BMC for an aarch64 host, naming the fix", () => {
-    expect(issuesOf(`${ARM64_HOST}firmware = "bios"\n`)).toEqual([
+    expect(inventoryIssues(`${ARM64_HOST}firmware = "bios"\n`)).toEqual([
       expect.stringMatching(
         /^lab machine "arm1": firmware "bios" is not possible for aarch64 host "arm1"; arm64 machines boot AAVMF: use firmware = "uefi" /,
       ),
     ]);
-    expect(issuesOf(`${ARM64_HOST}firmware = "uefi"\nboot = "http"\n`)).toEqual([
+    expect(inventoryIssues(`${ARM64_HOST}firmware = "uefi"\nboot = "http"\n`)).toEqual([
       expect.stringMatching(
         /boot "http" is not possible for aarch64 host "arm1"; .*use boot = "pxe"/,
       ),
@@ -62,7 +43,7 @@ describe("lab machines of aarch64 hosts", () => {
       'disk = "/dev/vda"',
       'disk = "/dev/vda"\npower = { driver = "ipmi", address = "10.77.0.31" }',
     );
-    expect(issuesOf(`${withBmc}firmware = "uefi"\nbmc = "ipmi"\n`)).toEqual([
+    expect(inventoryIssues(`${withBmc}firmware = "uefi"\nbmc = "ipmi"\n`)).toEqual([
       expect.stringMatching(/bmc "ipmi" is not possible for aarch64 host "arm1"; .*leave bmc out/),
     ]);
     expect(
