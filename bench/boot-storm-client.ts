@@ -72,7 +72,7 @@ const PROBE_RETRY_MS = 1_000;
 const PROBE_ATTEMPT_TIMEOUT_MS = 10_000;
 const BOOT_LINE = /^\s*(?:kernel|initrd)\b.*?(https?:\/\/\S+)/gm;
 
-interface ClientResult {
+export interface ClientResult {
   readonly mac: string;
   readonly ok: boolean;
   readonly bytes: number;

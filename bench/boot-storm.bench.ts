@@ -25,6 +25,7 @@ import { addPacketLoss } from "../packages/lab/src/packet-loss.js";
 import { proxyDnsmasqArgs, runLabEntry } from "../packages/netboot/test/dhcp/lab.js";
 import { startNginx } from "../packages/netboot/test/http/fixtures/nginx.js";
 import { DEBIAN_FIRST_STAGES, DEBIAN_IPXE_DIR } from "../packages/netboot/src/index.js";
+import type { ClientResult } from "./boot-storm-client.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLIENT_ENTRY = path.join(here, "boot-storm-client.ts");
@@ -48,16 +49,6 @@ const TARGET_RATIO = 1.0;
 const TARGET_RSS = 200 * MIB;
 /** UEFI x64 first stage (arch 7): the one NetbootServer serves, given to dnsmasq too. */
 const FIRST_STAGE = DEBIAN_FIRST_STAGES["uefi-x64"] as string;
-
-interface ClientResult {
-  readonly mac: string;
-  readonly ok: boolean;
-  readonly bytes: number;
-  readonly ms: number;
-  readonly retries: number;
-  readonly retryReasons: readonly string[];
-  readonly error?: string;
-}
 
 interface StormResult {
   readonly seconds: number;
