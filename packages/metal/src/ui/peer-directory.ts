@@ -11,25 +11,32 @@
 import type { NetbootEvent } from "netboot";
 
 const UNASSIGNED = "0.0.0.0";
+/**
+ * Addresses remembered at most; past it the oldest is forgotten. A LAN holds far fewer machines,
+ * and a flood of forged REQUESTs, each claiming another address, must not grow the table.
+ */
+export const MAX_PEER_ADDRESSES = 4096;
 
 export class PeerDirectory {
   readonly #macByAddress = new Map<string, string>();
+  /** Addresses a machine was seen speaking from, or that metal was told; a claim never moves them. */
+  readonly #seen = new Set<string>();
 
   /** Learns from an event; returns the MAC the event concerns, when one is known. */
   learn(event: NetbootEvent): string | undefined {
     switch (event.type) {
       case "dhcp.request":
         if (event.relay !== undefined) return event.mac;
-        if (event.from !== UNASSIGNED) this.#macByAddress.set(event.from, event.mac);
+        if (event.from !== UNASSIGNED) this.#see(event.from, event.mac);
         else if (event.message === "REQUEST" && event.requestedAddress !== undefined)
-          this.#macByAddress.set(event.requestedAddress, event.mac);
+          this.#claim(event.requestedAddress, event.mac);
         return event.mac;
       case "http.script":
-        this.#macByAddress.set(event.peer, event.mac);
+        this.#see(event.peer, event.mac);
         return event.mac;
       case "http.file.start":
       case "http.file.end":
-        if (event.mac !== undefined) this.#macByAddress.set(event.peer, event.mac);
+        if (event.mac !== undefined) this.#see(event.peer, event.mac);
         return event.mac ?? this.#macByAddress.get(event.peer);
       case "tftp.start":
       case "tftp.end":
@@ -48,7 +55,30 @@ export class PeerDirectory {
 
   /** Tells the directory an address is a machine's (e.g. from its installer's callback). */
   remember(address: string, mac: string): void {
+    this.#see(address, mac);
+  }
+
+  /** A machine spoke from `address` (or metal was told so): that is what the address is. */
+  #see(address: string, mac: string): void {
+    this.#seen.add(address);
+    this.#set(address, mac);
+  }
+
+  /**
+   * Option 50 is only what a client says it wants; a stranger may name any address there, so a
+   * claim fills an address nobody was seen at and never relabels one a machine spoke from.
+   */
+  #claim(address: string, mac: string): void {
+    if (!this.#seen.has(address)) this.#set(address, mac);
+  }
+
+  #set(address: string, mac: string): void {
+    this.#macByAddress.delete(address);
     this.#macByAddress.set(address, mac);
+    if (this.#macByAddress.size <= MAX_PEER_ADDRESSES) return;
+    const oldest = this.#macByAddress.keys().next().value as string;
+    this.#macByAddress.delete(oldest);
+    this.#seen.delete(oldest);
   }
 
   macOf(address: string): string | undefined {

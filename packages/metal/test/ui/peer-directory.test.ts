@@ -1,6 +1,6 @@
 import { parseMac, type NetbootEvent } from "netboot";
 import { describe, expect, it } from "vitest";
-import { PeerDirectory } from "../../src/ui/peer-directory.js";
+import { MAX_PEER_ADDRESSES, PeerDirectory } from "../../src/ui/peer-directory.js";
 
 const NODE3 = parseMac("52:54:00:77:00:03");
 const LEASED = "10.77.0.132";
@@ -58,5 +58,31 @@ describe("PeerDirectory", () => {
     const peers = new PeerDirectory();
     peers.learn(request({ port: 4011, from: "10.77.0.130", requestedAddress: undefined }));
     expect(peers.macOf("10.77.0.130")).toBe(NODE3);
+  });
+
+  it("never lets a forged REQUEST's option 50 relabel an address a machine was seen speaking from", () => {
+    const peers = new PeerDirectory();
+    peers.learn(request({ port: 4011, from: LEASED, requestedAddress: undefined }));
+    const stranger = parseMac("02:00:00:00:00:66");
+    peers.learn(request({ mac: stranger }));
+    peers.learn(request({ mac: stranger }));
+    expect(peers.macOf(LEASED)).toBe(NODE3);
+    expect(peers.learn(firstStageDownload)).toBe(NODE3);
+  });
+
+  it("keeps at most MAX_PEER_ADDRESSES under a flood of REQUESTs each claiming another address", () => {
+    const peers = new PeerDirectory();
+    const flood = MAX_PEER_ADDRESSES + 500;
+    for (let index = 0; index < flood; index++)
+      peers.learn(
+        request({ requestedAddress: `10.${index >> 16}.${(index >> 8) & 255}.${index & 255}` }),
+      );
+    expect(peers.macOf("10.0.0.0")).toBeUndefined();
+    const last = flood - 1;
+    expect(peers.macOf(`10.${last >> 16}.${(last >> 8) & 255}.${last & 255}`)).toBe(NODE3);
+    let kept = 0;
+    for (let index = 0; index < flood; index++)
+      if (peers.macOf(`10.${index >> 16}.${(index >> 8) & 255}.${index & 255}`)) kept++;
+    expect(kept).toBe(MAX_PEER_ADDRESSES);
   });
 });
