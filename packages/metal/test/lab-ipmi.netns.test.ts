@@ -6,11 +6,11 @@
  * ipmitool; its first boot is made to hang (the QEMU the BMC started is frozen with SIGSTOP
  * before its firmware sends DHCP), so metal power-cycles it through the BMC after the lab's DHCP
  * timeout, and the second boot reaches ready. Then `metal power` reads and changes its power.
- * A second machine, BIOS with Wake-on-LAN, is installed beside it and then reinstalled with
- * `metal reinstall --yes`: over SSH with the pinned key its boot sector is wiped, it falls through
- * to PXE and is installed again (attempt 2). Last, the BMC machine is reinstalled through its
- * BMC: real ipmitool sets the one-time PXE boot flag, ipmi_sim's chassis program starts QEMU
- * with its NIC first, once, and it is installed again (attempt 2).
+ * A second machine, BIOS with Wake-on-LAN, is installed beside it. Last, one
+ * `metal reinstall node2 node1 --yes` installs both again (attempt 2): node2 over SSH with the
+ * pinned key (its boot sector is wiped, it falls through to PXE), node1 through its BMC (real
+ * ipmitool sets the one-time PXE boot flag, ipmi_sim's chassis program starts QEMU with its NIC
+ * first, once).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -102,7 +102,7 @@ async function waitForLine(output: () => string, text: string, timeoutMs: number
 
 describe("metal lab with a simulated IPMI BMC", () => {
   it(
-    "powers a machine through ipmi_sim with real ipmitool, power-cycles its hung first boot, installs it to ready, reads and changes its power with metal power, reinstalls a BIOS machine over SSH and the BMC machine through its one-time PXE boot flag",
+    "powers a machine through ipmi_sim with real ipmitool, power-cycles its hung first boot, installs it to ready, reads and changes its power with metal power, reinstalls in one run a BIOS machine over SSH and the BMC machine through its one-time PXE boot flag",
     async () => {
       const labDir = join(work, "lab");
       const lab = execa(
@@ -165,32 +165,29 @@ describe("metal lab with a simulated IPMI BMC", () => {
       while (status.exitCode !== 3 && Date.now() < deadline) status = await power("status");
       expect([status.exitCode, status.stdout], status.all).toEqual([3, "node1: off"]);
 
-      // Reinstall the Wake-on-LAN BIOS machine over SSH, from the same namespace.
+      // Reinstall both in one run, from the same namespace: the Wake-on-LAN BIOS machine over
+      // SSH, the BMC machine (off since metal power off) through its BMC.
       expect(state.hosts.node2).toMatchObject({ phase: "ready", attempt: 1 });
-      const reinstall = (host: string) =>
-        metalIn(record.metalNamespace, ["reinstall", host, "--yes", ...labFlags(paths)]);
-      const overSsh = await reinstall("node2");
-      expect(overSsh.exitCode, overSsh.all).toBe(0);
-      expect(overSsh.all).toContain(
+      const reinstall = await metalIn(record.metalNamespace, [
+        "reinstall",
+        "node2",
+        "node1",
+        "--yes",
+        ...labFlags(paths),
+      ]);
+      expect(reinstall.exitCode, reinstall.all).toBe(0);
+      expect(reinstall.all).toContain(
         "node2: boot sector of /dev/vda wiped over SSH and rebooted: the firmware falls through to the network",
       );
-      const after = await readStateFile(join(paths.state, "state.json"));
-      expect(after.hosts.node2).toMatchObject({ phase: "ready", attempt: 2 });
-      expect(after.hosts.node1).toMatchObject({ phase: "ready", attempt: 1 });
-      const node2Serial = await readFile(join(paths.machines, "node2", "serial.log"), "utf8");
-      expect(node2Serial.split("metal-lab: installed system node2 up").length - 1).toBe(2);
-
-      // Reinstall the BMC machine (off since metal power off) through its BMC: real ipmitool sets
-      // the one-time PXE boot flag, ipmi_sim's chassis program starts QEMU with its NIC first.
-      const throughBmc = await reinstall("node1");
-      expect(throughBmc.exitCode, throughBmc.all).toBe(0);
-      expect(throughBmc.all).toContain(
+      expect(reinstall.all).toContain(
         "node1: one-time PXE boot set through the BMC (ipmi) and power cycled",
       );
-      const afterBmc = await readStateFile(join(paths.state, "state.json"));
-      expect(afterBmc.hosts.node1).toMatchObject({ phase: "ready", attempt: 2 });
-      const node1Serial = await readFile(join(paths.machines, "node1", "serial.log"), "utf8");
-      expect(node1Serial.split("metal-lab: installed system node1 up").length - 1).toBe(2);
+      const after = await readStateFile(join(paths.state, "state.json"));
+      for (const host of ["node1", "node2"]) {
+        expect(after.hosts[host]).toMatchObject({ phase: "ready", attempt: 2 });
+        const serial = await readFile(join(paths.machines, host, "serial.log"), "utf8");
+        expect(serial.split(`metal-lab: installed system ${host} up`).length - 1).toBe(2);
+      }
       // The flag was used once: the BMC holds no boot device any more.
       const bmc = JSON.parse(
         await readFile(join(paths.secrets, "hosts", "node1", "bmc.json"), "utf8"),

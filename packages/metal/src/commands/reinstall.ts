@@ -1,9 +1,10 @@
 /**
- * `metal reinstall <host>`: the explicit, confirmed way to install a running host again
- * (docs/power.md, ADR 0201). It marks the host for a new install, serves PXE as `metal install`
- * does, makes the running machine boot from the network once (through its BMC, else over SSH
- * with the admin key and the host's pinned key) and installs it. Nothing happens without
- * `--yes` or the host's name typed on a terminal; without a terminal and `--yes` it refuses.
+ * `metal reinstall <host...>`: the explicit, confirmed way to install running hosts again
+ * (docs/power.md, ADR 0201). It marks the hosts for a new install, serves PXE as `metal install`
+ * does, makes each running machine boot from the network once (through its BMC, else over SSH
+ * with the admin key and the host's pinned key) and installs them in one run. Nothing happens
+ * without `--yes` or the hosts' names typed on a terminal; without a terminal and `--yes` it
+ * refuses.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ import { runInstall } from "../install/orchestrator.js";
 import { openEventLog, PlainView } from "../install/progress.js";
 import { formatSummary } from "../install/summary.js";
 import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/load.js";
-import type { Host } from "../inventory/types.js";
+import type { Host, Inventory } from "../inventory/types.js";
 import { createPowerDrivers } from "../power/drivers.js";
 import { PowerError } from "../power/errors.js";
 import { bootFromNetworkOnce, type RemoteShell } from "../power/network-boot.js";
@@ -27,6 +28,7 @@ import { privatePaths, resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/lay
 import { FileStateStore, readStateFile, STATE_FILE } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
 import { REINSTALLABLE } from "../state/lifecycle.js";
+import type { HostRecord } from "../state/types.js";
 import { parsePort } from "./options.js";
 
 const EXIT_USAGE = 2;
@@ -35,18 +37,23 @@ const SSH_CONNECT_TIMEOUT_SECONDS = 20;
 const DEFAULT_INSTALLER_LINK = "result";
 
 const HELP = `
-It erases the host's disk: confirm with --yes, or by typing the host's name when asked (a
-terminal is needed for that; without one and without --yes it refuses).
+It erases each named host's disk: confirm with --yes, or by typing the hosts' names when asked
+(a terminal is needed for that; without one and without --yes it refuses). Several hosts are
+installed again in one run; every name is checked before anything changes.
 
 The machine boots from the network once: through its BMC (one-time PXE boot flag, then a power
 cycle) when the inventory gives it one; otherwise over SSH as root with the admin key and the
 host's pinned key: UEFI gets a one-time BootNext on its network entry (efibootmgr) and a reboot,
 BIOS gets its disk's boot sector zeroed and a reboot, so the firmware falls through to PXE.
 
+The hosts' network boots are arranged one after another; if one fails, the run stops there
+and says which hosts already boot from the network. All named hosts stay pending: metal
+install installs each as it boots from the network.
+
 Exit codes:
-  0  the host was installed again and is ready (as with metal install, other hosts that are not
-     ready yet get an attempt in the same run)
-  1  the install or the network boot failed (the host stays pending; the message says why)
+  0  the hosts were installed again and are ready (as with metal install, other hosts that are
+     not ready yet get an attempt in the same run)
+  1  an install or a network boot failed (the host stays pending; the message says why)
   2  usage error, not confirmed, unknown host, or a host that is not installed yet`;
 
 interface ReinstallFlags {
@@ -71,27 +78,61 @@ const terminalConfirm: Confirm = async (question) => {
   }
 };
 
-/** Whether to go on: --yes, or the host's name typed back; a reason to stop otherwise. */
+/** Whether to go on: --yes, or the hosts' names typed back; a reason to stop otherwise. */
 export async function confirmReinstall(
-  host: string,
+  hosts: readonly string[],
   yes: boolean,
   confirm: Confirm,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (yes) return { ok: true };
-  const answer = await confirm(
-    `metal reinstall erases ${host}'s disk and installs it again. Type "${host}" to go on: `,
-  );
+  const names = hosts.join(" ");
+  const what =
+    hosts.length === 1
+      ? `${names}'s disk and installs it`
+      : `the disks of ${hosts.join(", ")} and installs them`;
+  const answer = await confirm(`metal reinstall erases ${what} again. Type "${names}" to go on: `);
   if (answer === undefined)
     return {
       ok: false,
-      reason: `refusing to reinstall ${host} without confirmation: no terminal to ask on; pass --yes`,
+      reason: `refusing to reinstall ${hosts.join(", ")} without confirmation: no terminal to ask on; pass --yes`,
     };
-  return answer.trim() === host
+  const typed = answer.trim().split(/\s+/).join(" ");
+  return typed === names
     ? { ok: true }
     : {
         ok: false,
-        reason: `not confirmed (typed "${answer.trim()}", not "${host}"); nothing was changed`,
+        reason: `not confirmed (typed "${answer.trim()}", not "${names}"); nothing was changed`,
       };
+}
+
+/**
+ * Every named host, or the first reason not to start: checked before anything changes, so a
+ * typo in the third name leaves the first two running their systems.
+ */
+function hostsToReinstall(
+  inventory: Inventory,
+  hosts: Record<string, HostRecord>,
+  names: readonly string[],
+): { ok: true; hosts: Host[] } | { ok: false; reason: string } {
+  const found: Host[] = [];
+  for (const name of new Set(names)) {
+    const host = inventory.hosts.find((candidate) => candidate.name === name);
+    if (!host)
+      return {
+        ok: false,
+        reason: `no host "${name}" in ${inventory.source} (hosts: ${inventory.hosts.map((h) => h.name).join(", ")})`,
+      };
+    const record = hosts[name];
+    if (!record || !REINSTALLABLE.includes(record.phase))
+      return {
+        ok: false,
+        reason:
+          `${name} is ${record?.phase ?? "not in the state yet"}, not ${REINSTALLABLE.join(", ")}: ` +
+          "run metal install for a host that was never installed; nothing was changed",
+      };
+    found.push(host);
+  }
+  return { ok: true, hosts: found };
 }
 
 /** ssh as root to the host's inventory address, trusting only its pre-generated key. */
@@ -127,7 +168,7 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
   program
     .command("reinstall")
     .description("erase and install a running host again: it boots from the network once")
-    .argument("<host>", "an installed host of the inventory")
+    .argument("<hosts...>", "installed hosts of the inventory")
     .option("--yes", "do not ask: the host's disk will be erased")
     .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
     .option("--state <dir>", "state directory [default: .metal/ next to the inventory]")
@@ -146,7 +187,7 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
       DEFAULT_HTTP_PORT,
     )
     .addHelpText("after", HELP)
-    .action(async (name: string, flags: ReinstallFlags) => {
+    .action(async (names: string[], flags: ReinstallFlags) => {
       const inventoryPath = resolve(flags.inventory);
       const inventory = await loadInventory(inventoryPath);
       const stateDir = resolve(flags.state ?? defaultStateDir(inventoryPath));
@@ -154,22 +195,22 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
         process.stderr.write(`metal reinstall: ${message}\n`);
         process.exitCode = code;
       };
-      const host = inventory.hosts.find((candidate) => candidate.name === name);
-      if (!host) return fail(EXIT_USAGE, `no host "${name}" in ${inventory.source}`);
-      const record = (await readStateFile(join(stateDir, STATE_FILE))).hosts[name];
-      if (!record || !REINSTALLABLE.includes(record.phase))
-        return fail(
-          EXIT_USAGE,
-          `${name} is ${record?.phase ?? "not in the state yet"}, not ${REINSTALLABLE.join(", ")}: ` +
-            "run metal install for a host that was never installed",
-        );
-      const decision = await confirmReinstall(name, flags.yes ?? false, confirm);
+      const records = (await readStateFile(join(stateDir, STATE_FILE))).hosts;
+      const chosen = hostsToReinstall(inventory, records, names);
+      if (!chosen.ok) return fail(EXIT_USAGE, chosen.reason);
+      const hosts = chosen.hosts;
+      const decision = await confirmReinstall(
+        hosts.map((host) => host.name),
+        flags.yes ?? false,
+        confirm,
+      );
       if (!decision.ok) return fail(EXIT_USAGE, decision.reason);
 
       const secretsDir = resolveSecretsDir(inventory, flags.secretsDir);
       const power = createPowerDrivers({ secretsDir });
       // From the installer that last called back: the state forgets it once the new attempt starts.
-      const firmware = record.installer?.facts.firmware;
+      const firmwareOf = (host: Host) => records[host.name]?.installer?.facts.firmware;
+      const sentToNetwork: string[] = [];
       await mkdir(stateDir, { recursive: true });
       const workDir = await mkdtemp(join(tmpdir(), "metal-reinstall-"));
       const interrupt = new AbortController();
@@ -188,34 +229,46 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
             flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
           ),
           secretsDir,
-          reinstall: [name],
+          reinstall: hosts.map((host) => host.name),
           httpPort: flags.httpPort,
           power,
           signal: interrupt.signal,
           log: eventLog.log,
           view: () => new PlainView(process.stdout),
           onServing: async () => {
-            const driver = await power(host, {
-              get broadcastAddress() {
-                return interfaceIpv4(inventory.network.interface).broadcast;
-              },
-            });
-            const how = await bootFromNetworkOnce({
-              host,
-              driver,
-              firmware,
-              ssh: pinnedSsh(secretsDir, workDir),
-            });
-            return `${name}: ${how}`;
+            const lines: string[] = [];
+            for (const host of hosts) {
+              const driver = await power(host, {
+                get broadcastAddress() {
+                  return interfaceIpv4(inventory.network.interface).broadcast;
+                },
+              });
+              const how = await bootFromNetworkOnce({
+                host,
+                driver,
+                firmware: firmwareOf(host),
+                ssh: pinnedSsh(secretsDir, workDir),
+              });
+              sentToNetwork.push(host.name);
+              lines.push(`${host.name}: ${how}`);
+            }
+            return lines.join("\n");
           },
         });
         process.stdout.write(`\n${formatSummary(summary)}\n`);
         process.exitCode = summary.exitCode;
       } catch (error) {
         if (!(error instanceof PowerError)) throw error;
+        // prepareRun already moved every named host to pending, so metal reinstall would now
+        // refuse them; metal install installs a pending host once it boots from the network.
+        const sent =
+          sentToNetwork.length > 0
+            ? `; ${sentToNetwork.join(", ")} already boot${sentToNetwork.length === 1 ? "s" : ""} from the network`
+            : "";
         fail(
           EXIT_FAILED,
-          `${error.message}. ${name} stays pending: fix this and run metal reinstall ${name} --yes again`,
+          `${error.message}. ${hosts.map((host) => host.name).join(", ")} stay pending${sent}: ` +
+            "fix this and run metal install, which installs each pending host as it boots from the network",
         );
       } finally {
         await store.close();

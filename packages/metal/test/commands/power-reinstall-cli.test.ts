@@ -52,7 +52,18 @@ describe("metal reinstall", () => {
     expect(pending.stderr).toMatch(/node2 is pending, not installed, ready, failed/);
     const unknown = await metal("reinstall", "node9", "--yes");
     expect(unknown.exitCode).toBe(2);
-    expect(unknown.stderr).toMatch(/no host "node9"/);
+    expect(unknown.stderr).toMatch(/no host "node9" in .*\(hosts: node1, node2, node3\)/);
+  });
+
+  it("checks every named host before it changes anything", async () => {
+    const before = await readFile(join(directory, ".metal", "state.json"), "utf8");
+    const typo = await metal("reinstall", "node1", "nod3", "--yes");
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toMatch(/no host "nod3"/);
+    const notInstalled = await metal("reinstall", "node1", "node2", "--yes");
+    expect(notInstalled.exitCode).toBe(2);
+    expect(notInstalled.stderr).toMatch(/node2 is pending, .*nothing was changed/);
+    expect(await readFile(join(directory, ".metal", "state.json"), "utf8")).toBe(before);
   });
 });
 

@@ -126,15 +126,38 @@ describe("network boot once", () => {
 describe("metal reinstall confirmation", () => {
   it("goes on with --yes or the host's name typed back, and refuses otherwise", async () => {
     const never = () => Promise.reject(new Error("asked"));
-    expect(await confirmReinstall("node1", true, never)).toEqual({ ok: true });
-    expect(await confirmReinstall("node1", false, async () => " node1\n")).toEqual({ ok: true });
-    expect(await confirmReinstall("node1", false, async () => "yes")).toEqual({
+    expect(await confirmReinstall(["node1"], true, never)).toEqual({ ok: true });
+    expect(await confirmReinstall(["node1"], false, async () => " node1\n")).toEqual({ ok: true });
+    expect(await confirmReinstall(["node1"], false, async () => "yes")).toEqual({
       ok: false,
       reason: 'not confirmed (typed "yes", not "node1"); nothing was changed',
     });
-    expect(await confirmReinstall("node1", false, async () => undefined)).toEqual({
+    expect(await confirmReinstall(["node1"], false, async () => undefined)).toEqual({
       ok: false,
       reason: "refusing to reinstall node1 without confirmation: no terminal to ask on; pass --yes",
+    });
+  });
+
+  const answering = (answer: string | undefined) => async () => answer;
+
+  it("goes on when every host's name is typed back, in order, however spaced", async () => {
+    expect(
+      await confirmReinstall(["node1", "node2"], false, answering("  node1   node2 ")),
+    ).toEqual({
+      ok: true,
+    });
+    expect(await confirmReinstall(["node1"], true, answering(undefined))).toEqual({ ok: true });
+  });
+
+  it("stops on a partial or reordered answer, and without a terminal", async () => {
+    for (const typed of ["node1", "node2 node1", "yes", ""]) {
+      const decision = await confirmReinstall(["node1", "node2"], false, answering(typed));
+      expect(decision).toMatchObject({ ok: false });
+    }
+    expect(await confirmReinstall(["node1", "node2"], false, answering(undefined))).toEqual({
+      ok: false,
+      reason:
+        "refusing to reinstall node1, node2 without confirmation: no terminal to ask on; pass --yes",
     });
   });
 });
