@@ -13,12 +13,13 @@ import send from "@fastify/send";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { NetbootEvents } from "../events.js";
 import type { Mac } from "../mac.js";
+import type { ChunkBudget } from "./chunk-budget.js";
 import { pumpFileRange, type ByteRange } from "./file-pump.js";
 
 export interface FileResponseContext {
   readonly events: NetbootEvents;
-  /** Bytes per read and per socket write. */
-  readonly chunkBytes: number;
+  /** Sizes each response's reads and socket writes from the number of responses at once. */
+  readonly chunks: ChunkBudget;
   /** A client that takes no chunk for this long is cut off (see file-pump.ts). */
   readonly writeTimeoutMs: number;
   readonly mac: Mac | undefined;
@@ -70,9 +71,10 @@ export async function sendFile(
   stream.destroy();
   reply.hijack();
   response.writeHead(statusCode, headers);
+  const share = context.chunks.open();
   try {
     await pumpFileRange(response, filePath, range, {
-      chunkBytes: context.chunkBytes,
+      chunkBytes: share.chunkBytes,
       writeTimeoutMs: context.writeTimeoutMs,
       onSent: (bytes) => (sent += bytes),
     });
@@ -85,6 +87,8 @@ export async function sendFile(
     });
     // Headers are out: cutting the connection is the only way left to say "incomplete".
     response.destroy();
+  } finally {
+    share.release();
   }
   return reply;
 }

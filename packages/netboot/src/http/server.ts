@@ -49,6 +49,7 @@ import {
 import { isMac, parseMac, type Mac } from "../mac.js";
 import type { BootDecision, BootPolicy, BootSpec } from "../policy.js";
 import { resolveUnderRoot, type RootedFile } from "../rooted-path.js";
+import { ChunkBudget } from "./chunk-budget.js";
 import { BootFileTable, bootFileUrlPath, type BootFile } from "./file-table.js";
 import {
   capConnections,
@@ -74,7 +75,11 @@ export interface BootHttpServerOptions {
   readonly baseUrl?: string;
   /** Retries of the rendered boot scripts. Default: DEFAULT_FETCH_RETRY (5 × 5 s). */
   readonly retry?: FetchRetry;
-  /** Bytes per disk read and socket write of a file response. Default: FILE_CHUNK_BYTES. */
+  /**
+   * Bytes per disk read and socket write of a file response, fixed. Default: sized from the
+   * number of file responses at once, within one memory budget (DEFAULT_CHUNK_BUDGET: 1 MiB
+   * chunks for a few clients, down to 256 KiB for fifty, 64 KiB at the least).
+   */
   readonly chunkBytes?: number;
   /** A pino logger for fastify's own request logs. Default: none (the library emits events). */
   readonly logger?: FastifyBaseLogger;
@@ -108,19 +113,14 @@ export interface BootHttpServer {
   close(): Promise<void>;
 }
 
-/**
- * 256 KiB: a quarter of the reads and socket writes per GiB of Node's 64 KiB stream default,
- * and two such buffers per download keep 8 concurrent downloads at 4 MiB (bench/http.bench.ts).
- */
-export const FILE_CHUNK_BYTES = 256 * 1024;
-
 const TEXT = "text/plain; charset=utf-8";
 const EXAMPLE_MAC = "52:54:00:12:34:56";
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", ""]);
 
 export function createBootHttpServer(options: BootHttpServerOptions): BootHttpServer {
   const firstStageDir = options.firstStageDir ?? DEBIAN_IPXE_DIR;
-  const chunkBytes = options.chunkBytes ?? FILE_CHUNK_BYTES;
+  const chunks =
+    options.chunkBytes === undefined ? new ChunkBudget() : ChunkBudget.fixed(options.chunkBytes);
   const { events, policy } = options;
   const files = new BootFileTable();
   let baseUrl = options.baseUrl?.replace(/\/+$/, "");
@@ -267,7 +267,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       }
       const macText = request.query.mac;
       const mac = macText !== undefined && isMac(macText) ? parseMac(macText) : undefined;
-      return sendFile(request, reply, file.path, { events, chunkBytes, writeTimeoutMs, mac });
+      return sendFile(request, reply, file.path, { events, chunks, writeTimeoutMs, mac });
     },
   });
 
@@ -286,7 +286,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
       }
       return sendFile(request, reply, file.path, {
         events,
-        chunkBytes,
+        chunks,
         writeTimeoutMs,
         mac: undefined,
       });
