@@ -5,16 +5,20 @@
  * both meet the same load from the rest of a shared machine. Prints p50/p99 and the ratios
  * with their targets (issue 12): p50 and p99 no worse than dnsmasq's (ratio ≤ 1.00, the median
  * of the per-round ratios), every DISCOVER answered; and (issue 2) p99 below 2 ms. Also the
- * load average and each server's CPU per answer (ADR 0320). Needs root and dnsmasq.
+ * load average and each server's CPU per answer (ADR 0320). A third server in the same rounds,
+ * the Node floor (a prebuilt OFFER patched and sent, no DHCP code), shows what any server on
+ * Node's dgram pays per datagram, read against dnsmasq (no target). Needs root and dnsmasq.
  *
  *   npx tsx bench/dhcp.bench.ts    (DHCP_BENCH_COUNT, _RATE, _ROUNDS, _WARMUP change the load)
  */
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { VirtualNetwork, type NetHost } from "../packages/lab/src/netns.js";
+import { fileURLToPath } from "node:url";
 import {
+  BUILT_PROXY_SERVER,
   LAB_DHCP_CLIENT,
-  LAB_PROXY_SERVER,
+  NODE_FLOOR_SERVER,
   proxyDnsmasqArgs,
   runLabEntry,
 } from "../packages/netboot/test/dhcp/lab.js";
@@ -23,6 +27,8 @@ const COUNT = Number(process.env.DHCP_BENCH_COUNT ?? 10_000);
 const RATE = Number(process.env.DHCP_BENCH_RATE ?? 1_000);
 const ROUNDS = Number(process.env.DHCP_BENCH_ROUNDS ?? 5);
 const SERVER_ADDRESS = "10.77.0.2";
+/** The built library, run by plain node as users run it (`npm run bench` builds first). */
+const LIBRARY = fileURLToPath(new URL("../packages/netboot/dist/index.js", import.meta.url));
 const SUBNET_BROADCAST = "10.77.0.255";
 const P99_TARGET_MS = 2;
 /** Issue 12: our p50 and p99 at most dnsmasq's, as ours/dnsmasq ratios. */
@@ -142,21 +148,27 @@ try {
 
   const perRound = Math.ceil(COUNT / ROUNDS);
   const oursRounds: Round[] = [];
+  const floorRounds: Round[] = [];
   const dnsmasqRounds: Round[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const count = Math.min(perRound, COUNT - round * perRound);
-    if (count <= 0) break;
-    const ours = runLabEntry<{ kind: string }>(server, LAB_PROXY_SERVER, {
+  /** A timed round against a Node entry started in the server namespace. */
+  const nodeRound = async (entry: string, count: number): Promise<Round> => {
+    const started = runLabEntry<{ kind: string }>(server, entry, {
+      library: LIBRARY,
       serverAddress: SERVER_ADDRESS,
       httpPort: 8080,
       broadcastAddress: SUBNET_BROADCAST,
-      listeners: false,
-      printEvents: false,
     });
-    await ours.waitFor((record) => record.kind === "ready", 30_000, "our server to start");
+    await started.waitFor((record) => record.kind === "ready", 30_000, `${entry} to start`);
     await measureRound(client, WARMUP_COUNT);
-    oursRounds.push(await timedRound(client, count, ours.process.pid as number));
-    await ours.stop();
+    const result = await timedRound(client, count, started.process.pid as number);
+    await started.stop();
+    return result;
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const count = Math.min(perRound, COUNT - round * perRound);
+    if (count <= 0) break;
+    oursRounds.push(await nodeRound(BUILT_PROXY_SERVER, count));
+    floorRounds.push(await nodeRound(NODE_FLOOR_SERVER, count));
 
     const dnsmasq = server.run(
       "dnsmasq",
@@ -170,6 +182,7 @@ try {
     await dnsmasq;
   }
   const oursSummary = summarize(oursRounds);
+  const floorSummary = summarize(floorRounds);
   const dnsmasqSummary = summarize(dnsmasqRounds);
 
   console.log(
@@ -177,16 +190,18 @@ try {
   );
   console.log(`load average (1, 5, 15 min) at start ${loadAtStart}, at end ${loadAverage()}`);
   console.log(line("netboot ProxyDhcpServer", oursSummary));
+  console.log(line("Node floor (no DHCP code)", floorSummary));
   console.log(line("dnsmasq (proxy mode)", dnsmasqSummary));
   console.log(roundLine("netboot ProxyDhcpServer", oursRounds));
+  console.log(roundLine("Node floor (no DHCP code)", floorRounds));
   console.log(roundLine("dnsmasq (proxy mode)", dnsmasqRounds));
   // Judged per round: each of our rounds against the dnsmasq round right after it, which met
   // nearly the same host; the median of those ratios. Pooled percentiles over all rounds let
   // one busy stretch of the host decide (shown too, for comparison with earlier runs).
+  const perRoundRatios = (name: "p50" | "p99", top: readonly Round[], bottom: readonly Round[]) =>
+    top.map((round, index) => summarize([round])[name] / summarize([bottom[index] as Round])[name]);
   const ratio = (name: "p50" | "p99") => {
-    const perRound = oursRounds.map(
-      (round, index) => summarize([round])[name] / summarize([dnsmasqRounds[index] as Round])[name],
-    );
+    const perRound = perRoundRatios(name, oursRounds, dnsmasqRounds);
     const value = median(perRound);
     const pooled = oursSummary[name] / dnsmasqSummary[name];
     const verdict = value <= RATIO_TARGET ? "met" : "NOT met";
@@ -194,6 +209,14 @@ try {
   };
   console.log(`ratio ${ratio("p50")}`);
   console.log(`ratio ${ratio("p99")}`);
+  // No target: what Node's runtime alone costs against dnsmasq, and what our DHCP code adds.
+  for (const name of ["p50", "p99"] as const) {
+    const floor = median(perRoundRatios(name, floorRounds, dnsmasqRounds));
+    const ours = median(perRoundRatios(name, oursRounds, floorRounds));
+    console.log(
+      `ratio ${name} Node floor/dnsmasq ${floor.toFixed(2)}x, ours/Node floor ${ours.toFixed(2)}x (medians of per-round ratios; no target)`,
+    );
+  }
   // No target: it explains the latencies. A server that needs more CPU per request than its
   // share of a busy host queues, and its latency grows with the queue, not with its code.
   console.log(

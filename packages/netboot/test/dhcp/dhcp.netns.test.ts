@@ -76,7 +76,6 @@ describe("ProxyDhcpServer next to a dnsmasq home router, with real firmware", ()
       serverAddress: SERVER_ADDRESS,
       httpPort: HTTP_PORT,
       listeners: true,
-      printEvents: true,
     });
     running.push(server);
     await server.waitFor((record) => record.kind === "ready", 30_000, "the server to start");

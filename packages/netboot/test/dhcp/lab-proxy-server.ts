@@ -1,5 +1,5 @@
 /**
- * Test entry, run inside a network namespace by dhcp.netns.test.ts and bench/dhcp.bench.ts:
+ * Test entry, run inside a network namespace by dhcp.netns.test.ts and relay.netns.test.ts:
  * our ProxyDhcpServer plus, for the interop test, trivial TFTP and HTTP listeners that only
  * record what a client asked for (proof that it took our boot file). Prints one JSON object per
  * line: {"kind":"ready"}, {"kind":"event",...}, {"kind":"tftp",...}, {"kind":"http",...}.
@@ -16,8 +16,6 @@ interface LabServerConfig {
   readonly broadcastAddress?: string;
   /** Also listen on TFTP 69 and HTTP `httpPort`, recording requests. */
   readonly listeners: boolean;
-  /** Print every event (off for the benchmark, where printing would be measured too). */
-  readonly printEvents: boolean;
 }
 
 const TFTP_PORT = 69;
@@ -27,7 +25,7 @@ const config = JSON.parse(process.argv[2] ?? "{}") as LabServerConfig;
 const print = (record: object) => process.stdout.write(`${JSON.stringify(record)}\n`);
 
 const events = new NetbootEvents();
-if (config.printEvents) events.on((event) => print({ kind: "event", ...event }));
+events.on((event) => print({ kind: "event", ...event }));
 const server = new ProxyDhcpServer({
   serverAddress: config.serverAddress,
   bootFiles: chainload({

@@ -12,6 +12,10 @@ import { QemuMachine, type MachineSpec } from "../../../lab/src/qemu.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const LAB_PROXY_SERVER = path.join(here, "lab-proxy-server.ts");
+/** Our proxyDHCP server from the built library, under plain node (bench/dhcp.bench.ts). */
+export const BUILT_PROXY_SERVER = path.join(here, "fixtures", "proxy-server.mjs");
+/** The least a Node server can do per DISCOVER, as a floor (bench/dhcp.bench.ts). */
+export const NODE_FLOOR_SERVER = path.join(here, "fixtures", "node-floor-server.mjs");
 export const LAB_DHCP_CLIENT = path.join(here, "lab-dhcp-client.ts");
 
 export const LAB_MAC = "52:54:00:77:00:01";
@@ -97,18 +101,17 @@ export interface JsonLineProcess<T> {
   stop(): Promise<void>;
 }
 
-/** Runs `node --import tsx ENTRY CONFIG` in the host's namespace and parses its JSON lines. */
+/**
+ * Runs `node ENTRY CONFIG` in the host's namespace (with `--import tsx` for a TypeScript entry)
+ * and parses its JSON lines.
+ */
 export function runLabEntry<T extends object>(
   host: NetHost,
   entry: string,
   config: object,
 ): JsonLineProcess<T> {
-  const [file, args] = host.argv(process.execPath, [
-    "--import",
-    "tsx",
-    entry,
-    JSON.stringify(config),
-  ]);
+  const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const [file, args] = host.argv(process.execPath, [...loader, entry, JSON.stringify(config)]);
   const child = execa(file, args, { reject: false, stderr: "inherit", buffer: false });
   const records: T[] = [];
   const waiters: Array<() => void> = [];

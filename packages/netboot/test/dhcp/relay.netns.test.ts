@@ -56,7 +56,6 @@ describe("proxy OFFERs through dnsmasq's DHCP relay", () => {
       serverAddress: serverHost.address,
       httpPort: 8080,
       listeners: false,
-      printEvents: true,
     });
     await server.waitFor((record) => record.kind === "ready", RUN_TIMEOUT_MS, "the server");
   }, 60_000);
