@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { LAB_CLUSTER_AND_NETWORK } from "./helpers/inventory-toml.js";
-import { CLI, labFlags, metalIn } from "./helpers/lab-cli.js";
+import { CLI, metalIn, reinstallIn } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -168,13 +168,7 @@ describe("metal lab with a simulated IPMI BMC", () => {
       // Reinstall both in one run, from the same namespace: the Wake-on-LAN BIOS machine over
       // SSH, the BMC machine (off since metal power off) through its BMC.
       expect(state.hosts.node2).toMatchObject({ phase: "ready", attempt: 1 });
-      const reinstall = await metalIn(record.metalNamespace, [
-        "reinstall",
-        "node2",
-        "node1",
-        "--yes",
-        ...labFlags(paths),
-      ]);
+      const reinstall = await reinstallIn(record.metalNamespace, paths, ["node2", "node1"]);
       expect(reinstall.exitCode, reinstall.all).toBe(0);
       expect(reinstall.all).toContain(
         "node2: boot sector of /dev/vda wiped over SSH and rebooted: the firmware falls through to the network",

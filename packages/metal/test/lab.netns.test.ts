@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { CLI, labFlags, metalIn } from "./helpers/lab-cli.js";
+import { CLI, labFlags, metalIn, reinstallIn } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -129,12 +129,7 @@ describe("metal lab", () => {
       // Reinstall the ready UEFI machine over SSH with its pinned key: the installed system's
       // efibootmgr sets BootNext to OVMF's network entry; OVMF boots it once, then its disk.
       const uefiSerial = join(paths.machines, "node1", "serial.log");
-      const reinstall = await metalIn(record.metalNamespace, [
-        "reinstall",
-        "node1",
-        "--yes",
-        ...labFlags(paths),
-      ]);
+      const reinstall = await reinstallIn(record.metalNamespace, paths, ["node1"]);
       expect(reinstall.exitCode, reinstall.all).toBe(0);
       expect(reinstall.all).toMatch(
         /node1: BootNext set to Boot[0-9A-F]{4} \(network\) over SSH and rebooted/,

@@ -30,3 +30,12 @@ export function metalIn(namespace: string, args: readonly string[]) {
     encoding: "utf8",
   });
 }
+
+/** `metal reinstall HOSTS --yes` against a running lab, from metal's namespace on its bridge. */
+export function reinstallIn(
+  namespace: string,
+  paths: Parameters<typeof labFlags>[0],
+  hosts: readonly string[],
+) {
+  return metalIn(namespace, ["reinstall", ...hosts, "--yes", ...labFlags(paths)]);
+}
