@@ -1,6 +1,6 @@
 /**
  * HTTP boot file throughput: one 1 GiB file to 8 concurrent curl clients on 127.0.0.1, our
- * server (its default, chunks sized from one memory budget shared by the responses, ADR 0360;
+ * server (its default, each response's chunks sized from the responses in progress, ADR 0360;
  * and fixed chunk sizes for comparison) against nginx in the same run, plus our server's peak
  * RSS (VmHWM). Targets: ≥ 1.2× nginx (issue 12; issue 2 asked 0.8×), RSS < 150 MiB whatever
  * the file size.
@@ -28,7 +28,7 @@ const GIB = 1024 * MIB;
 const FILE_BYTES = GIB;
 const CLIENTS = 8;
 const ROUNDS = Number(process.argv[2] ?? 3);
-/** `undefined`: the server's default (the shared budget); the judged one. */
+/** `undefined`: the server's default (sized per response, ADR 0360); the judged one. */
 const CHUNK_SIZES = [undefined, 64 * 1024, 256 * 1024, 1024 * 1024];
 const TARGET_RATIO = 1.2;
 const LABEL_WIDTH = 36;
@@ -137,7 +137,7 @@ try {
     // Only the default chunk size is judged; the others show why it is the default.
     if (isDefault) failed = !ok;
     console.log(
-      `${isDefault ? "netboot, default (shared budget)" : `netboot, ${chunk / 1024} KiB chunks`}`.padEnd(
+      `${isDefault ? "netboot, default (sized per response)" : `netboot, ${chunk / 1024} KiB chunks`}`.padEnd(
         LABEL_WIDTH,
       ) +
         " " +

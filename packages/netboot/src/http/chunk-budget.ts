@@ -1,30 +1,36 @@
 /**
  * How big a file response's read/write chunks are: as big as helps (fewer thread-pool reads and
- * socket writes per byte), as small as the number of responses at once requires, so that all
- * file buffers together stay near one budget whatever the concurrency. Eight machines pulling a
- * kernel get 1 MiB chunks; a boot storm of fifty gets 256 KiB ones (bench/http.bench.ts and
- * bench/boot-storm.bench.ts, ADR 0360).
+ * socket writes per byte), as small as the number of responses at once requires. A response's
+ * size is chosen when it starts, from the responses then in progress, and kept: its two buffers
+ * are allocated once (resizing them as the count moved made garbage that a boot storm's RSS
+ * showed, ADR 0360). Eight machines pulling a kernel get 1 MiB chunks; in a boot storm of fifty
+ * the later starters get less (bench/http.bench.ts and bench/boot-storm.bench.ts).
  */
 
 import { BUFFERS_PER_RESPONSE } from "./file-pump.js";
 
 export interface ChunkBudgetOptions {
-  /** What the buffers of all file responses together may hold (with at least `minBytes` each). */
+  /**
+   * What the buffers of the responses in progress are sized to share when one starts: with n in
+   * progress, a new one gets budget / 2n (at least `minBytes`). As sizes are kept, the buffers
+   * of n responses that started one after another add up to about budget × (1 + log2(n / k) / 2),
+   * k the count that still gets `maxBytes`.
+   */
   readonly budgetBytes: number;
   readonly minBytes: number;
   readonly maxBytes: number;
 }
 
-/** 32 MiB for all file buffers; chunks between 64 KiB (Node's stream default) and 1 MiB. */
+/** 16 MiB shared; chunks between 64 KiB (Node's stream default) and 1 MiB (8 responses). */
 export const DEFAULT_CHUNK_BUDGET: ChunkBudgetOptions = {
-  budgetBytes: 32 * 1024 * 1024,
+  budgetBytes: 16 * 1024 * 1024,
   minBytes: 64 * 1024,
   maxBytes: 1024 * 1024,
 };
 
-/** A response's share: `chunkBytes()` is asked before every read and may change between reads. */
+/** A response's share: its chunk size, fixed when it started, counted until released. */
 export interface ChunkShare {
-  chunkBytes(): number;
+  readonly chunkBytes: number;
   release(): void;
 }
 
@@ -56,9 +62,8 @@ export class ChunkBudget {
   }
 
   /**
-   * The chunk size for each of the current responses: the budget split between them, rounded
-   * down to a power of two (so sizes, and buffer reallocations, change only when the count
-   * doubles or halves), within [minBytes, maxBytes].
+   * The chunk size for a response starting now: the budget split between the responses in
+   * progress, rounded down to a power of two, within [minBytes, maxBytes].
    */
   chunkBytes(): number {
     const { budgetBytes, minBytes, maxBytes } = this.#options;
@@ -71,7 +76,7 @@ export class ChunkBudget {
     this.#responses++;
     let released = false;
     return {
-      chunkBytes: () => this.chunkBytes(),
+      chunkBytes: this.chunkBytes(),
       release: () => {
         if (released) return;
         released = true;

@@ -22,11 +22,8 @@ export interface ByteRange {
 }
 
 export interface PumpOptions {
-  /**
-   * Bytes of the next read and socket write, asked before each read: the server shares one
-   * memory budget between its responses (chunk-budget.ts), so the size follows their number.
-   */
-  readonly chunkBytes: () => number;
+  /** Bytes per read and per socket write (the server sizes it: chunk-budget.ts). */
+  readonly chunkBytes: number;
   /** Longest the socket may take to accept one chunk before the response is destroyed. */
   readonly writeTimeoutMs: number;
   /** Hears each chunk the socket accepted. */
@@ -51,9 +48,9 @@ export async function pumpFileRange(
   { chunkBytes, writeTimeoutMs, onSent }: PumpOptions,
 ): Promise<void> {
   const file = await open(filePath, "r");
-  const bufferBytes = () => Math.max(1, Math.min(chunkBytes(), range.length));
+  const bufferBytes = Math.max(1, Math.min(chunkBytes, range.length));
   const free: Buffer[] = Array.from({ length: BUFFERS_PER_RESPONSE }, () =>
-    Buffer.allocUnsafe(bufferBytes()),
+    Buffer.allocUnsafe(bufferBytes),
   );
   let wake: () => void = () => {};
   const onClose = () => wake();
@@ -70,11 +67,8 @@ export async function pumpFileRange(
   try {
     const end = range.start + range.length;
     for (let position = range.start; position < end;) {
-      const taken = await takeFreeBuffer();
-      if (!taken) break;
-      // Resized only when the server's share changed (a power of two: rarely), else reused.
-      const size = bufferBytes();
-      const buffer = taken.length === size ? taken : Buffer.allocUnsafe(size);
+      const buffer = await takeFreeBuffer();
+      if (!buffer) break;
       const wanted = Math.min(buffer.length, end - position);
       const { bytesRead } = await file.read(buffer, 0, wanted, position);
       if (bytesRead === 0) {
