@@ -1,4 +1,5 @@
 export * from "./errors.js";
+export * from "./finding.js";
 export * from "./ssh-options.js";
 export * from "./inventory/index.js";
 export * from "./state/index.js";

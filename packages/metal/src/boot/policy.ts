@@ -13,7 +13,7 @@
  */
 import type { BootDecision, BootPolicy, BootSpec, MachineInfo } from "netboot";
 import { newToken } from "../callback/tokens.js";
-import { DEFAULT_INSTALLER_ARCH, type InstallerDirs } from "../check/installer-dirs.js";
+import { DEFAULT_INSTALLER_ARCH, type InstallerDirs } from "./installer-dirs.js";
 import type { Host, HostArch, Inventory } from "../inventory/types.js";
 import { PhaseConflictError } from "../state/errors.js";
 import type { Clock } from "../state/file-store.js";

@@ -4,7 +4,7 @@
  * `metal install` runs the same list first and refuses to start while anything fails. The
  * checks only read and briefly bind; nothing is sent on the network.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
@@ -16,18 +16,12 @@ import { InventoryError } from "../inventory/errors.js";
 import { inSubnet, parseCidr } from "../inventory/ipv4.js";
 import { loadInventory } from "../inventory/load.js";
 import type { Inventory } from "../inventory/types.js";
-import { hostsWithoutInstaller, type InstallerDirs } from "./installer-dirs.js";
-import { privatePaths, REPO_PATHS } from "../secrets/layout.js";
+import { hostsWithoutInstaller, type InstallerDirs } from "../boot/installer-dirs.js";
+import type { Finding } from "../finding.js";
+import { secretsFindings } from "../secrets/key-findings.js";
+import { REPO_PATHS } from "../secrets/layout.js";
 import { probePort, servicePorts } from "./ports.js";
 import { canBindLowPorts, privilegeReport, type PrivilegeReport } from "./privileges.js";
-
-export interface Finding {
-  readonly ok: boolean;
-  /** What was checked and what was found. */
-  readonly message: string;
-  /** How to fix it; only on problems. */
-  readonly fix?: string;
-}
 
 export interface CheckOptions {
   readonly inventoryPath: string;
@@ -194,35 +188,6 @@ export async function firstStageFindings(ipxeDir: string): Promise<Finding[]> {
       },
     ];
   return [{ ok: true, message: `first stages ${ipxeDir}: ${found.join(", ")}` }];
-}
-
-/** The admin key nixos-anywhere logs in with, and each host's pre-generated SSH host key. */
-export async function secretsFindings(
-  inventory: Inventory,
-  secretsDir: string,
-): Promise<Finding[]> {
-  const paths = privatePaths(secretsDir);
-  const wanted = [paths.adminSshKey, ...inventory.hosts.map((host) => paths.hostKey(host.name))];
-  const missing: string[] = [];
-  for (const file of wanted) {
-    if ((await readFile(file).catch(() => undefined)) === undefined) missing.push(file);
-  }
-  if (missing.length === 0)
-    return [
-      {
-        ok: true,
-        message: `keys in ${secretsDir}: admin key and ${inventory.hosts.length} host keys`,
-      },
-    ];
-  return [
-    {
-      ok: false,
-      message: `keys in ${secretsDir}: missing ${missing.join(", ")}; the install logs in with the admin key and gives each host its key`,
-      fix:
-        "run `metal secrets init` as the user who will run the install (under sudo metal reads the invoking user's " +
-        "~/.config/metal), or pass --secrets-dir where the keys are",
-    },
-  ];
 }
 
 /** The install command's program (nixos-anywhere unless install.command says otherwise). */

@@ -17,14 +17,13 @@ import { FileStateStore, STATE_FILE, readStateFile } from "../state/file-store.j
 import { DEFAULT_SELF_HEALING, DEFAULT_WAKE_INTERVAL_MS } from "../install/wake.js";
 import { createPowerDrivers } from "../power/drivers.js";
 import { defaultStateDir } from "../state/location.js";
+import { dashboardAddress, type DashboardFlag } from "../ui/dashboard.js";
 import {
   addPreflightOptions,
   checkOptions,
   CONFIG_ERROR_EXIT_CODE,
   DASHBOARD_FLAG_HELP,
-  dashboardAddress,
   parseListenAddress,
-  type DashboardFlag,
   type PreflightFlags,
 } from "./options.js";
 

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEBIAN_IPXE_DIR } from "netboot";
 import type { CheckOptions } from "../check/checks.js";
-import { parseInstallerDirs, type InstallerDirs } from "../check/installer-dirs.js";
+import { parseInstallerDirs, type InstallerDirs } from "../boot/installer-dirs.js";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
 import { DEFAULT_INVENTORY_FILE } from "../inventory/load.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
@@ -38,13 +38,6 @@ export function parseListenAddress(text: string): ListenAddress {
     host: match?.groups?.v6 ?? (match?.groups?.host || DEFAULT_DASHBOARD_HOST),
     port: parsePort(portText),
   };
-}
-
-/** `--dashboard [host:port]`: commander gives `true` when the flag has no value. */
-export type DashboardFlag = ListenAddress | true | undefined;
-
-export function dashboardAddress(flag: DashboardFlag): ListenAddress | undefined {
-  return flag === true ? { host: DEFAULT_DASHBOARD_HOST, port: DEFAULT_DASHBOARD_PORT } : flag;
 }
 
 export const DASHBOARD_FLAG_HELP = `show progress on a web page with /metrics (default ${DEFAULT_DASHBOARD_HOST}:${DEFAULT_DASHBOARD_PORT}; 0.0.0.0:PORT for other machines; docs/dashboard.md)`;

@@ -5,9 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { dashboardAddress, type DashboardFlag } from "../commands/options.js";
 import type { Inventory } from "../inventory/types.js";
-import { startDashboard } from "../ui/dashboard.js";
+import { dashboardAddress, startDashboard, type DashboardFlag } from "../ui/dashboard.js";
 import { EventFeed } from "../ui/event-feed.js";
 import { DEFAULT_STATE_DIR_NAME } from "../state/index.js";
 import {

@@ -5,7 +5,7 @@
  * and end with a summary once every host is `ready` or `failed`. Everything it started is closed
  * before it returns, whether it finished, failed or was interrupted.
  */
-import type { InstallerDirs } from "../check/installer-dirs.js";
+import type { InstallerDirs } from "../boot/installer-dirs.js";
 import { readFile } from "node:fs/promises";
 import {
   DEBIAN_FIRST_STAGE_FILES,
@@ -18,11 +18,11 @@ import pLimit from "p-limit";
 import { createBootPolicy } from "../boot/policy.js";
 import { PxeAddressBook } from "../boot/pxe-addresses.js";
 import { UnknownMachines } from "../boot/unknown-machines.js";
-import { secretsFindings } from "../check/checks.js";
 import { CALLBACK_PATH, registerCallbackRoutes } from "../callback/routes.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import type { PowerDriver, PowerDrivers } from "../power/driver.js";
 import { removeStaleExtraFiles } from "../secrets/extra-files.js";
+import { secretsFindings } from "../secrets/key-findings.js";
 import { privatePaths } from "../secrets/layout.js";
 import type { StateStore } from "../state/store.js";
 import { startDashboard, type ListenAddress, type RunningDashboard } from "../ui/dashboard.js";

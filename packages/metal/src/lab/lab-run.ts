@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { buildGrubNetImageArm64, Lab, removeNamespaces, type NicBoot } from "metal-lab";
 import { DEBIAN_FIRST_STAGE_FILES, DEBIAN_IPXE_DIR, GRUB_NET_IMAGE_ARM64 } from "netboot";
-import { HOST_ARCHES } from "../check/installer-dirs.js";
+import { HOST_ARCHES } from "../boot/installer-dirs.js";
 import { parse, stringify, type TomlTable } from "smol-toml";
 import { loadInventory } from "../inventory/load.js";
 import { sizeBytes } from "../inventory/size.js";

@@ -4,6 +4,7 @@
  * `metal install` hands nixos-anywhere.
  */
 export { ageRecipientFromSshPublicKey } from "./age.js";
+export { secretsFindings } from "./key-findings.js";
 export * from "./errors.js";
 export {
   buildExtraFiles,

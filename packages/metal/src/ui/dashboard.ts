@@ -106,6 +106,14 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** `--dashboard [host:port]` of install and deploy: commander gives `true` without a value. */
+export type DashboardFlag = ListenAddress | true | undefined;
+
+/** Where the dashboard listens for that flag, or undefined for no dashboard. */
+export function dashboardAddress(flag: DashboardFlag): ListenAddress | undefined {
+  return flag === true ? { host: DEFAULT_DASHBOARD_HOST, port: DEFAULT_DASHBOARD_PORT } : flag;
+}
+
 export interface StartDashboardOptions extends Omit<DashboardOptions, "prefix"> {
   /** Default 127.0.0.1: the admin's machine only. */
   readonly host?: string;

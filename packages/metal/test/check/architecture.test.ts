@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { architectureFindings } from "../../src/check/checks.js";
-import { parseInstallerDirs } from "../../src/check/installer-dirs.js";
+import { parseInstallerDirs } from "../../src/boot/installer-dirs.js";
 import { loadInventory } from "../../src/inventory/load.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { LAB_INVENTORY } from "../helpers.js";

@@ -12,13 +12,13 @@ import {
   installerFindings,
   interfaceFindings,
   privilegeFindings,
-  secretsFindings,
 } from "../../src/check/checks.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { ensureLabKeys } from "../../src/lab/lab-keys.js";
 import { probePort } from "../../src/check/ports.js";
 import { canBindLowPorts, hasNetBindService } from "../../src/check/privileges.js";
 import { loadInventory } from "../../src/inventory/load.js";
+import { secretsFindings } from "../../src/secrets/key-findings.js";
 import { fixture, LAB_INVENTORY } from "../helpers.js";
 
 const address = (addr: string) => ({
