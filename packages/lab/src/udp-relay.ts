@@ -11,6 +11,12 @@ const DRAIN_MS = 50;
 
 export interface UdpRelay {
   readonly port: number;
+  /**
+   * When the client's first and latest datagrams reached the relay (`performance.now()`), or
+   * undefined before any: the transfer as the wire saw it, from the request to the final ACK,
+   * without the client program's start and exit.
+   */
+  clientActivity(): { readonly first: number; readonly last: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,7 @@ export async function startUdpRelay(
   const front = dgram.createSocket("udp4");
   const flows = new Map<string, Flow>();
   let closed = false;
+  let activity: { first: number; last: number } | undefined;
   const later = (send: () => void) => {
     if (random() < loss) return;
     setTimeout(() => {
@@ -44,6 +51,8 @@ export async function startUdpRelay(
     }, delayMs);
   };
   front.on("message", (bytes, client) => {
+    const now = performance.now();
+    activity = { first: activity?.first ?? now, last: now };
     const key = `${client.address}:${client.port}`;
     let flow = flows.get(key);
     if (!flow) {
@@ -63,6 +72,7 @@ export async function startUdpRelay(
   await new Promise<void>((resolve) => front.bind(0, target.address, resolve));
   return {
     port: front.address().port,
+    clientActivity: () => activity,
     close: async () => {
       // Let packets still held (the client's final ACK) reach the server first.
       await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
