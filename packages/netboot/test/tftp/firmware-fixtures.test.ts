@@ -1,22 +1,9 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { decodeTftp } from "../../src/tftp/decode.js";
 import { encodeTftp } from "../../src/tftp/encode.js";
 import { negotiateOptions } from "../../src/tftp/options.js";
 
-// Read requests captured with tshark from real firmware (firmware.netns.test.ts,
-// UPDATE_FIXTURES=1): QEMU's iPXE ROM under SeaBIOS, and OVMF's own UEFI PXE.
-const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/tftp");
-
-async function requests(name: string): Promise<Buffer[]> {
-  const text = await readFile(path.join(fixtures, name), "utf8");
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((hex) => Buffer.from(hex, "hex"));
-}
+import { capturedRequests as requests } from "./captures.js";
 
 describe("read requests captured from firmware", () => {
   it("decodes iPXE's request for undionly.kpxe with blksize 1432 and tsize", async () => {

@@ -13,6 +13,7 @@ import type { TftpFileSource, TftpPeer } from "../../src/tftp/file-source.js";
 import { TftpErrorCode } from "../../src/tftp/packet.js";
 import { TftpServer, type TftpServerAddress } from "../../src/tftp/server.js";
 import { MAX_RETRANSMIT_INTERVAL_MS, type TransferTimers } from "../../src/tftp/transfer.js";
+import { capturedRequests } from "./captures.js";
 import { tftpGet } from "./client.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -331,17 +332,8 @@ async function scriptedClient(address: TftpServerAddress) {
   };
 }
 
-/** edk2's size probe of ipxe.efi (ovmf-rrq.hex): tsize 0, blksize 1468, windowsize 4. */
-const PROBE = encodeTftp({
-  type: "RRQ",
-  filename: "ipxe.efi",
-  mode: "octet",
-  options: [
-    { name: "tsize", value: "0" },
-    { name: "blksize", value: "1468" },
-    { name: "windowsize", value: "4" },
-  ],
-});
+/** edk2's size probe of ipxe.efi as captured from OVMF: tsize 0, blksize 1468, windowsize 4. */
+const [PROBE] = (await capturedRequests("ovmf-rrq.hex")) as [Buffer];
 /** How edk2 ends its probe: ERROR 8 (EFI_MTFTP4_ERRORCODE_REQUEST_DENIED). */
 const PROBE_ABORT = encodeTftp({ type: "ERROR", code: 8, message: "User aborted the transfer" });
 const WRITE_REQUEST = encodeTftp({ type: "WRQ", filename: "x", mode: "octet", options: [] });
