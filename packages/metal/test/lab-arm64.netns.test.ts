@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { CLI } from "./helpers/lab-cli.js";
+import { CLI, labDown } from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labImages, labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -30,9 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await execa("node", [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX], {
-    reject: false,
-  });
+  await labDown(work, PREFIX);
   await rm(work, { recursive: true, force: true });
 });
 

@@ -18,7 +18,14 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { LAB_CLUSTER_AND_NETWORK } from "./helpers/inventory-toml.js";
-import { CLI, metalIn, reinstallIn } from "./helpers/lab-cli.js";
+import {
+  CLI,
+  labDown,
+  metalIn,
+  namespacesLeft,
+  reinstallIn,
+  waitForLine,
+} from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -82,23 +89,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await execa(
-    "node",
-    [CLI, "lab", "down", "--work-dir", join(work, "lab"), "--namespace-prefix", PREFIX],
-    {
-      reject: false,
-    },
-  );
+  await labDown(join(work, "lab"), PREFIX);
   await rm(work, { recursive: true, force: true });
 });
-
-async function waitForLine(output: () => string, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!output().includes(text)) {
-    if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 describe("metal lab with a simulated IPMI BMC", () => {
   it(
@@ -209,15 +202,10 @@ describe("metal lab with a simulated IPMI BMC", () => {
       );
       expect(flags.all).toContain("Boot Device Selector : No override");
 
-      const down = await execa(
-        "node",
-        [CLI, "lab", "down", "--work-dir", labDir, "--namespace-prefix", PREFIX],
-        { reject: false, all: true, encoding: "utf8" },
-      );
+      const down = await labDown(labDir, PREFIX);
       expect(down.exitCode, down.all).toBe(0);
       expect((await lab).exitCode, output).toBe(0);
-      const { stdout } = await execa("ip", ["netns", "list"]);
-      expect(stdout.split("\n").filter((line) => line.startsWith(PREFIX))).toEqual([]);
+      expect(await namespacesLeft(PREFIX)).toEqual([]);
     },
     LAB_TIMEOUT_MS,
   );

@@ -10,7 +10,15 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { CLI, labFlags, metalIn, reinstallIn } from "./helpers/lab-cli.js";
+import {
+  CLI,
+  labDown,
+  labFlags,
+  metalIn,
+  namespacesLeft,
+  reinstallIn,
+  waitForLine,
+} from "./helpers/lab-cli.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labPaths } from "../src/lab/lab-run.js";
 import { readStateFile } from "../src/state/file-store.js";
@@ -34,30 +42,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await execa("node", [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX], {
-    reject: false,
-  });
+  await labDown(work, PREFIX);
   await rm(work, { recursive: true, force: true });
 });
-
-async function namespacesLeft(): Promise<string[]> {
-  const { stdout } = await execa("ip", ["netns", "list"]);
-  return stdout.split("\n").filter((line) => line.startsWith(PREFIX));
-}
 
 async function jsonLines(file: string): Promise<Record<string, unknown>[]> {
   return (await readFile(file, "utf8"))
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-async function waitForLine(output: () => string, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!output().includes(text)) {
-    if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 describe("metal lab", () => {
@@ -148,16 +141,12 @@ describe("metal lab", () => {
       expect(started.filter((entry) => entry === "UEFI PXEv4")).toHaveLength(2);
       expect(started.at(-1)).toBe("UEFI Misc Device");
 
-      const down = await execa(
-        "node",
-        [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX],
-        { reject: false, all: true, encoding: "utf8" },
-      );
+      const down = await labDown(work, PREFIX);
       expect(down.exitCode, down.all).toBe(0);
       expect(down.all).toContain("asked metal lab");
       const up = await lab;
       expect(up.exitCode, output).toBe(0);
-      expect(await namespacesLeft()).toEqual([]);
+      expect(await namespacesLeft(PREFIX)).toEqual([]);
     },
     LAB_TIMEOUT_MS + REINSTALL_TIMEOUT_MS,
   );

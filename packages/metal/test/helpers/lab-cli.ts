@@ -39,3 +39,31 @@ export function reinstallIn(
 ) {
   return metalIn(namespace, ["reinstall", ...hosts, "--yes", ...labFlags(paths)]);
 }
+
+/** `metal lab down` for a lab's work directory and namespace prefix; never rejects. */
+export function labDown(workDir: string, prefix: string) {
+  return execa("node", [CLI, "lab", "down", "--work-dir", workDir, "--namespace-prefix", prefix], {
+    reject: false,
+    all: true,
+    encoding: "utf8",
+  });
+}
+
+/** The network namespaces a lab with this prefix left behind. */
+export async function namespacesLeft(prefix: string): Promise<string[]> {
+  const { stdout } = await execa("ip", ["netns", "list"]);
+  return stdout.split("\n").filter((line) => line.startsWith(prefix));
+}
+
+/** Resolves once `output()` contains `text`; throws with the output after `timeoutMs`. */
+export async function waitForLine(
+  output: () => string,
+  text: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!output().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -16,8 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readUnknownMachines } from "../../src/boot/unknown-machines.js";
 import { labPaths } from "../../src/lab/lab-run.js";
 import { readStateFile } from "../../src/state/file-store.js";
+import { CLI, labDown } from "../helpers/lab-cli.js";
 
-const CLI = new URL("../../dist/cli.js", import.meta.url).pathname;
 const LAB_INVENTORY = new URL("../../../../examples/lab.toml", import.meta.url).pathname;
 const FLOOD = new URL("./support/mac-flood.entry.ts", import.meta.url).pathname;
 const PXE_DHCP = new URL("../install/support/pxe-dhcp.entry.ts", import.meta.url).pathname;
@@ -158,9 +158,7 @@ beforeAll(async () => {
 afterAll(async () => {
   lab?.kill("SIGTERM");
   await lab?.catch(() => undefined);
-  await execa("node", [CLI, "lab", "down", "--work-dir", work, "--namespace-prefix", PREFIX], {
-    reject: false,
-  });
+  await labDown(work, PREFIX);
   await rm(work, { recursive: true, force: true });
 });
 
