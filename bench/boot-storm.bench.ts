@@ -15,7 +15,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +25,7 @@ import { proxyDnsmasqArgs, runLabEntry } from "../packages/netboot/test/dhcp/lab
 import { startNginx } from "../packages/netboot/test/http/fixtures/nginx.js";
 import { DEBIAN_FIRST_STAGES, DEBIAN_IPXE_DIR } from "../packages/netboot/src/index.js";
 import type { ClientResult } from "./boot-storm-client.js";
+import { median, procStatusBytes } from "./stats.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLIENT_ENTRY = path.join(here, "boot-storm-client.ts");
@@ -103,11 +103,6 @@ async function makeFiles(serverAddress: string): Promise<Files> {
   return { dir, kernel, initrd, script, tftpRoot };
 }
 
-function peakRssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
-}
-
 function countReasons(reasons: readonly string[]): string[] {
   const counts = new Map<string, number>();
   for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
@@ -154,7 +149,7 @@ async function stormNetboot(server: NetHost, client: NetHost, files: Files) {
   try {
     const ready = await netboot.waitFor((r) => r.kind === "ready", 30_000, "NetbootServer");
     result = await storm(client, `${ready.httpUrl}/boot/{mac}.ipxe`);
-    result = { ...result, peakRss: peakRssBytes(netboot.process.pid!) };
+    result = { ...result, peakRss: procStatusBytes(netboot.process.pid!, "VmHWM") };
   } finally {
     await netboot.stop();
   }
@@ -193,13 +188,6 @@ async function stormPeers(server: NetHost, client: NetHost, files: Files) {
     dnsmasq.kill("SIGTERM");
     await Promise.all([dnsmasq, nginx.stop()]);
   }
-}
-
-/** The middle value; for an even count, the mean of the two middle ones. */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const upper = sorted[Math.floor(sorted.length / 2)] as number;
-  return sorted.length % 2 === 1 ? upper : (upper + (sorted[sorted.length / 2 - 1] as number)) / 2;
 }
 
 function describe(name: string, result: StormResult): string {

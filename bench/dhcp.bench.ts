@@ -12,7 +12,6 @@
  *   npx tsx bench/dhcp.bench.ts    (DHCP_BENCH_COUNT, _RATE, _ROUNDS, _WARMUP change the load)
  */
 import { readdirSync, readFileSync } from "node:fs";
-import os from "node:os";
 import { VirtualNetwork, type NetHost } from "../packages/lab/src/netns.js";
 import { fileURLToPath } from "node:url";
 import {
@@ -22,6 +21,7 @@ import {
   proxyDnsmasqArgs,
   runLabEntry,
 } from "../packages/netboot/test/dhcp/lab.js";
+import { loadAverage, median } from "./stats.js";
 
 const COUNT = Number(process.env.DHCP_BENCH_COUNT ?? 10_000);
 const RATE = Number(process.env.DHCP_BENCH_RATE ?? 1_000);
@@ -75,12 +75,6 @@ function processCpuNs(pid: number): number {
   return total;
 }
 
-const loadAverage = () =>
-  os
-    .loadavg()
-    .map((value) => value.toFixed(1))
-    .join(" ");
-
 function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
@@ -100,14 +94,6 @@ async function measureRound(client: NetHost, count: number): Promise<Result> {
   const result = await run.waitFor((record) => record.kind === "result", timeoutMs, "the client");
   await run.stop();
   return result;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** The timed round, with the server's CPU time over it (the server process is `pid`). */

@@ -14,13 +14,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { loadAverage, procStatusBytes } from "./stats.js";
 import { startNginx } from "../packages/netboot/test/http/fixtures/nginx.js";
 
 const MIB = 1024 * 1024;
@@ -48,11 +49,6 @@ async function writeTestFile(file: string): Promise<void> {
   }
   out.end();
   await once(out, "finish");
-}
-
-function procStatusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
 }
 
 /** Wall-clock throughput of CLIENTS parallel curl downloads of `url`, in bytes per second. */
@@ -90,10 +86,6 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const mibps = (bytesPerSecond: number) => (bytesPerSecond / MIB).toFixed(0).padStart(6);
 
-const loadAverage = () =>
-  loadavg()
-    .map((value) => value.toFixed(1))
-    .join(" ");
 const loadAtStart = loadAverage();
 const dir = await mkdtemp(path.join(tmpdir(), "http-bench-"));
 try {

@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
 import { startUdpRelay } from "../packages/lab/src/udp-relay.js";
+import { median } from "./stats.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TSX = path.resolve(here, "../node_modules/.bin/tsx");
@@ -87,11 +88,6 @@ async function fetchOnce(scenario: Scenario, remote: string): Promise<FetchTime>
     throw new Error(`${scenario.name}: atftp failed: ${result.stdout} ${result.stderr}`);
   }
   return { wire: (activity.last - activity.first) / 1000, wall };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /**

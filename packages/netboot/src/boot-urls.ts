@@ -51,3 +51,10 @@ export function ipxeScriptUrl(httpBaseUrl: string, mac: Mac): string {
 export function firstStageUrl(httpBaseUrl: string, binary: string): string {
   return `${httpBaseUrl}${firstStagePath(binary)}`;
 }
+
+/** `http://server:8080/` → `http://server:8080`: base URLs are joined with paths that start with "/". */
+export function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === "/") end--;
+  return url.slice(0, end);
+}

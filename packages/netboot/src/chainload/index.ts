@@ -10,7 +10,7 @@
  * `{ ...DEBIAN_FIRST_STAGES, "uefi-arm64": "snp-arm64.efi" }` answers option 93 = 11 by TFTP
  * and 19 by HTTP. Deliberately not here: packet fields, options, destinations (../dhcp/).
  */
-import { firstStageUrl, ipxeScriptUrl } from "../boot-urls.js";
+import { firstStageUrl, ipxeScriptUrl, withoutTrailingSlashes } from "../boot-urls.js";
 import type { BootFileAnswer, BootFileSource, PxeClient } from "../dhcp/proxy.js";
 import {
   DEBIAN_FIRST_STAGES,
@@ -26,12 +26,6 @@ export interface ChainloadOptions {
   readonly httpBaseUrl: string;
   /** First-stage file names per firmware family. Default: Debian's `ipxe` (BIOS, UEFI x64). */
   readonly firstStages?: FirstStageBinaries;
-}
-
-function withoutTrailingSlashes(url: string): string {
-  let end = url.length;
-  while (end > 0 && url[end - 1] === "/") end--;
-  return url.slice(0, end);
 }
 
 /**

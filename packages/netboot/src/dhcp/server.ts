@@ -14,8 +14,7 @@
  * necessary interface"), which the namespace test measures.
  */
 import dgram from "node:dgram";
-import dns from "node:dns";
-import net from "node:net";
+import { addressLookup } from "../address-lookup.js";
 import { ConfigError, DhcpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
 import {
@@ -87,21 +86,6 @@ function bindError(address: string, port: number, error: NodeJS.ErrnoException):
   return new ConfigError(
     `cannot bind UDP ${address}:${port} for proxyDHCP: ${error.message}; ${fix}`,
   );
-}
-
-/**
- * dgram's `send` resolves its destination through `lookup` even when it is an address; the
- * default (dns.lookup) answers an address on the next tick, so every reply would wait for a
- * trip through the tick queue. Every destination here is an IPv4 address (the request's
- * source, its giaddr, the broadcast address): answer those at once, anything else as usual.
- */
-function addressLookup(
-  hostname: string,
-  options: dns.LookupOneOptions,
-  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  if (net.isIPv4(hostname)) callback(null, hostname, 4);
-  else dns.lookup(hostname, options, callback);
 }
 
 export const IGNORED_SOURCE_PORT_ZERO = "source port 0: no reply can reach it";
@@ -344,42 +328,37 @@ export class ProxyDhcpServer {
     const datagram = encodeDhcp(outcome.reply);
     const { address, port: destinationPort } = outcome.destination;
     const sender = port === DhcpPort.server ? (this.#egress ?? listener) : listener;
-    // Nobody listens: nothing to report either way, so no completion callback (and its tick).
-    if (!this.events.hasListeners) {
-      try {
-        sender.socket.send(datagram, destinationPort, address);
-      } catch {
-        // A send that throws (a bad destination) must never escape the handler.
-      }
-      return;
-    }
-    const sent = (error: Error | null) => {
-      if (error) {
-        this.events.emit({
-          type: "server.error",
-          server: "dhcp",
-          error: `sending the ${messageTypeName(messageType(outcome.reply))} for ${pxe.mac} to ${address}:${destinationPort} failed: ${error.message}`,
-        });
-        return;
-      }
-      this.events.emit({
-        type: "dhcp.reply",
-        mac: pxe.mac,
-        xid: request.xid,
-        message: port === DhcpPort.server ? "OFFER" : "ACK",
-        port,
-        to: `${address}:${destinationPort}`,
-        firmware: pxe.arch.firmware,
-        httpBoot: pxe.httpBoot,
-        bootFile: outcome.bootFile,
-        nextServer: this.#options.serverAddress,
-      });
-    };
+    // Nobody listens: nothing to report either way, so no completion callback (Node's dgram
+    // calls one through process.nextTick even after a synchronous send: lib/dgram.js, doSend).
+    const sent = !this.events.hasListeners
+      ? undefined
+      : (error: Error | null) => {
+          if (error) {
+            this.events.emit({
+              type: "server.error",
+              server: "dhcp",
+              error: `sending the ${messageTypeName(messageType(outcome.reply))} for ${pxe.mac} to ${address}:${destinationPort} failed: ${error.message}`,
+            });
+            return;
+          }
+          this.events.emit({
+            type: "dhcp.reply",
+            mac: pxe.mac,
+            xid: request.xid,
+            message: port === DhcpPort.server ? "OFFER" : "ACK",
+            port,
+            to: `${address}:${destinationPort}`,
+            firmware: pxe.arch.firmware,
+            httpBoot: pxe.httpBoot,
+            bootFile: outcome.bootFile,
+            nextServer: this.#options.serverAddress,
+          });
+        };
     try {
       sender.socket.send(datagram, destinationPort, address, sent);
     } catch (error) {
       // A send that throws (a bad destination) must never escape the handler.
-      sent(error instanceof Error ? error : new Error(String(error)));
+      sent?.(error instanceof Error ? error : new Error(String(error)));
     }
   }
 }

@@ -34,7 +34,7 @@ export interface ChunkShare {
   release(): void;
 }
 
-/** The largest power of two not above `value` (value ≥ 1). */
+/** The largest power of two not above `value` (0 for 0, a fraction for a value below 1). */
 function powerOfTwoBelow(value: number): number {
   return 2 ** Math.floor(Math.log2(value));
 }
@@ -68,7 +68,8 @@ export class ChunkBudget {
   chunkBytes(): number {
     const { budgetBytes, minBytes, maxBytes } = this.#options;
     const share = budgetBytes / (BUFFERS_PER_RESPONSE * Math.max(1, this.#responses));
-    return Math.min(maxBytes, Math.max(minBytes, share >= 1 ? powerOfTwoBelow(share) : 0));
+    // A share below one byte rounds below one, and minBytes (≥ 1) takes over.
+    return Math.min(maxBytes, Math.max(minBytes, powerOfTwoBelow(share)));
   }
 
   /** A new response's share, counted until `release()` (once; later calls do nothing). */

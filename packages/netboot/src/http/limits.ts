@@ -53,7 +53,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: 512,
   // A machine fetches its script, kernel and initrd over one or two connections at a time.
   maxConnectionsPerAddress: 16,
-  // At a 256 KiB chunk, a client slower than ~8 KiB/s is cut: none that boots is that slow.
+  // Per chunk (ADR 0360): at 1 MiB a client slower than ~34 KiB/s is cut, at 64 KiB one slower
+  // than ~2 KiB/s: none that boots is that slow.
   writeTimeoutMs: 30_000,
 };
 

@@ -32,6 +32,7 @@ import {
   SCRIPT_DIRECTORY,
   SCRIPT_SUFFIX,
   scriptPath,
+  withoutTrailingSlashes,
 } from "../boot-urls.js";
 import {
   grubHttpDevice,
@@ -76,9 +77,9 @@ export interface BootHttpServerOptions {
   /** Retries of the rendered boot scripts. Default: DEFAULT_FETCH_RETRY (5 × 5 s). */
   readonly retry?: FetchRetry;
   /**
-   * Bytes per disk read and socket write of a file response, fixed. Default: sized from the
-   * number of file responses at once, within one memory budget (DEFAULT_CHUNK_BUDGET: 1 MiB
-   * chunks for a few clients, down to 256 KiB for fifty, 64 KiB at the least).
+   * Bytes per disk read and socket write of a file response, fixed. Default: each response's
+   * size comes from the responses in progress when it starts (DEFAULT_CHUNK_BUDGET, ADR 0360:
+   * 1 MiB for up to 8 at once, then 512, 256, 128 KiB for later starters, 64 KiB at the least).
    */
   readonly chunkBytes?: number;
   /** A pino logger for fastify's own request logs. Default: none (the library emits events). */
@@ -123,7 +124,7 @@ export function createBootHttpServer(options: BootHttpServerOptions): BootHttpSe
     options.chunkBytes === undefined ? new ChunkBudget() : ChunkBudget.fixed(options.chunkBytes);
   const { events, policy } = options;
   const files = new BootFileTable();
-  let baseUrl = options.baseUrl?.replace(/\/+$/, "");
+  let baseUrl = options.baseUrl === undefined ? undefined : withoutTrailingSlashes(options.baseUrl);
 
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const app = Fastify({

@@ -12,6 +12,7 @@
 import dgram from "node:dgram";
 import { stat } from "node:fs/promises";
 import { isIPv6 } from "node:net";
+import { addressLookup } from "../address-lookup.js";
 import { ConfigError, PathRefusedError, TftpDecodeError } from "../errors.js";
 import { NetbootEvents } from "../events.js";
 import { decodeTftp } from "./decode.js";
@@ -554,7 +555,8 @@ export class TftpServer {
 }
 
 function createSocket(address: string): dgram.Socket {
-  return dgram.createSocket({ type: isIPv6(address) ? "udp6" : "udp4" });
+  // Every DATA and OACK goes to an address: no tick per datagram for its lookup.
+  return dgram.createSocket({ type: isIPv6(address) ? "udp6" : "udp4", lookup: addressLookup });
 }
 
 function closeSocket(socket: dgram.Socket): Promise<void> {
