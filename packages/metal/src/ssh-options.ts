@@ -11,6 +11,18 @@ export interface SshSettings {
   readonly port: number | undefined;
 }
 
+/**
+ * Beside strict checking against metal's file: no other source of trusted keys. ssh_config(5)
+ * (OpenSSH 9.2): GlobalKnownHostsFile is read beside the user's file; KnownHostsCommand obtains
+ * host keys "in addition to those listed in UserKnownHostsFile and GlobalKnownHostsFile";
+ * UpdateHostKeys lets a server have more of its keys added after authentication.
+ */
+export const NO_OTHER_HOST_KEYS = [
+  "GlobalKnownHostsFile=/dev/null",
+  "KnownHostsCommand=none",
+  "UpdateHostKeys=no",
+] as const;
+
 export function sshOptions(settings: SshSettings): string[] {
   return [
     "-o",
@@ -20,8 +32,7 @@ export function sshOptions(settings: SshSettings): string[] {
     "-o",
     `UserKnownHostsFile=${settings.knownHostsFile}`,
     // Only metal's file decides which host keys are trusted.
-    "-o",
-    "GlobalKnownHostsFile=/dev/null",
+    ...NO_OTHER_HOST_KEYS.flatMap((option) => ["-o", option]),
     ...(settings.identityFile ? ["-o", "IdentitiesOnly=yes", "-i", settings.identityFile] : []),
     ...(settings.port === undefined ? [] : ["-p", String(settings.port)]),
   ];

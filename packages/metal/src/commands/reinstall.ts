@@ -6,15 +6,12 @@
  * without `--yes` or the hosts' names typed on a terminal; without a terminal and `--yes` it
  * refuses.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { execa } from "execa";
 import { interfaceIpv4 } from "netboot";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
-import { sshOptions } from "../ssh-options.js";
 import { runInstall } from "../install/orchestrator.js";
 import { openEventLog, PlainView } from "../install/progress.js";
 import { formatSummary } from "../install/summary.js";
@@ -23,8 +20,8 @@ import type { Host, Inventory } from "../inventory/types.js";
 import { createPowerDrivers } from "../power/drivers.js";
 import { PowerError } from "../power/errors.js";
 import { bootFromNetworkOnce, type RemoteShell } from "../power/network-boot.js";
-import { knownHostsLine } from "../secrets/extra-files.js";
-import { privatePaths, resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
+import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
+import { runPinnedRootSsh } from "../install/pinned-root-ssh.js";
 import { FileStateStore, readStateFile, STATE_FILE } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
 import { REINSTALLABLE } from "../state/lifecycle.js";
@@ -34,6 +31,8 @@ import { parsePort } from "./options.js";
 const EXIT_USAGE = 2;
 const EXIT_FAILED = 1;
 const SSH_CONNECT_TIMEOUT_SECONDS = 20;
+/** Login, efibootmgr or the disk wipe, and the reboot request: seconds on a live host. */
+const REMOTE_COMMAND_TIMEOUT_MS = 90_000;
 const DEFAULT_INSTALLER_LINK = "result";
 
 const HELP = `
@@ -136,29 +135,17 @@ function hostsToReinstall(
 }
 
 /** ssh as root to the host's inventory address, trusting only its pre-generated key. */
-function pinnedSsh(secretsDir: string, workDir: string): RemoteShell {
+function pinnedSsh(secretsDir: string): RemoteShell {
   return async (host: Host, command: string) => {
-    const knownHosts = join(workDir, "known_hosts");
-    await writeFile(knownHosts, `${await knownHostsLine(host, secretsDir)}\n`);
-    const result = await execa(
-      "ssh",
-      [
-        ...sshOptions({
-          knownHostsFile: knownHosts,
-          identityFile: privatePaths(secretsDir).adminSshKey,
-          port: undefined,
-        }),
-        "-o",
-        `ConnectTimeout=${SSH_CONNECT_TIMEOUT_SECONDS}`,
-        `root@${host.address}`,
-        command,
-      ],
-      { reject: false, stdin: "ignore" },
-    );
+    const result = await runPinnedRootSsh(host, command, {
+      secretsDir,
+      connectTimeoutSeconds: SSH_CONNECT_TIMEOUT_SECONDS,
+      timeoutMs: REMOTE_COMMAND_TIMEOUT_MS,
+    });
     if (result.exitCode !== 0)
       throw new PowerError(
         `host "${host.name}": \`${command.split(" ")[0]}\` over SSH to root@${host.address} failed ` +
-          `(exit ${result.exitCode ?? "?"}: ${result.stderr.trim().slice(-300) || "no output"})`,
+          `(${result.timedOut ? `no answer within ${REMOTE_COMMAND_TIMEOUT_MS / 1000} s` : `exit ${result.exitCode ?? "?"}`}: ${result.stderr.trim().slice(-300) || "no output"})`,
       );
     return result.stdout;
   };
@@ -212,7 +199,6 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
       const firmwareOf = (host: Host) => records[host.name]?.installer?.facts.firmware;
       const sentToNetwork: string[] = [];
       await mkdir(stateDir, { recursive: true });
-      const workDir = await mkdtemp(join(tmpdir(), "metal-reinstall-"));
       const interrupt = new AbortController();
       const stop = () => interrupt.abort();
       process.on("SIGINT", stop);
@@ -247,7 +233,7 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
                 host,
                 driver,
                 firmware: firmwareOf(host),
-                ssh: pinnedSsh(secretsDir, workDir),
+                ssh: pinnedSsh(secretsDir),
               });
               sentToNetwork.push(host.name);
               lines.push(`${host.name}: ${how}`);
@@ -273,7 +259,6 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
       } finally {
         await store.close();
         await eventLog.close();
-        await rm(workDir, { recursive: true, force: true });
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
       }

@@ -4,19 +4,11 @@
  * deleted). The proof is an SSH login to its inventory address that OpenSSH accepts only with
  * strict checking against the host key `metal secrets` generated for it (`--extra-files` put
  * exactly that key on the installed system; an installer or a stranger has another one), and
- * the admin key. The options are every metal ssh's (ssh-options.ts: BatchMode,
- * StrictHostKeyChecking=yes, metal's known_hosts only); the line is secrets' (`knownHostsLine`). HostKeyAlias makes the
- * lookup by host name, without the `[host]:port` form a non-standard port would otherwise need
- * (openssh/openssh-portable, sshconnect.c, get_hostfile_hostname_ipaddr).
+ * the admin key. The login is pinned-root-ssh.ts's.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { execa } from "execa";
-import { sshOptions } from "../ssh-options.js";
 import type { Host } from "../inventory/types.js";
-import { knownHostsLine } from "../secrets/extra-files.js";
-import { privatePaths } from "../secrets/layout.js";
+import { HostKeyMissingError } from "../secrets/errors.js";
+import { runPinnedRootSsh } from "./pinned-root-ssh.js";
 
 export type InstalledProbe = (host: Host) => Promise<boolean>;
 
@@ -28,43 +20,21 @@ export interface PinnedSshProbeOptions {
   readonly secretsDir: string;
   /** Default 22. */
   readonly port?: number | undefined;
-  readonly sshCommand?: string;
 }
 
 export function pinnedSshProbe(options: PinnedSshProbeOptions): InstalledProbe {
   return async (host) => {
-    let line: string;
     try {
-      line = await knownHostsLine(host, options.secretsDir);
-    } catch {
-      return false; // no pinned key: nothing can prove the host is ours
-    }
-    const directory = await mkdtemp(join(tmpdir(), "metal-probe-"));
-    try {
-      const knownHostsFile = join(directory, "known_hosts");
-      await writeFile(knownHostsFile, `${line}\n`, { mode: 0o600 });
-      const result = await execa(
-        options.sshCommand ?? "ssh",
-        [
-          ...sshOptions({
-            knownHostsFile,
-            identityFile: privatePaths(options.secretsDir).adminSshKey,
-            port: options.port,
-          }),
-          "-o",
-          `HostKeyAlias=${host.name}`,
-          "-o",
-          `ConnectTimeout=${PROBE_CONNECT_TIMEOUT_SECONDS}`,
-          "-o",
-          "LogLevel=ERROR",
-          `root@${host.address}`,
-          "true",
-        ],
-        { reject: false, timeout: PROBE_TIMEOUT_MS, stdin: "ignore" },
-      );
+      const result = await runPinnedRootSsh(host, "true", {
+        ...options,
+        connectTimeoutSeconds: PROBE_CONNECT_TIMEOUT_SECONDS,
+        timeoutMs: PROBE_TIMEOUT_MS,
+      });
       return result.exitCode === 0;
-    } finally {
-      await rm(directory, { recursive: true, force: true });
+    } catch (error) {
+      // No pinned key: nothing can prove the host is ours.
+      if (error instanceof HostKeyMissingError) return false;
+      throw error;
     }
   };
 }

@@ -17,6 +17,7 @@
  */
 import { access, chmod, constants, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { NO_OTHER_HOST_KEYS } from "../ssh-options.js";
 import { ConfigError } from "./errors.js";
 
 export const SSH_PROGRAM = "ssh";
@@ -30,9 +31,7 @@ export function pinnedSshOptions(knownHostsFile: string): readonly string[] {
   return [
     "StrictHostKeyChecking=yes",
     `UserKnownHostsFile="${knownHostsFile}"`,
-    "GlobalKnownHostsFile=/dev/null",
-    "KnownHostsCommand=none",
-    "UpdateHostKeys=no",
+    ...NO_OTHER_HOST_KEYS,
   ];
 }
 

@@ -15,6 +15,7 @@ import { hostSettings } from "../inventory/host-settings.js";
 import { loadInventory } from "../inventory/load.js";
 import type { HostArch } from "../inventory/types.js";
 import { sizeBytes } from "../inventory/size.js";
+import { sshOptions } from "../ssh-options.js";
 import { LabSetupError } from "./errors.js";
 import { installedCmdline } from "./images.js";
 import { dataRuns, remoteWriterScript, sparseStream } from "./sparse-write.js";
@@ -119,14 +120,11 @@ export async function labInstallHost(options: LabInstallOptions): Promise<void> 
       `writing ${blocks} MiB of data in ${runs.length} runs to ${host.disk} on ${options.ip} over SSH`,
     );
     const ssh = (command: string) => [
-      "-i",
-      options.key,
-      "-o",
-      `UserKnownHostsFile=${options.knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "BatchMode=yes",
+      ...sshOptions({
+        knownHostsFile: options.knownHosts,
+        identityFile: options.key,
+        port: undefined,
+      }),
       "-o",
       `ConnectTimeout=${SSH_CONNECT_TIMEOUT_SECONDS}`,
       "-o",
