@@ -24,6 +24,7 @@ import {
   CONFIG_ERROR_EXIT_CODE,
   DASHBOARD_FLAG_HELP,
   parseListenAddress,
+  withInterface,
   type PreflightFlags,
 } from "./options.js";
 
@@ -84,13 +85,6 @@ async function allReady(inventory: Inventory, stateDir: string, reinstall: reado
   if (reinstall.length > 0) return false;
   const state = await readStateFile(join(stateDir, STATE_FILE));
   return inventory.hosts.every((host) => state.hosts[host.name]?.phase === "ready");
-}
-
-/** With --interface, the inventory's network.interface is replaced for this run. */
-function withInterface(inventory: Inventory, name: string | undefined): Inventory {
-  return name === undefined
-    ? inventory
-    : { ...inventory, network: { ...inventory.network, interface: name } };
 }
 
 export function registerInstall(program: Command): void {

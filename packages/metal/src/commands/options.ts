@@ -6,6 +6,7 @@ import type { CheckOptions } from "../check/checks.js";
 import { parseInstallerDirs, type InstallerDirs } from "../boot/installer-dirs.js";
 import { DEFAULT_HTTP_PORT } from "../check/ports.js";
 import { DEFAULT_INVENTORY_FILE } from "../inventory/load.js";
+import type { Inventory } from "../inventory/types.js";
 import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
 import {
   DEFAULT_DASHBOARD_HOST,
@@ -120,4 +121,11 @@ export function checkOptions(flags: PreflightFlags): CheckOptions {
     interfaceName: flags.interface,
     secretsDir: (inventory) => resolveSecretsDir(inventory, flags.secretsDir),
   };
+}
+
+/** With --interface, the inventory's network.interface is replaced for this run. */
+export function withInterface(inventory: Inventory, name: string | undefined): Inventory {
+  return name === undefined
+    ? inventory
+    : { ...inventory, network: { ...inventory.network, interface: name } };
 }

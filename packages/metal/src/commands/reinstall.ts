@@ -7,33 +7,36 @@
  * refuses.
  */
 import { mkdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { interfaceIpv4 } from "netboot";
-import { DEFAULT_HTTP_PORT } from "../check/ports.js";
+import { hostsWithoutInstaller, type InstallerDirs } from "../boot/installer-dirs.js";
 import { runInstall } from "../install/orchestrator.js";
 import { openEventLog, PlainView } from "../install/progress.js";
 import { formatSummary } from "../install/summary.js";
-import { DEFAULT_INVENTORY_FILE, loadInventory } from "../inventory/load.js";
+import { loadInventory } from "../inventory/load.js";
 import type { Host, Inventory } from "../inventory/types.js";
 import { createPowerDrivers } from "../power/drivers.js";
 import { PowerError } from "../power/errors.js";
 import { bootFromNetworkOnce, type RemoteShell } from "../power/network-boot.js";
-import { resolveSecretsDir, SECRETS_DIR_ENV } from "../secrets/layout.js";
 import { runPinnedRootSsh } from "../install/pinned-root-ssh.js";
 import { FileStateStore, readStateFile, STATE_FILE } from "../state/file-store.js";
 import { defaultStateDir } from "../state/location.js";
 import { REINSTALLABLE } from "../state/lifecycle.js";
 import type { HostRecord } from "../state/types.js";
-import { parsePort } from "./options.js";
+import {
+  addPreflightOptions,
+  checkOptions,
+  withInterface,
+  type PreflightFlags,
+} from "./options.js";
 
 const EXIT_USAGE = 2;
 const EXIT_FAILED = 1;
 const SSH_CONNECT_TIMEOUT_SECONDS = 20;
 /** Login, efibootmgr or the disk wipe, and the reboot request: seconds on a live host. */
 const REMOTE_COMMAND_TIMEOUT_MS = 90_000;
-const DEFAULT_INSTALLER_LINK = "result";
 
 const HELP = `
 It erases each named host's disk: confirm with --yes, or by typing the hosts' names when asked
@@ -55,13 +58,10 @@ Exit codes:
   1  an install or a network boot failed (the host stays pending; the message says why)
   2  usage error, not confirmed, unknown host, or a host that is not installed yet`;
 
-interface ReinstallFlags {
+/** install's flags (--installer per architecture, --ipxe-dir, -i, …) and its own two. */
+interface ReinstallFlags extends PreflightFlags {
   readonly yes?: boolean;
-  readonly inventory: string;
   readonly state?: string;
-  readonly installer?: string;
-  readonly secretsDir?: string;
-  readonly httpPort: number;
 }
 
 /** The answer a user typed, or undefined without a terminal. */
@@ -112,8 +112,10 @@ function hostsToReinstall(
   inventory: Inventory,
   hosts: Record<string, HostRecord>,
   names: readonly string[],
+  installerDirs: InstallerDirs,
 ): { ok: true; hosts: Host[] } | { ok: false; reason: string } {
   const found: Host[] = [];
+  const withoutInstaller = hostsWithoutInstaller(inventory, installerDirs);
   for (const name of new Set(names)) {
     const host = inventory.hosts.find((candidate) => candidate.name === name);
     if (!host)
@@ -128,6 +130,12 @@ function hostsToReinstall(
         reason:
           `${name} is ${record?.phase ?? "not in the state yet"}, not ${REINSTALLABLE.join(", ")}: ` +
           "run metal install for a host that was never installed; nothing was changed",
+      };
+    const missing = withoutInstaller.find((entry) => entry.host === name);
+    if (missing)
+      return {
+        ok: false,
+        reason: `${name} is ${missing.arch} and no installer for ${missing.arch} was given: ${missing.fix}; nothing was changed`,
       };
     found.push(host);
   }
@@ -152,38 +160,28 @@ function pinnedSsh(secretsDir: string): RemoteShell {
 }
 
 export function registerReinstall(program: Command, confirm: Confirm = terminalConfirm): void {
-  program
-    .command("reinstall")
-    .description("erase and install a running host again: it boots from the network once")
-    .argument("<hosts...>", "installed hosts of the inventory")
-    .option("--yes", "do not ask: the host's disk will be erased")
-    .option("--inventory <file>", "the inventory", DEFAULT_INVENTORY_FILE)
+  addPreflightOptions(
+    program
+      .command("reinstall")
+      .description("erase and install a running host again: it boots from the network once")
+      .argument("<hosts...>", "installed hosts of the inventory")
+      .option("--yes", "do not ask: the host's disk will be erased"),
+  )
     .option("--state <dir>", "state directory [default: .metal/ next to the inventory]")
-    .option(
-      "--installer <dir>",
-      `installer files [default: ${DEFAULT_INSTALLER_LINK} next to the inventory]`,
-    )
-    .option(
-      "--secrets-dir <dir>",
-      `admin key, host keys, BMC credentials [default: $${SECRETS_DIR_ENV}]`,
-    )
-    .option(
-      "--http-port <port>",
-      "HTTP port (boot files, callback API)",
-      parsePort,
-      DEFAULT_HTTP_PORT,
-    )
     .addHelpText("after", HELP)
     .action(async (names: string[], flags: ReinstallFlags) => {
-      const inventoryPath = resolve(flags.inventory);
-      const inventory = await loadInventory(inventoryPath);
+      // The same flags, paths and defaults as metal install (commands/options.ts).
+      const preflight = checkOptions(flags);
+      const inventoryPath = preflight.inventoryPath;
+      const inventory = withInterface(await loadInventory(inventoryPath), flags.interface);
       const stateDir = resolve(flags.state ?? defaultStateDir(inventoryPath));
       const fail = (code: number, message: string) => {
         process.stderr.write(`metal reinstall: ${message}\n`);
         process.exitCode = code;
       };
       const records = (await readStateFile(join(stateDir, STATE_FILE))).hosts;
-      const chosen = hostsToReinstall(inventory, records, names);
+      const installerDirs = preflight.installerDirs ?? { x86_64: preflight.installerDir };
+      const chosen = hostsToReinstall(inventory, records, names, installerDirs);
       if (!chosen.ok) return fail(EXIT_USAGE, chosen.reason);
       const hosts = chosen.hosts;
       const decision = await confirmReinstall(
@@ -193,7 +191,7 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
       );
       if (!decision.ok) return fail(EXIT_USAGE, decision.reason);
 
-      const secretsDir = resolveSecretsDir(inventory, flags.secretsDir);
+      const secretsDir = preflight.secretsDir(inventory);
       const power = createPowerDrivers({ secretsDir });
       // From the installer that last called back: the state forgets it once the new attempt starts.
       const firmwareOf = (host: Host) => records[host.name]?.installer?.facts.firmware;
@@ -211,9 +209,9 @@ export function registerReinstall(program: Command, confirm: Confirm = terminalC
           inventory,
           store,
           stateDir,
-          installerDir: resolve(
-            flags.installer ?? join(dirname(inventoryPath), DEFAULT_INSTALLER_LINK),
-          ),
+          installerDir: preflight.installerDir,
+          installerDirs,
+          firstStageDir: preflight.ipxeDir,
           secretsDir,
           reinstall: hosts.map((host) => host.name),
           httpPort: flags.httpPort,

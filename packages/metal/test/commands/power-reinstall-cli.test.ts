@@ -67,6 +67,29 @@ describe("metal reinstall", () => {
   });
 });
 
+describe("metal reinstall of an aarch64 host", () => {
+  it("refuses, changing nothing, when no aarch64 installer is given, naming the --installer fix", async () => {
+    const arm = join(directory, "arm.toml");
+    await copyFile(new URL("../../../../examples/lab-arm64.toml", import.meta.url), arm);
+    const armState = join(directory, "arm-state");
+    const store = await FileStateStore.open(armState);
+    await store.register(["arm1"]);
+    await walkTo(store, "arm1", "ready");
+    await store.close();
+    const before = await readFile(join(armState, "state.json"), "utf8");
+    const result = await execa(
+      process.execPath,
+      [CLI, "reinstall", "arm1", "--yes", "--inventory", arm, "--state", armState],
+      { reject: false, stdin: "ignore", env: { METAL_SECRETS_DIR: join(directory, "secrets") } },
+    );
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(
+      /arm1 is aarch64 and no installer for aarch64 was given: .*--installer x86_64=…,aarch64=result-aarch64; nothing was changed/,
+    );
+    expect(await readFile(join(armState, "state.json"), "utf8")).toBe(before);
+  });
+});
+
 describe("metal power", () => {
   it("exits 2 for what Wake-on-LAN cannot do, naming the fix", async () => {
     const result = await metal("power", "node1", "off");
