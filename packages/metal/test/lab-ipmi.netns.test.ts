@@ -200,6 +200,8 @@ describe("metal lab with a simulated IPMI BMC", () => {
         ],
         { reject: false, all: true, encoding: "utf8", env: { IPMI_PASSWORD: bmc.password } },
       );
+      // Boot parameter 5 = boot flags, printed by ipmitool's ipmi_chassis_get_bootparam
+      // (ipmitool/ipmitool lib/ipmi_chassis.c); "No override" is the device selector 0.
       expect(flags.all).toContain("Boot Device Selector : No override");
 
       const down = await labDown(labDir, PREFIX);

@@ -38,7 +38,10 @@ export function networkBootMethod(driver: PowerDriver): NetworkBootMethod {
  * The firmware's IPv4 network boot entry in `efibootmgr` output, best first: one naming the
  * host's MAC (OVMF: `UEFI PXEv4 (MAC:525400770001)`) before one that does not, and on the same
  * NIC PXE before UEFI HTTP boot (metal answers both, ADR 0152; HTTP is what is left when the
- * firmware's PXE is switched off). IPv6 entries are skipped: metal answers over IPv4.
+ * firmware's PXE is switched off). IPv6 entries are skipped: metal answers over IPv4. edk2 names
+ * the entries it creates for a NIC "UEFI " + "PXEv4|PXEv6|HTTPv4|HTTPv6 (MAC:" + the MAC in
+ * lower-case hex without separators (tianocore/edk2 MdeModulePkg/Library/UefiBootManagerLib/
+ * BmBootDescription.c, BmGetNetworkDescription, and mBmUefiPrefix), hence the lower-case match.
  */
 export function networkBootEntry(efibootmgrOutput: string, mac: string): string | undefined {
   const macHex = mac.replaceAll(":", "").toLowerCase();
