@@ -210,6 +210,21 @@ describe("TftpServer on loopback", () => {
       });
   });
 
+  it("keeps a transfer going when a stranger sends its port the ERROR that ends one", async () => {
+    const { address, events } = await startServer();
+    const result = await tftpGet(address, "ipxe.efi", {
+      onFirstReply: (_socket, serverPort) => {
+        // edk2's abort (PROBE_ABORT), from another port: only the transfer's client may end it.
+        void exchange({ address: address.address, port: serverPort }, PROBE_ABORT);
+      },
+    });
+    expect(result.error).toBeUndefined();
+    expect(sha256(result.data)).toBe(sha256(content));
+    // The server's end comes with the client's last ACK, after the client has every byte.
+    await expect.poll(() => events.filter((event) => event.type === "tftp.end")).toHaveLength(1);
+    expect(events.filter((event) => event.type === "tftp.error")).toEqual([]);
+  });
+
   it("close() aborts transfers in progress with an ERROR and releases them", async () => {
     const { server, address, events } = await startServer();
     const silent = await silentClient(address);
