@@ -40,7 +40,14 @@ export async function runTool(
   options: Options = {},
 ): Promise<string> {
   try {
-    const result = await execa(tool, args, { ...options, stripFinalNewline: true });
+    // LC_ALL=C: callers parse the output (readelf's "Shared library: [...]", apt-cache), and
+    // those texts are translated under other locales ("Shared library: [%s]" is a message of
+    // Debian's binutils.mo catalogs, Ukrainian among them).
+    const result = await execa(tool, args, {
+      ...options,
+      env: { ...options.env, LC_ALL: "C" },
+      stripFinalNewline: true,
+    });
     return typeof result.stdout === "string" ? result.stdout : "";
   } catch (error) {
     if (!(error instanceof ExecaError)) throw error;

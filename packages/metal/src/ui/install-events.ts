@@ -86,11 +86,6 @@ export class InstallEvents implements EventSubscription<InstallEvent> {
     ];
   }
 
-  /** The labeller every subscriber shares (its peer directory learns from the stream). */
-  get labels(): HostContext {
-    return this.#labels;
-  }
-
   on(listener: (event: InstallEvent) => void): () => void {
     return this.#feed.on(listener);
   }
